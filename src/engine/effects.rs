@@ -1,0 +1,88 @@
+//! The side effects of a committed change, as data (§6). The service turns each into
+//! outbox rows for every platform that is switched on; the engine never calls anything.
+
+use super::actor::Actor;
+use super::ids::OperatorId;
+use super::model::{Assignment, Resolution, Status};
+use super::transition::Change;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// Open the mirror threads (Slack, Discord) with the transcript so far.
+    OpenThreads,
+    /// Re-render the thread roots everywhere (status, assignee, buttons).
+    RenderThreads,
+    /// Tell the widget platform the new status, assignee, team and version (§7.2).
+    WidgetAssignment,
+    /// Give the chat back to the AI (§7.2 handback), with resolve details.
+    WidgetHandback(Resolution),
+    /// Send an operator's reply (a stored transcript line) to the visitor.
+    WidgetMessage { message_id: i64 },
+    /// Direct-message the new assignee, and nobody else.
+    NotifyAssignee(OperatorId),
+}
+
+/// What a committed change must cause, in delivery order.
+pub fn plan(before: &Assignment, after: &Assignment, change: &Change, actor: &Actor) -> Vec<Effect> {
+    let mut out = Vec::new();
+    if change.reason == "handoff" {
+        out.push(Effect::OpenThreads);
+    } else {
+        out.push(Effect::RenderThreads);
+    }
+    if before != after {
+        out.push(Effect::WidgetAssignment);
+    }
+    if let Some(resolution) = &change.handback
+        && matches!(after.status, Status::Bot | Status::Resolved)
+    {
+        out.push(Effect::WidgetHandback(resolution.clone()));
+    }
+    if let Some(new) = after.assignee
+        && after.assignee != before.assignee
+        && actor.operator() != Some(new)
+    {
+        out.push(Effect::NotifyAssignee(new));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::model::Role;
+
+    fn change(reason: &'static str, to: Assignment) -> Change {
+        Change {
+            to,
+            route: None,
+            decline: None,
+            clear_declines: false,
+            reason,
+            handback: None,
+        }
+    }
+
+    #[test]
+    fn a_routed_assignment_dms_the_assignee_but_a_claim_dms_nobody() {
+        let before = Assignment {
+            status: Status::HandedOff,
+            assignee: None,
+            team: None,
+        };
+        let after = Assignment {
+            status: Status::HandedOff,
+            assignee: Some(OperatorId(7)),
+            team: None,
+        };
+        let fx = plan(&before, &after, &change("handoff", after.clone()), &Actor::System);
+        assert!(fx.contains(&Effect::NotifyAssignee(OperatorId(7))));
+        let me = Actor::Operator {
+            id: OperatorId(7),
+            role: Role::Agent,
+        };
+        let fx = plan(&before, &after, &change("claim", after.clone()), &me);
+        assert!(!fx.iter().any(|e| matches!(e, Effect::NotifyAssignee(_))));
+        assert_eq!(fx, vec![Effect::RenderThreads, Effect::WidgetAssignment]);
+    }
+}

@@ -1,0 +1,85 @@
+//! Who may manage the directory (operators, roles, presence, tokens, teams, widgets) —
+//! §3.3. Conversation actions are checked in [`super::transition`]. Each check returns
+//! the rule in words, so every front door can tell the user why.
+
+use super::actor::Actor;
+use super::ids::OperatorId;
+use super::model::Role;
+
+pub type Check = Result<(), String>;
+
+fn managers(actor: &Actor, what: &str) -> Check {
+    if actor.is_manager() {
+        Ok(())
+    } else {
+        Err(format!("{what} needs the manager or admin role"))
+    }
+}
+
+/// Routing modes, eligible operators and channels of a widget.
+pub fn configure_widget(actor: &Actor) -> Check {
+    managers(actor, "changing a widget's routing")
+}
+
+/// Creating, deleting and staffing teams.
+pub fn manage_teams(actor: &Actor) -> Check {
+    managers(actor, "managing teams")
+}
+
+/// Adding operators and changing their name, capacity or platform ids.
+pub fn edit_operator(actor: &Actor, target: Option<OperatorId>) -> Check {
+    if target.is_some() && actor.operator() == target {
+        return Ok(());
+    }
+    managers(actor, "changing another operator")
+}
+
+/// Setting anyone's role (including at creation) is for admins only.
+pub fn set_role(actor: &Actor, role: Role) -> Check {
+    if actor.role() == Role::Admin {
+        Ok(())
+    } else {
+        Err(format!("setting a role (here `{role}`) needs the admin role"))
+    }
+}
+
+/// Operators set their own presence; managers may set anyone's.
+pub fn set_presence(actor: &Actor, target: OperatorId) -> Check {
+    if actor.operator() == Some(target) {
+        return Ok(());
+    }
+    managers(actor, "changing another operator's presence")
+}
+
+/// Operators create their own tokens; admins may create anyone's.
+pub fn create_token(actor: &Actor, target: OperatorId) -> Check {
+    if actor.operator() == Some(target) || actor.role() == Role::Admin {
+        Ok(())
+    } else {
+        Err("creating a token for another operator needs the admin role".into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn agents_manage_only_themselves() {
+        let me = Actor::Operator {
+            id: OperatorId(1),
+            role: Role::Agent,
+        };
+        assert!(set_presence(&me, OperatorId(1)).is_ok());
+        assert!(set_presence(&me, OperatorId(2)).unwrap_err().contains("manager"));
+        assert!(manage_teams(&me).is_err());
+        assert!(set_role(&me, Role::Agent).unwrap_err().contains("admin"));
+        let boss = Actor::Operator {
+            id: OperatorId(2),
+            role: Role::Manager,
+        };
+        assert!(manage_teams(&boss).is_ok());
+        assert!(set_role(&boss, Role::Manager).is_err());
+        assert!(set_role(&Actor::AdminToken, Role::Admin).is_ok());
+    }
+}

@@ -1,0 +1,237 @@
+//! The directory routes of §7.3: operators (with presence and tokens), teams and widgets.
+
+use super::AppState;
+use super::error::ApiError;
+use super::extract::{ApiJson, Auth, OptionalJson};
+use crate::engine::{OperatorId, Presence, TeamId};
+use crate::service::{NewOperator, NewToken, OperatorPatch, OperatorView, TeamView, WidgetPatch, WidgetView};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{delete, get, post, put};
+use axum::{Json, Router};
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/operators", get(list_operators).post(create_operator))
+        .route("/v1/operators/{id}", get(show_operator).patch(update_operator))
+        .route("/v1/operators/{id}/presence", put(set_presence))
+        .route("/v1/operators/{id}/tokens", post(create_token))
+        .route("/v1/teams", get(list_teams).post(create_team))
+        .route("/v1/teams/{id}", delete(delete_team))
+        .route(
+            "/v1/teams/{id}/members/{operator_id}",
+            put(add_member).delete(remove_member),
+        )
+        .route("/v1/widgets", get(list_widgets))
+        .route("/v1/widgets/{id}", get(show_widget).patch(update_widget))
+}
+
+/// Path ids that are not numbers name nothing: 404.
+fn operator_id(raw: &str) -> Result<OperatorId, ApiError> {
+    raw.parse()
+        .map(OperatorId)
+        .map_err(|_| ApiError::not_found(format!("no operator `{raw}`")))
+}
+
+fn team_id(raw: &str) -> Result<TeamId, ApiError> {
+    raw.parse()
+        .map(TeamId)
+        .map_err(|_| ApiError::not_found(format!("no team `{raw}`")))
+}
+
+/// All operators.
+#[utoipa::path(get, path = "/v1/operators", tag = "operators", security(("bearer" = [])), responses((status = 200, body = Vec<OperatorView>)))]
+pub async fn list_operators(State(state): State<AppState>, Auth(p): Auth) -> Result<Json<Vec<OperatorView>>, ApiError> {
+    Ok(Json(state.service.list_operators(p.workspace).await?))
+}
+
+/// Add an operator (managers; only admins give roles other than agent).
+#[utoipa::path(post, path = "/v1/operators", tag = "operators", security(("bearer" = [])), request_body = NewOperator,
+    responses((status = 201, body = OperatorView), (status = 403), (status = 409, description = "Slack or Discord id already linked"), (status = 422)))]
+pub async fn create_operator(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+    ApiJson(body): ApiJson<NewOperator>,
+) -> Result<(StatusCode, Json<OperatorView>), ApiError> {
+    Ok((
+        StatusCode::CREATED,
+        Json(state.service.create_operator(p.workspace, &p.actor, body).await?),
+    ))
+}
+
+/// One operator.
+#[utoipa::path(get, path = "/v1/operators/{id}", tag = "operators", security(("bearer" = [])), params(("id" = i64, Path)),
+    responses((status = 200, body = OperatorView), (status = 404)))]
+pub async fn show_operator(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> Result<Json<OperatorView>, ApiError> {
+    Ok(Json(state.service.operator(p.workspace, operator_id(&id)?).await?))
+}
+
+/// Change an operator's name, role (admins), capacity or platform ids.
+#[utoipa::path(patch, path = "/v1/operators/{id}", tag = "operators", security(("bearer" = [])), params(("id" = i64, Path)),
+    request_body = OperatorPatch, responses((status = 200, body = OperatorView), (status = 403), (status = 404), (status = 409), (status = 422)))]
+pub async fn update_operator(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<OperatorPatch>,
+) -> Result<Json<OperatorView>, ApiError> {
+    Ok(Json(
+        state
+            .service
+            .update_operator(p.workspace, &p.actor, operator_id(&id)?, body)
+            .await?,
+    ))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PresenceBody {
+    pub presence: Presence,
+}
+
+/// Set presence: yourself, or anyone as a manager.
+#[utoipa::path(put, path = "/v1/operators/{id}/presence", tag = "operators", security(("bearer" = [])), params(("id" = i64, Path)),
+    request_body = PresenceBody, responses((status = 200, body = OperatorView), (status = 403), (status = 404), (status = 422)))]
+pub async fn set_presence(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<PresenceBody>,
+) -> Result<Json<OperatorView>, ApiError> {
+    Ok(Json(
+        state
+            .service
+            .set_presence(p.workspace, &p.actor, operator_id(&id)?, body.presence)
+            .await?,
+    ))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TokenBody {
+    /// What the token is for.
+    pub label: Option<String>,
+}
+
+/// A new API token for an operator, shown once (yourself, or anyone as an admin).
+#[utoipa::path(post, path = "/v1/operators/{id}/tokens", tag = "operators", security(("bearer" = [])), params(("id" = i64, Path)),
+    request_body(content = Option<TokenBody>), responses((status = 201, body = NewToken), (status = 403), (status = 404)))]
+pub async fn create_token(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    OptionalJson(body): OptionalJson<TokenBody>,
+) -> Result<(StatusCode, Json<NewToken>), ApiError> {
+    let token = state
+        .service
+        .create_token(p.workspace, &p.actor, operator_id(&id)?, body.label.as_deref())
+        .await?;
+    Ok((StatusCode::CREATED, Json(token)))
+}
+
+/// All teams with their members.
+#[utoipa::path(get, path = "/v1/teams", tag = "teams", security(("bearer" = [])), responses((status = 200, body = Vec<TeamView>)))]
+pub async fn list_teams(State(state): State<AppState>, Auth(p): Auth) -> Result<Json<Vec<TeamView>>, ApiError> {
+    Ok(Json(state.service.list_teams(p.workspace).await?))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TeamBody {
+    pub name: String,
+}
+
+/// Create a team (managers).
+#[utoipa::path(post, path = "/v1/teams", tag = "teams", security(("bearer" = [])), request_body = TeamBody,
+    responses((status = 201, body = TeamView), (status = 403), (status = 409, description = "name taken"), (status = 422)))]
+pub async fn create_team(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+    ApiJson(body): ApiJson<TeamBody>,
+) -> Result<(StatusCode, Json<TeamView>), ApiError> {
+    Ok((
+        StatusCode::CREATED,
+        Json(state.service.create_team(p.workspace, &p.actor, &body.name).await?),
+    ))
+}
+
+/// Delete a team (managers); its conversations keep their assignee.
+#[utoipa::path(delete, path = "/v1/teams/{id}", tag = "teams", security(("bearer" = [])), params(("id" = i64, Path)),
+    responses((status = 204), (status = 403), (status = 404)))]
+pub async fn delete_team(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state.service.delete_team(p.workspace, &p.actor, team_id(&id)?).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Add a member (managers).
+#[utoipa::path(put, path = "/v1/teams/{id}/members/{operator_id}", tag = "teams", security(("bearer" = [])),
+    params(("id" = i64, Path), ("operator_id" = i64, Path)), responses((status = 200, body = TeamView), (status = 403), (status = 404)))]
+pub async fn add_member(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+    Path((id, op)): Path<(String, String)>,
+) -> Result<Json<TeamView>, ApiError> {
+    Ok(Json(
+        state
+            .service
+            .set_team_member(p.workspace, &p.actor, team_id(&id)?, operator_id(&op)?, true)
+            .await?,
+    ))
+}
+
+/// Remove a member (managers).
+#[utoipa::path(delete, path = "/v1/teams/{id}/members/{operator_id}", tag = "teams", security(("bearer" = [])),
+    params(("id" = i64, Path), ("operator_id" = i64, Path)), responses((status = 200, body = TeamView), (status = 403), (status = 404)))]
+pub async fn remove_member(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+    Path((id, op)): Path<(String, String)>,
+) -> Result<Json<TeamView>, ApiError> {
+    Ok(Json(
+        state
+            .service
+            .set_team_member(p.workspace, &p.actor, team_id(&id)?, operator_id(&op)?, false)
+            .await?,
+    ))
+}
+
+/// All widgets.
+#[utoipa::path(get, path = "/v1/widgets", tag = "widgets", security(("bearer" = [])), responses((status = 200, body = Vec<WidgetView>)))]
+pub async fn list_widgets(State(state): State<AppState>, Auth(p): Auth) -> Result<Json<Vec<WidgetView>>, ApiError> {
+    Ok(Json(state.service.list_widgets(p.workspace).await?))
+}
+
+/// One widget.
+#[utoipa::path(get, path = "/v1/widgets/{id}", tag = "widgets", security(("bearer" = [])), params(("id" = String, Path)),
+    responses((status = 200, body = WidgetView), (status = 404)))]
+pub async fn show_widget(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> Result<Json<WidgetView>, ApiError> {
+    Ok(Json(state.service.widget(p.workspace, &id).await?))
+}
+
+/// Change routing mode, eligible operators or channels (managers).
+#[utoipa::path(patch, path = "/v1/widgets/{id}", tag = "widgets", security(("bearer" = [])), params(("id" = String, Path)),
+    request_body = WidgetPatch, responses((status = 200, body = WidgetView), (status = 403), (status = 404), (status = 422)))]
+pub async fn update_widget(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<WidgetPatch>,
+) -> Result<Json<WidgetView>, ApiError> {
+    Ok(Json(
+        state.service.update_widget(p.workspace, &p.actor, &id, body).await?,
+    ))
+}

@@ -1,0 +1,64 @@
+//! The HTTP surface (axum): the widget platform's events (§7.1), the HTTP API (§7.3),
+//! the event stream, health, readiness, metrics and the OpenAPI document. Handlers parse
+//! and authenticate, call the service, and shape the answer; they decide nothing.
+
+mod conversations;
+mod directory;
+pub mod error;
+mod events;
+mod extract;
+mod health;
+mod openapi;
+mod widget_events;
+
+use crate::service::Service;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use metrics_exporter_prometheus::PrometheusHandle;
+use secrecy::SecretString;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+use tower_http::trace::TraceLayer;
+
+pub use openapi::ApiDoc;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub service: Service,
+    /// The widget platform's signing secret; `None` turns `/v1/widget/events` off.
+    pub widget_secret: Option<Arc<SecretString>>,
+    pub metrics: Option<PrometheusHandle>,
+    /// Cancelled on shutdown, so long-lived streams end and the server can stop.
+    pub shutdown: CancellationToken,
+    /// Whether the HTTP API (bearer-token routes) is on.
+    pub api_enabled: bool,
+}
+
+pub fn router(state: AppState, max_body_bytes: usize) -> Router {
+    let mut app = Router::new().merge(health::router()).merge(openapi::router());
+    if state.widget_secret.is_some() {
+        app = app.merge(widget_events::router());
+    }
+    if state.api_enabled {
+        app = app
+            .merge(conversations::router())
+            .merge(directory::router())
+            .merge(events::router());
+    }
+    app.fallback(not_found)
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn not_found(uri: axum::http::Uri) -> error::ApiError {
+    let hint = if uri.path().starts_with("/v1/widget") {
+        " (widget events are off until HANDOFF_WIDGET_SECRET is set)"
+    } else if uri.path().starts_with("/v1/") {
+        " (the HTTP API is off until HANDOFF_ADMIN_TOKEN is set)"
+    } else {
+        ""
+    };
+    error::ApiError::not_found(format!("no route {}{hint}", uri.path()))
+}

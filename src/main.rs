@@ -1,0 +1,108 @@
+//! The `handoff-bridge` command: `serve`, `migrate`, `check-config`.
+
+use clap::{Parser, Subcommand};
+use handoff_bridge::config::Settings;
+use handoff_bridge::startup::{Application, shutdown_signal};
+use handoff_bridge::store::Store;
+use handoff_bridge::telemetry;
+use secrecy::ExposeSecret;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "handoff-bridge",
+    version,
+    about = "Work website chat handoffs from Slack and Discord."
+)]
+struct Cli {
+    /// TOML configuration file (environment variables override it).
+    #[arg(long, global = true, env = "HANDOFF_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the service (the default).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Check the configuration, naming every bad setting and its fix.
+    CheckConfig,
+}
+
+fn load(config: Option<&std::path::Path>) -> Result<Settings, ExitCode> {
+    Settings::load(config).map_err(|problems| {
+        // One line, naming the setting and the fix; check-config lists them all.
+        eprintln!("handoff-bridge: bad configuration: {}", problems[0]);
+        if problems.len() > 1 {
+            eprintln!(
+                "({} more; run `handoff-bridge check-config` to see them all)",
+                problems.len() - 1
+            );
+        }
+        ExitCode::from(2)
+    })
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::CheckConfig => match Settings::load(cli.config.as_deref()) {
+            Ok(s) => {
+                println!("configuration OK: {}", s.summary());
+                ExitCode::SUCCESS
+            }
+            Err(problems) => {
+                for p in &problems {
+                    println!("{p}");
+                }
+                println!("{} problem(s) found", problems.len());
+                ExitCode::from(1)
+            }
+        },
+        Command::Migrate => {
+            let settings = match load(cli.config.as_deref()) {
+                Ok(s) => s,
+                Err(code) => return code,
+            };
+            telemetry::init(settings.log_format);
+            match Store::connect(settings.database_url.expose_secret()).await {
+                Ok(_) => {
+                    tracing::info!("migrations applied");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("handoff-bridge: cannot migrate the database: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Serve => {
+            let settings = match load(cli.config.as_deref()) {
+                Ok(s) => s,
+                Err(code) => return code,
+            };
+            telemetry::init(settings.log_format);
+            let summary = settings.summary();
+            let app = match Application::build(settings).await {
+                Ok(app) => app,
+                Err(e) => {
+                    eprintln!("handoff-bridge: cannot start: {e:#}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            tracing::info!(addr = %app.local_addr(), "{summary}");
+            match app.run_until_stopped(shutdown_signal()).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("handoff-bridge: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,89 @@
+//! Delivery to the widget platform (§7.2): a signed POST with the row's idempotency key.
+
+use super::Delivery;
+use crate::signature;
+use crate::store::outbox::OutboxRow;
+use secrecy::{ExposeSecret, SecretString};
+use std::time::Duration;
+
+pub struct WidgetTarget {
+    base_url: String,
+    secret: SecretString,
+    http: reqwest::Client,
+}
+
+impl WidgetTarget {
+    pub fn new(base_url: &str, secret: SecretString, timeout: Duration) -> anyhow::Result<WidgetTarget> {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .user_agent("handoff-bridge")
+            .build()?;
+        Ok(WidgetTarget {
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            secret,
+            http,
+        })
+    }
+
+    pub async fn deliver(&self, row: &OutboxRow) -> Delivery {
+        let payload: serde_json::Value = match serde_json::from_str(&row.payload) {
+            Ok(p) => p,
+            Err(e) => return Delivery::Dead(format!("unreadable payload: {e}")),
+        };
+        let (Some(path), body) = (payload["path"].as_str(), &payload["body"]) else {
+            return Delivery::Dead("payload has no path".into());
+        };
+        let body = body.to_string();
+        let sig = signature::sign(
+            self.secret.expose_secret().as_bytes(),
+            signature::unix_now(),
+            body.as_bytes(),
+        );
+        let res = self
+            .http
+            .post(format!("{}{path}", self.base_url))
+            .header("content-type", "application/json")
+            .header(signature::HEADER, sig)
+            .header("idempotency-key", &row.idempotency_key)
+            .body(body)
+            .send()
+            .await;
+        match res {
+            Err(e) if e.is_timeout() => Delivery::Retry("timed out".into()),
+            Err(e) => Delivery::Retry(format!("request failed: {e}")),
+            Ok(r) => classify(
+                r.status().as_u16(),
+                r.headers().get("retry-after").and_then(|v| v.to_str().ok()),
+            ),
+        }
+    }
+}
+
+/// What an HTTP status means for an outbox row.
+pub fn classify(status: u16, retry_after: Option<&str>) -> Delivery {
+    match status {
+        200..=299 => Delivery::Delivered,
+        429 => {
+            let secs = retry_after
+                .and_then(|v| v.trim().parse::<f64>().ok())
+                .unwrap_or(1.0)
+                .clamp(0.0, 3600.0);
+            Delivery::HoldBack(Duration::from_secs_f64(secs), format!("429, Retry-After {secs}s"))
+        }
+        408 | 500..=599 => Delivery::Retry(format!("HTTP {status}")),
+        _ => Delivery::Dead(format!("HTTP {status}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_map_to_retry_holdback_or_dead() {
+        assert_eq!(classify(200, None), Delivery::Delivered);
+        assert!(matches!(classify(503, None), Delivery::Retry(_)));
+        assert!(matches!(classify(429, Some("3")), Delivery::HoldBack(d, _) if d == Duration::from_secs(3)));
+        assert!(matches!(classify(404, None), Delivery::Dead(_)));
+    }
+}

@@ -1,0 +1,464 @@
+//! Conversation actions (claim, reject, transfer, unassign, resolve, reply) and the
+//! inbox views. [`Service::apply_decision`] is the single writer of assignment changes:
+//! the widget events go through it too.
+
+use super::views::{
+    AuditEntry, ChangeEvent, ConversationDetail, ConversationView, TeamRef, TranscriptLine, Visitor, rfc3339,
+};
+use super::{MAX_ATTEMPTS, Service, ServiceError, deliveries};
+use crate::engine::effects::{self, Effect};
+use crate::engine::routing;
+use crate::engine::transition::{self, Command, Context, Decision, Outcome, Refusal, RouteScope, TransferTarget};
+use crate::engine::{Actor, Assignment, OperatorId, OperatorRef, RoutingMode, Status, TeamId, WorkspaceId};
+use crate::store::audit::{self, AuditRow};
+use crate::store::conversations::{self as convs, ConversationRow, Filter, NewMessage};
+use crate::store::{Tx, now_ms, operators, teams, widgets};
+use sqlx::AnyConnection;
+use std::collections::HashMap;
+
+/// The result of an action: what happened and the conversation afterwards.
+#[derive(Debug, Clone)]
+pub struct Acted {
+    pub outcome: Outcome,
+    pub conversation: ConversationView,
+    /// The transcript line written (a reply or a note), if any.
+    pub message_id: Option<i64>,
+}
+
+/// What [`Service::apply_decision`] wrote, before commit.
+pub(super) struct Applied {
+    pub outcome: Outcome,
+    pub row: ConversationRow,
+    pub message_id: Option<i64>,
+    pub events: Vec<ChangeEvent>,
+    pub outbox_rows: bool,
+}
+
+impl Service {
+    /// Runs `cmd` on a conversation as `actor`: one transaction, retried if another
+    /// writer changed the conversation in between.
+    pub async fn act(&self, ws: WorkspaceId, id: &str, actor: &Actor, cmd: Command) -> Result<Acted, ServiceError> {
+        for _ in 0..MAX_ATTEMPTS {
+            let mut tx = self.store().write().await?;
+            let Some(applied) = self.act_in(&mut tx, ws, id, actor, &cmd).await? else {
+                continue; // stale: roll back and read again
+            };
+            let view = self.view(tx.conn(), &applied.row).await?;
+            tx.commit().await?;
+            self.announce(applied.events, applied.outbox_rows);
+            return Ok(Acted {
+                outcome: applied.outcome,
+                conversation: view,
+                message_id: applied.message_id,
+            });
+        }
+        Err(ServiceError::Internal(anyhow::anyhow!(
+            "conversation {id} kept changing; try again"
+        )))
+    }
+
+    async fn act_in(
+        &self,
+        tx: &mut Tx,
+        ws: WorkspaceId,
+        id: &str,
+        actor: &Actor,
+        cmd: &Command,
+    ) -> Result<Option<Applied>, ServiceError> {
+        let conn = tx.conn();
+        let row = convs::get(conn, id)
+            .await?
+            .filter(|r| r.workspace_id == ws.0)
+            .ok_or_else(|| ServiceError::NotFound(format!("no conversation `{id}`")))?;
+        match cmd {
+            Command::Transfer(TransferTarget::Operator(op)) => {
+                operators::get(conn, ws, *op)
+                    .await?
+                    .ok_or_else(|| ServiceError::NotFound(format!("no operator {op}")))?;
+            }
+            Command::Transfer(TransferTarget::Team(team)) => {
+                teams::get(conn, ws, *team)
+                    .await?
+                    .ok_or_else(|| ServiceError::NotFound(format!("no team {team}")))?;
+            }
+            _ => {}
+        }
+        let eligible = match actor.operator() {
+            Some(op) => widgets::is_eligible(conn, &row.widget_id, op).await?,
+            None => false,
+        };
+        let conv = row.to_engine(convs::declined(conn, id).await?);
+        let ctx = Context {
+            actor,
+            actor_eligible: eligible,
+            policy: self.policy(),
+        };
+        let decision = match transition::decide(&conv, &ctx, cmd) {
+            Ok(d) => d,
+            Err(refusal) => return Err(self.refusal(conn, ws, refusal).await?),
+        };
+        self.apply_decision(conn, &row, actor, cmd, decision).await
+    }
+
+    async fn refusal(
+        &self,
+        conn: &mut AnyConnection,
+        ws: WorkspaceId,
+        r: Refusal,
+    ) -> Result<ServiceError, ServiceError> {
+        Ok(match r {
+            Refusal::AlreadyAssigned {
+                owner,
+                takeover_allowed,
+            } => {
+                let name = operators::get(conn, ws, owner)
+                    .await?
+                    .map(|o| o.name)
+                    .unwrap_or_default();
+                ServiceError::AlreadyAssigned {
+                    owner: OperatorRef { id: owner, name },
+                    takeover_allowed,
+                }
+            }
+            Refusal::Forbidden(why) => ServiceError::Forbidden(why),
+            Refusal::InvalidState(why) => ServiceError::InvalidState(why),
+        })
+    }
+
+    /// Writes a decision: transcript line, declines, routing, the version-checked
+    /// assignment, audit rows and outbox rows. `None` when the version moved (the caller
+    /// rolls back and retries).
+    pub(super) async fn apply_decision(
+        &self,
+        conn: &mut AnyConnection,
+        row: &ConversationRow,
+        actor: &Actor,
+        cmd: &Command,
+        decision: Decision,
+    ) -> Result<Option<Applied>, ServiceError> {
+        let now = now_ms();
+        let id = row.id.as_str();
+        let before = row.assignment();
+        let mut message_id = None;
+        let mut fx = Vec::new();
+        let mut events = Vec::new();
+
+        if let Command::Reply { text, .. } = cmd {
+            let author = match decision.outcome {
+                Outcome::InternalNote | Outcome::Discussion => Some("note"),
+                Outcome::Replied { .. } => Some("operator"),
+                _ => None,
+            };
+            if let Some(author) = author {
+                message_id = convs::insert_message(
+                    conn,
+                    &NewMessage {
+                        conversation: id,
+                        author,
+                        operator: actor.operator(),
+                        text,
+                        attachments: None,
+                        external_id: None,
+                        delivery: (author == "operator").then_some("pending"),
+                        at: now,
+                    },
+                )
+                .await?;
+            }
+        }
+
+        if let Some(change) = &decision.change {
+            if change.clear_declines {
+                convs::clear_declines(conn, id).await?;
+            }
+            if let Some(op) = change.decline {
+                convs::add_decline(conn, id, op, now).await?;
+            }
+            let mut to = change.to.clone();
+            let mut routing_row = None;
+            if let Some(scope) = change.route {
+                routing_row = self.route(conn, row, scope, &mut to).await?;
+            }
+            if !convs::write_assignment(conn, id, row.version, &to, change.handback.as_ref(), now).await? {
+                return Ok(None);
+            }
+            let version = row.version + 1;
+            if let Some(new) = to.assignee.filter(|_| to.assignee != before.assignee) {
+                operators::touch_assigned(conn, new, now).await?;
+            }
+            let mut audit_rows = vec![audit_row(
+                row,
+                version,
+                &before,
+                &change.to,
+                actor.kind(),
+                actor.operator(),
+                change.reason,
+                now,
+            )];
+            if let Some(reason) = routing_row {
+                audit_rows.push(audit_row(row, version, &change.to, &to, "routing", None, reason, now));
+            }
+            for a in &audit_rows {
+                audit::insert(conn, a).await?;
+                events.push(self.change_event(conn, row, a).await?);
+            }
+            fx = effects::plan(&before, &to, change, actor);
+        }
+        if decision.relay.is_some()
+            && let Some(message_id) = message_id
+        {
+            fx.push(Effect::WidgetMessage { message_id });
+        }
+
+        let after = if decision.change.is_some() {
+            convs::get(conn, id).await?.unwrap_or_else(|| row.clone())
+        } else {
+            row.clone()
+        };
+        let outbox_rows = deliveries::enqueue(conn, self.inner.widget_calls, &after, &fx, now).await?;
+        Ok(Some(Applied {
+            outcome: decision.outcome,
+            row: after,
+            message_id,
+            events,
+            outbox_rows,
+        }))
+    }
+
+    /// Routes a conversation that needs a human: fills `to.assignee` and moves the
+    /// cursor. Returns the audit reason of a routing row, if routing ran.
+    async fn route(
+        &self,
+        conn: &mut AnyConnection,
+        row: &ConversationRow,
+        scope: RouteScope,
+        to: &mut Assignment,
+    ) -> Result<Option<&'static str>, ServiceError> {
+        let ws = WorkspaceId(row.workspace_id);
+        let Some(widget) = widgets::get(conn, &row.widget_id).await? else {
+            return Ok(None);
+        };
+        let mode: RoutingMode = widget.routing.parse().unwrap_or(RoutingMode::Manual);
+        if mode == RoutingMode::Manual {
+            return Ok(None);
+        }
+        let declined = convs::declined(conn, &row.id).await?;
+        let (candidates, cursor) = match scope {
+            RouteScope::Widget => (
+                operators::widget_candidates(conn, ws, &widget.id).await?,
+                widget.rr_cursor,
+            ),
+            RouteScope::Team(team) => {
+                let cursor = teams::get(conn, ws, team).await?.and_then(|t| t.rr_cursor);
+                (operators::team_candidates(conn, team.0).await?, cursor)
+            }
+        };
+        let Some(pick) = routing::pick(mode, &candidates, cursor.map(OperatorId), &declined) else {
+            return Ok(Some("unrouted"));
+        };
+        to.assignee = Some(pick.operator);
+        if let Some(cursor) = pick.cursor {
+            match scope {
+                RouteScope::Widget => widgets::set_cursor(conn, &widget.id, cursor).await?,
+                RouteScope::Team(team) => teams::set_cursor(conn, team, cursor).await?,
+            }
+        }
+        Ok(Some("routed"))
+    }
+
+    async fn change_event(
+        &self,
+        conn: &mut AnyConnection,
+        row: &ConversationRow,
+        a: &AuditRow,
+    ) -> Result<ChangeEvent, ServiceError> {
+        let assignee = match a.to_assignee {
+            Some(op) => operator_ref(conn, OperatorId(op)).await?,
+            None => None,
+        };
+        Ok(ChangeEvent {
+            workspace_id: row.workspace_id,
+            conversation_id: row.id.clone(),
+            widget_id: row.widget_id.clone(),
+            version: a.version,
+            status: a.to_status.parse().unwrap_or(Status::Bot),
+            assignee,
+            team_id: a.team_id,
+            reason: a.reason.clone(),
+            actor: a.actor.clone(),
+            actor_operator_id: a.actor_operator_id,
+            at: rfc3339(a.at),
+        })
+    }
+
+    /// An inbox: `filter` and optional widget and status.
+    pub async fn list_conversations(
+        &self,
+        ws: WorkspaceId,
+        filter: Filter,
+        widget: Option<&str>,
+        status: Option<Status>,
+        limit: i64,
+    ) -> Result<Vec<ConversationView>, ServiceError> {
+        let mut conn = self.store().read().await?;
+        let rows = convs::list(&mut conn, ws, filter, widget, status, limit).await?;
+        let names = Names::load(&mut conn, ws).await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let declined = convs::declined(&mut conn, &row.id).await?;
+            out.push(names.view(row, &declined));
+        }
+        Ok(out)
+    }
+
+    /// One conversation with its transcript and audit trail.
+    pub async fn conversation(&self, ws: WorkspaceId, id: &str) -> Result<ConversationDetail, ServiceError> {
+        let mut conn = self.store().read().await?;
+        let row = convs::get(&mut conn, id)
+            .await?
+            .filter(|r| r.workspace_id == ws.0)
+            .ok_or_else(|| ServiceError::NotFound(format!("no conversation `{id}`")))?;
+        let names = Names::load(&mut conn, ws).await?;
+        let declined = convs::declined(&mut conn, id).await?;
+        let transcript = convs::messages(&mut conn, id)
+            .await?
+            .into_iter()
+            .map(|m| TranscriptLine {
+                id: m.id,
+                author: m.author,
+                operator: m.operator_id.and_then(|o| names.operator(OperatorId(o))),
+                text: m.text,
+                attachments: m
+                    .attachments
+                    .and_then(|a| serde_json::from_str(&a).ok())
+                    .unwrap_or_default(),
+                delivery: m.delivery,
+                at: rfc3339(m.at),
+            })
+            .collect();
+        let audit = audit::for_conversation(&mut conn, id)
+            .await?
+            .into_iter()
+            .map(|a| AuditEntry {
+                version: a.version,
+                from_status: a.from_status,
+                to_status: a.to_status,
+                from_assignee: a.from_assignee,
+                to_assignee: a.to_assignee,
+                team_id: a.team_id,
+                actor: a.actor,
+                actor_operator_id: a.actor_operator_id,
+                reason: a.reason,
+                at: rfc3339(a.at),
+            })
+            .collect();
+        Ok(ConversationDetail {
+            conversation: names.view(&row, &declined),
+            transcript,
+            audit,
+        })
+    }
+
+    pub(super) async fn view(
+        &self,
+        conn: &mut AnyConnection,
+        row: &ConversationRow,
+    ) -> Result<ConversationView, ServiceError> {
+        let names = Names::load(conn, WorkspaceId(row.workspace_id)).await?;
+        let declined = convs::declined(conn, &row.id).await?;
+        Ok(names.view(row, &declined))
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn audit_row(
+    row: &ConversationRow,
+    version: i64,
+    from: &Assignment,
+    to: &Assignment,
+    actor: &str,
+    actor_operator: Option<OperatorId>,
+    reason: &str,
+    now: i64,
+) -> AuditRow {
+    AuditRow {
+        id: 0,
+        workspace_id: row.workspace_id,
+        conversation_id: row.id.clone(),
+        version,
+        from_status: Some(from.status.as_str().to_owned()),
+        to_status: to.status.as_str().to_owned(),
+        from_assignee: from.assignee.map(|o| o.0),
+        to_assignee: to.assignee.map(|o| o.0),
+        team_id: to.team.map(|t| t.0),
+        actor: actor.to_owned(),
+        actor_operator_id: actor_operator.map(|o| o.0),
+        reason: reason.to_owned(),
+        at: now,
+    }
+}
+
+pub(super) async fn operator_ref(conn: &mut AnyConnection, id: OperatorId) -> Result<Option<OperatorRef>, sqlx::Error> {
+    let name: Option<String> = sqlx::query_scalar("select name from operators where id = $1")
+        .bind(id.0)
+        .fetch_optional(conn)
+        .await?;
+    Ok(name.map(|name| OperatorRef { id, name }))
+}
+
+/// Operator and team names of a workspace, loaded once per view.
+pub(super) struct Names {
+    operators: HashMap<i64, String>,
+    teams: HashMap<i64, String>,
+}
+
+impl Names {
+    pub(super) async fn load(conn: &mut AnyConnection, ws: WorkspaceId) -> Result<Names, sqlx::Error> {
+        let operators = operators::list(conn, ws)
+            .await?
+            .into_iter()
+            .map(|o| (o.id, o.name))
+            .collect();
+        let teams = teams::list(conn, ws)
+            .await?
+            .into_iter()
+            .map(|t| (t.id, t.name))
+            .collect();
+        Ok(Names { operators, teams })
+    }
+
+    pub(super) fn operator(&self, id: OperatorId) -> Option<OperatorRef> {
+        self.operators
+            .get(&id.0)
+            .map(|name| OperatorRef { id, name: name.clone() })
+    }
+
+    pub(super) fn team(&self, id: TeamId) -> Option<TeamRef> {
+        self.teams.get(&id.0).map(|name| TeamRef {
+            id: id.0,
+            name: name.clone(),
+        })
+    }
+
+    pub(super) fn view(&self, row: &ConversationRow, declined: &[OperatorId]) -> ConversationView {
+        ConversationView {
+            id: row.id.clone(),
+            widget_id: row.widget_id.clone(),
+            status: row.status(),
+            assignee: row.assignee_id.and_then(|o| self.operator(OperatorId(o))),
+            team: row.team_id.and_then(|t| self.team(TeamId(t))),
+            version: row.version,
+            visitor: Visitor {
+                name: row.visitor_name.clone(),
+                email: row.visitor_email.clone(),
+            },
+            summary: row.summary.clone(),
+            reason: row.reason.clone(),
+            declined_by: declined.iter().filter_map(|d| self.operator(*d)).collect(),
+            resolution: row.resolution(),
+            created_at: rfc3339(row.created_at),
+            updated_at: rfc3339(row.updated_at),
+        }
+    }
+}

@@ -1,0 +1,113 @@
+//! Turns a change's effects into outbox rows, one set per platform that is switched on,
+//! written in the change's own transaction. Payloads are built now, from the state this
+//! transaction wrote, so a later delivery tells the platform exactly what was true then.
+//!
+//! The widget platform's calls (§7.2) are built here. Thread and DM effects
+//! (`OpenThreads`, `RenderThreads`, `NotifyAssignee`) need a chat platform and produce
+//! rows only once an adapter for one is configured.
+
+use super::conversations::operator_ref;
+use crate::engine::OperatorId;
+use crate::engine::effects::Effect;
+use crate::store::conversations::ConversationRow;
+use crate::store::outbox::{self, NewRow};
+use serde_json::json;
+use sqlx::AnyConnection;
+
+pub const TARGET_WIDGET: &str = "widget";
+
+/// The widget platform's outbox rows of one conversation share this key: in order.
+pub fn widget_ordering_key(conversation: &str) -> String {
+    format!("widget:{conversation}")
+}
+
+/// Writes the outbox rows for `effects`; returns whether any were written.
+pub async fn enqueue(
+    conn: &mut AnyConnection,
+    widget_calls: bool,
+    row: &ConversationRow,
+    effects: &[Effect],
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let mut written = false;
+    if !widget_calls {
+        return Ok(written);
+    }
+    for effect in effects {
+        let (kind, body) = match effect {
+            Effect::WidgetAssignment => {
+                let assignee = match row.assignee_id {
+                    Some(op) => operator_ref(conn, OperatorId(op)).await?,
+                    None => None,
+                };
+                let team: Option<(i64, String)> = match row.team_id {
+                    Some(t) => {
+                        sqlx::query_as("select id, name from teams where id = $1")
+                            .bind(t)
+                            .fetch_optional(&mut *conn)
+                            .await?
+                    }
+                    None => None,
+                };
+                (
+                    "assignment",
+                    json!({
+                        "status": row.status,
+                        "assignee": assignee,
+                        "team": team.map(|(id, name)| json!({"id": id, "name": name})),
+                        "version": row.version,
+                    }),
+                )
+            }
+            Effect::WidgetHandback(r) => (
+                "handback",
+                json!({"topic": r.topic, "outcome": r.outcome, "tags": r.tags, "version": row.version}),
+            ),
+            Effect::WidgetMessage { message_id } => {
+                let m: Option<(String, Option<i64>)> =
+                    sqlx::query_as("select text, operator_id from messages where id = $1")
+                        .bind(message_id)
+                        .fetch_optional(&mut *conn)
+                        .await?;
+                let Some((text, op)) = m else { continue };
+                let operator = match op {
+                    Some(op) => operator_ref(conn, OperatorId(op)).await?,
+                    None => None,
+                };
+                (
+                    "messages",
+                    json!({"text": text, "operator": operator, "message_id": message_id}),
+                )
+            }
+            Effect::OpenThreads | Effect::RenderThreads | Effect::NotifyAssignee(_) => continue,
+        };
+        let path = format!("/conversations/{}/{kind}", urlencode(&row.id));
+        outbox::enqueue(
+            conn,
+            &NewRow {
+                workspace_id: row.workspace_id,
+                target: TARGET_WIDGET,
+                kind,
+                ordering_key: widget_ordering_key(&row.id),
+                payload: json!({"path": path, "body": body}),
+            },
+            now,
+        )
+        .await?;
+        written = true;
+    }
+    Ok(written)
+}
+
+/// Percent-encodes a path segment (conversation ids are the platform's, any text).
+fn urlencode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}

@@ -1,0 +1,405 @@
+//! Operators, presence, tokens, teams and widgets: the directory that routing reads.
+//! Every change is permission-checked by [`crate::engine::permissions`].
+
+use super::conversations::Names;
+use super::views::{NewToken, OperatorView, TeamView, WidgetView};
+use super::{Service, ServiceError};
+use crate::engine::{Actor, OperatorId, OperatorRef, Presence, Role, RoutingMode, TeamId, WorkspaceId, permissions};
+use crate::store::operators::{OperatorFields, OperatorRow};
+use crate::store::{is_unique_violation, now_ms, operators, teams, tokens, widgets};
+use serde::Deserialize;
+use sqlx::AnyConnection;
+use utoipa::ToSchema;
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewOperator {
+    pub name: String,
+    /// agent (default), manager or admin; only admins set roles.
+    pub role: Option<Role>,
+    pub capacity: Option<i64>,
+    pub slack_user_id: Option<String>,
+    pub discord_user_id: Option<String>,
+}
+
+/// Absent fields stay as they are; `null` clears a nullable one.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OperatorPatch {
+    pub name: Option<String>,
+    pub role: Option<Role>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<i64>)]
+    pub capacity: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub slack_user_id: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub discord_user_id: Option<Option<String>>,
+}
+
+/// Absent fields stay as they are; `null` clears a channel; `eligible: []` = everyone.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WidgetPatch {
+    pub routing: Option<RoutingMode>,
+    pub eligible: Option<Vec<i64>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub slack_channel: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub discord_channel: Option<Option<String>>,
+}
+
+/// Tells "absent" (outer `None`) from "null" (`Some(None)`).
+fn double_option<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+fn forbid(check: permissions::Check) -> Result<(), ServiceError> {
+    check.map_err(ServiceError::Forbidden)
+}
+
+fn clean_id(v: Option<String>) -> Option<String> {
+    v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
+}
+
+fn check_capacity(c: Option<i64>) -> Result<(), ServiceError> {
+    match c {
+        Some(c) if c < 0 => Err(ServiceError::Invalid(
+            "`capacity` must be 0 or more (or null for no limit)".into(),
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn check_name(name: &str) -> Result<String, ServiceError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 80 {
+        return Err(ServiceError::Invalid("`name` must be 1 to 80 characters".into()));
+    }
+    Ok(name.to_owned())
+}
+
+fn linked_conflict(e: sqlx::Error) -> ServiceError {
+    if is_unique_violation(&e) {
+        ServiceError::Conflict("that Slack or Discord user id is already linked to another operator".into())
+    } else {
+        e.into()
+    }
+}
+
+impl Service {
+    async fn operator_view(&self, conn: &mut AnyConnection, o: OperatorRow) -> Result<OperatorView, ServiceError> {
+        let open_chats = operators::open_chats(conn, OperatorId(o.id)).await?;
+        Ok(OperatorView {
+            id: o.id,
+            name: o.name,
+            role: o.role.parse().unwrap_or(Role::Agent),
+            presence: o.presence.parse().unwrap_or(Presence::Away),
+            capacity: o.capacity,
+            slack_user_id: o.slack_user_id,
+            discord_user_id: o.discord_user_id,
+            open_chats,
+        })
+    }
+
+    pub async fn list_operators(&self, ws: WorkspaceId) -> Result<Vec<OperatorView>, ServiceError> {
+        let mut conn = self.store().read().await?;
+        let mut out = Vec::new();
+        for o in operators::list(&mut conn, ws).await? {
+            out.push(self.operator_view(&mut conn, o).await?);
+        }
+        Ok(out)
+    }
+
+    pub async fn operator(&self, ws: WorkspaceId, id: OperatorId) -> Result<OperatorView, ServiceError> {
+        let mut conn = self.store().read().await?;
+        let o = operators::get(&mut conn, ws, id)
+            .await?
+            .ok_or_else(|| no_operator(id))?;
+        self.operator_view(&mut conn, o).await
+    }
+
+    pub async fn create_operator(
+        &self,
+        ws: WorkspaceId,
+        actor: &Actor,
+        new: NewOperator,
+    ) -> Result<OperatorView, ServiceError> {
+        forbid(permissions::edit_operator(actor, None))?;
+        let role = new.role.unwrap_or(Role::Agent);
+        if role != Role::Agent {
+            forbid(permissions::set_role(actor, role))?;
+        }
+        check_capacity(new.capacity)?;
+        let fields = OperatorFields {
+            name: check_name(&new.name)?,
+            role: role.as_str().into(),
+            capacity: new.capacity,
+            slack_user_id: clean_id(new.slack_user_id),
+            discord_user_id: clean_id(new.discord_user_id),
+        };
+        let mut tx = self.store().write().await?;
+        let id = operators::insert(tx.conn(), ws, &fields, now_ms())
+            .await
+            .map_err(linked_conflict)?;
+        let o = operators::get(tx.conn(), ws, OperatorId(id))
+            .await?
+            .ok_or_else(|| no_operator(OperatorId(id)))?;
+        let view = self.operator_view(tx.conn(), o).await?;
+        tx.commit().await?;
+        Ok(view)
+    }
+
+    pub async fn update_operator(
+        &self,
+        ws: WorkspaceId,
+        actor: &Actor,
+        id: OperatorId,
+        patch: OperatorPatch,
+    ) -> Result<OperatorView, ServiceError> {
+        let mut tx = self.store().write().await?;
+        let o = operators::get(tx.conn(), ws, id)
+            .await?
+            .ok_or_else(|| no_operator(id))?;
+        forbid(permissions::edit_operator(actor, Some(id)))?;
+        if let Some(role) = patch.role.filter(|r| r.as_str() != o.role) {
+            forbid(permissions::set_role(actor, role))?;
+        }
+        if let Some(c) = patch.capacity {
+            check_capacity(c)?;
+        }
+        let fields = OperatorFields {
+            name: match &patch.name {
+                Some(n) => check_name(n)?,
+                None => o.name.clone(),
+            },
+            role: patch.role.map(|r| r.as_str().to_owned()).unwrap_or(o.role.clone()),
+            capacity: patch.capacity.unwrap_or(o.capacity),
+            slack_user_id: patch.slack_user_id.map(clean_id).unwrap_or(o.slack_user_id.clone()),
+            discord_user_id: patch.discord_user_id.map(clean_id).unwrap_or(o.discord_user_id.clone()),
+        };
+        operators::update(tx.conn(), id, &fields)
+            .await
+            .map_err(linked_conflict)?;
+        let o = operators::get(tx.conn(), ws, id)
+            .await?
+            .ok_or_else(|| no_operator(id))?;
+        let view = self.operator_view(tx.conn(), o).await?;
+        tx.commit().await?;
+        Ok(view)
+    }
+
+    pub async fn set_presence(
+        &self,
+        ws: WorkspaceId,
+        actor: &Actor,
+        id: OperatorId,
+        presence: Presence,
+    ) -> Result<OperatorView, ServiceError> {
+        let mut tx = self.store().write().await?;
+        operators::get(tx.conn(), ws, id)
+            .await?
+            .ok_or_else(|| no_operator(id))?;
+        forbid(permissions::set_presence(actor, id))?;
+        operators::set_presence(tx.conn(), id, presence.as_str()).await?;
+        let o = operators::get(tx.conn(), ws, id)
+            .await?
+            .ok_or_else(|| no_operator(id))?;
+        let view = self.operator_view(tx.conn(), o).await?;
+        tx.commit().await?;
+        Ok(view)
+    }
+
+    pub async fn create_token(
+        &self,
+        ws: WorkspaceId,
+        actor: &Actor,
+        id: OperatorId,
+        label: Option<&str>,
+    ) -> Result<NewToken, ServiceError> {
+        let mut tx = self.store().write().await?;
+        operators::get(tx.conn(), ws, id)
+            .await?
+            .ok_or_else(|| no_operator(id))?;
+        forbid(permissions::create_token(actor, id))?;
+        let token = format!("hbt_{}", hex::encode(rand::random::<[u8; 24]>()));
+        tokens::insert(tx.conn(), id, &token, label, now_ms()).await?;
+        tx.commit().await?;
+        Ok(NewToken {
+            operator_id: id.0,
+            token,
+        })
+    }
+
+    async fn team_view(
+        &self,
+        conn: &mut AnyConnection,
+        ws: WorkspaceId,
+        id: TeamId,
+        name: String,
+    ) -> Result<TeamView, ServiceError> {
+        let names = Names::load(conn, ws).await?;
+        let members = teams::members(conn, id)
+            .await?
+            .into_iter()
+            .filter_map(|m| names.operator(m))
+            .collect();
+        Ok(TeamView {
+            id: id.0,
+            name,
+            members,
+        })
+    }
+
+    pub async fn list_teams(&self, ws: WorkspaceId) -> Result<Vec<TeamView>, ServiceError> {
+        let mut conn = self.store().read().await?;
+        let mut out = Vec::new();
+        for t in teams::list(&mut conn, ws).await? {
+            out.push(self.team_view(&mut conn, ws, TeamId(t.id), t.name).await?);
+        }
+        Ok(out)
+    }
+
+    pub async fn team(&self, ws: WorkspaceId, id: TeamId) -> Result<TeamView, ServiceError> {
+        let mut conn = self.store().read().await?;
+        let t = teams::get(&mut conn, ws, id).await?.ok_or_else(|| no_team(id))?;
+        self.team_view(&mut conn, ws, id, t.name).await
+    }
+
+    pub async fn create_team(&self, ws: WorkspaceId, actor: &Actor, name: &str) -> Result<TeamView, ServiceError> {
+        forbid(permissions::manage_teams(actor))?;
+        let name = check_name(name)?;
+        let mut tx = self.store().write().await?;
+        let id = teams::insert(tx.conn(), ws, &name, now_ms()).await.map_err(|e| {
+            if is_unique_violation(&e) {
+                ServiceError::Conflict(format!("a team named `{name}` already exists"))
+            } else {
+                e.into()
+            }
+        })?;
+        let view = self.team_view(tx.conn(), ws, TeamId(id), name).await?;
+        tx.commit().await?;
+        Ok(view)
+    }
+
+    pub async fn delete_team(&self, ws: WorkspaceId, actor: &Actor, id: TeamId) -> Result<(), ServiceError> {
+        let mut tx = self.store().write().await?;
+        teams::get(tx.conn(), ws, id).await?.ok_or_else(|| no_team(id))?;
+        forbid(permissions::manage_teams(actor))?;
+        teams::delete(tx.conn(), id).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Adds (`add = true`) or removes a member.
+    pub async fn set_team_member(
+        &self,
+        ws: WorkspaceId,
+        actor: &Actor,
+        id: TeamId,
+        op: OperatorId,
+        add: bool,
+    ) -> Result<TeamView, ServiceError> {
+        let mut tx = self.store().write().await?;
+        let t = teams::get(tx.conn(), ws, id).await?.ok_or_else(|| no_team(id))?;
+        operators::get(tx.conn(), ws, op)
+            .await?
+            .ok_or_else(|| no_operator(op))?;
+        forbid(permissions::manage_teams(actor))?;
+        if add {
+            teams::add_member(tx.conn(), id, op).await?;
+        } else if !teams::remove_member(tx.conn(), id, op).await? {
+            return Err(ServiceError::NotFound(format!("operator {op} is not in team {id}")));
+        }
+        let view = self.team_view(tx.conn(), ws, id, t.name).await?;
+        tx.commit().await?;
+        Ok(view)
+    }
+
+    async fn widget_view(&self, conn: &mut AnyConnection, w: widgets::WidgetRow) -> Result<WidgetView, ServiceError> {
+        let names = Names::load(conn, WorkspaceId(w.workspace_id)).await?;
+        let eligible: Vec<OperatorRef> = widgets::eligible(conn, &w.id)
+            .await?
+            .into_iter()
+            .filter_map(|o| names.operator(o))
+            .collect();
+        Ok(WidgetView {
+            routing: w.routing.parse().unwrap_or(RoutingMode::Manual),
+            id: w.id,
+            eligible,
+            slack_channel: w.slack_channel,
+            discord_channel: w.discord_channel,
+        })
+    }
+
+    pub async fn list_widgets(&self, ws: WorkspaceId) -> Result<Vec<WidgetView>, ServiceError> {
+        let mut conn = self.store().read().await?;
+        let mut out = Vec::new();
+        for w in widgets::list(&mut conn, ws).await? {
+            out.push(self.widget_view(&mut conn, w).await?);
+        }
+        Ok(out)
+    }
+
+    pub async fn widget(&self, ws: WorkspaceId, id: &str) -> Result<WidgetView, ServiceError> {
+        let mut conn = self.store().read().await?;
+        let w = widgets::get(&mut conn, id)
+            .await?
+            .filter(|w| w.workspace_id == ws.0)
+            .ok_or_else(|| no_widget(id))?;
+        self.widget_view(&mut conn, w).await
+    }
+
+    pub async fn update_widget(
+        &self,
+        ws: WorkspaceId,
+        actor: &Actor,
+        id: &str,
+        patch: WidgetPatch,
+    ) -> Result<WidgetView, ServiceError> {
+        let mut tx = self.store().write().await?;
+        let w = widgets::get(tx.conn(), id)
+            .await?
+            .filter(|w| w.workspace_id == ws.0)
+            .ok_or_else(|| no_widget(id))?;
+        forbid(permissions::configure_widget(actor))?;
+        let routing = patch
+            .routing
+            .map(|r| r.as_str().to_owned())
+            .unwrap_or(w.routing.clone());
+        let slack = patch.slack_channel.map(clean_id).unwrap_or(w.slack_channel.clone());
+        let discord = patch.discord_channel.map(clean_id).unwrap_or(w.discord_channel.clone());
+        widgets::update(tx.conn(), id, &routing, slack.as_deref(), discord.as_deref()).await?;
+        if let Some(eligible) = &patch.eligible {
+            let mut ids = Vec::new();
+            for op in eligible {
+                let op = OperatorId(*op);
+                operators::get(tx.conn(), ws, op).await?.ok_or_else(|| {
+                    ServiceError::Invalid(format!("`eligible` names operator {op}, who does not exist"))
+                })?;
+                ids.push(op);
+            }
+            widgets::set_eligible(tx.conn(), id, &ids).await?;
+        }
+        let w = widgets::get(tx.conn(), id).await?.ok_or_else(|| no_widget(id))?;
+        let view = self.widget_view(tx.conn(), w).await?;
+        tx.commit().await?;
+        Ok(view)
+    }
+}
+
+fn no_operator(id: OperatorId) -> ServiceError {
+    ServiceError::NotFound(format!("no operator {id}"))
+}
+
+fn no_team(id: TeamId) -> ServiceError {
+    ServiceError::NotFound(format!("no team {id}"))
+}
+
+fn no_widget(id: &str) -> ServiceError {
+    ServiceError::NotFound(format!("no widget `{id}`"))
+}

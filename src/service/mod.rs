@@ -1,0 +1,135 @@
+//! The application service: the one place where engine decisions meet storage. Every
+//! action loads what the engine needs inside one write transaction, asks the engine,
+//! writes the new state with a version check, the audit rows and the outbox rows, and
+//! commits; then it wakes the outbox workers and announces the change on the event
+//! stream. The HTTP API, the widget endpoint (and the chat adapters) call only this.
+
+mod conversations;
+mod deliveries;
+mod directory;
+mod error;
+mod seed;
+mod views;
+mod widget_events;
+
+pub use conversations::Acted;
+pub use deliveries::TARGET_WIDGET;
+pub use directory::{NewOperator, OperatorPatch, WidgetPatch};
+pub use error::ServiceError;
+pub use views::*;
+pub use widget_events::{Ingested, WidgetEvent, WidgetEventKind};
+
+use crate::engine::{Actor, OperatorId, Policy, Role, WorkspaceId};
+use crate::store::{self, Store};
+use secrecy::{ExposeSecret, SecretString};
+use std::sync::Arc;
+use tokio::sync::{Notify, broadcast};
+
+/// The workspace that the widget API and the admin token act in.
+pub const DEFAULT_WORKSPACE: WorkspaceId = WorkspaceId(1);
+
+/// How many times a transaction is retried when another writer changed the
+/// conversation first.
+const MAX_ATTEMPTS: usize = 8;
+
+/// Who is calling the HTTP API, and in which workspace.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub workspace: WorkspaceId,
+    pub actor: Actor,
+}
+
+#[derive(Clone)]
+pub struct Service {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    policy: Policy,
+    admin_token_hash: Option<String>,
+    /// Whether the widget platform's API URL is set (else no widget outbox rows).
+    widget_calls: bool,
+    outbox_wake: Arc<Notify>,
+    events: broadcast::Sender<ChangeEvent>,
+}
+
+/// The options the service needs from the configuration.
+pub struct ServiceOptions {
+    pub policy: Policy,
+    pub admin_token: Option<SecretString>,
+    pub widget_calls: bool,
+}
+
+impl Service {
+    pub fn new(store: Store, options: ServiceOptions, outbox_wake: Arc<Notify>) -> Service {
+        let (events, _) = broadcast::channel(4096);
+        Service {
+            inner: Arc::new(Inner {
+                store,
+                policy: options.policy,
+                admin_token_hash: options.admin_token.map(|t| store::tokens::hash(t.expose_secret())),
+                widget_calls: options.widget_calls,
+                outbox_wake,
+                events,
+            }),
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.inner.policy
+    }
+
+    /// A receiver of every committed assignment change.
+    pub fn subscribe(&self) -> broadcast::Receiver<ChangeEvent> {
+        self.inner.events.subscribe()
+    }
+
+    fn announce(&self, events: Vec<ChangeEvent>, outbox_rows: bool) {
+        if outbox_rows {
+            self.inner.outbox_wake.notify_one();
+        }
+        for e in events {
+            // No subscribers is fine: nobody is listening.
+            let _ = self.inner.events.send(e);
+        }
+    }
+
+    /// Resolves a bearer token to who is calling.
+    pub async fn authenticate(&self, token: &str) -> Result<Option<Principal>, ServiceError> {
+        if token.is_empty() {
+            return Ok(None);
+        }
+        let hash = store::tokens::hash(token);
+        if self.inner.admin_token_hash.as_deref() == Some(hash.as_str()) {
+            return Ok(Some(Principal {
+                workspace: DEFAULT_WORKSPACE,
+                actor: Actor::AdminToken,
+            }));
+        }
+        let mut conn = self.store().read().await?;
+        let Some(op) = store::tokens::operator_of(&mut conn, token).await? else {
+            return Ok(None);
+        };
+        let row: Option<(i64, String)> = sqlx::query_as("select workspace_id, role from operators where id = $1")
+            .bind(op)
+            .fetch_optional(&mut *conn)
+            .await?;
+        Ok(row.map(|(ws, role)| Principal {
+            workspace: WorkspaceId(ws),
+            actor: Actor::Operator {
+                id: OperatorId(op),
+                role: role.parse().unwrap_or(Role::Agent),
+            },
+        }))
+    }
+
+    /// Applies the configuration's widgets, operators and teams.
+    pub async fn apply_seed(&self, seed: &crate::config::Seed) -> Result<(), ServiceError> {
+        seed::apply(self, seed).await
+    }
+}

@@ -1,0 +1,66 @@
+//! Applies the configuration's `[[operators]]`, `[[teams]]` and `[[widgets]]` at start:
+//! creates what is missing and updates what is declared, matching operators by name.
+//! Running it twice changes nothing the second time.
+
+use super::{DEFAULT_WORKSPACE, Service, ServiceError};
+use crate::config::Seed;
+use crate::engine::{OperatorId, Role, TeamId};
+use crate::store::operators::OperatorFields;
+use crate::store::{now_ms, operators, teams, widgets};
+use std::collections::HashMap;
+
+pub(super) async fn apply(service: &Service, seed: &Seed) -> Result<(), ServiceError> {
+    let ws = DEFAULT_WORKSPACE;
+    let now = now_ms();
+    let mut tx = service.store().write().await?;
+    let conn = tx.conn();
+    let mut ids: HashMap<&str, OperatorId> = HashMap::new();
+    for o in &seed.operators {
+        let fields = OperatorFields {
+            name: o.name.clone(),
+            role: o.role.as_deref().unwrap_or(Role::Agent.as_str()).to_owned(),
+            capacity: o.capacity,
+            slack_user_id: o.slack_user_id.clone(),
+            discord_user_id: o.discord_user_id.clone(),
+        };
+        let id = match operators::find_by_name(conn, ws, &o.name).await? {
+            Some(existing) => {
+                operators::update(conn, OperatorId(existing.id), &fields).await?;
+                existing.id
+            }
+            None => operators::insert(conn, ws, &fields, now).await?,
+        };
+        ids.insert(o.name.as_str(), OperatorId(id));
+    }
+    let lookup =
+        |names: &[String]| -> Vec<OperatorId> { names.iter().filter_map(|n| ids.get(n.as_str()).copied()).collect() };
+    for t in &seed.teams {
+        let id = match teams::find_by_name(conn, ws, &t.name).await? {
+            Some(existing) => existing.id,
+            None => teams::insert(conn, ws, &t.name, now).await?,
+        };
+        for op in lookup(&t.members) {
+            teams::add_member(conn, TeamId(id), op).await?;
+        }
+    }
+    for w in &seed.widgets {
+        widgets::ensure(conn, ws, &w.id, now).await?;
+        let current = widgets::get(conn, &w.id).await?;
+        let routing = w
+            .routing
+            .clone()
+            .or(current.map(|c| c.routing))
+            .unwrap_or_else(|| "manual".into());
+        widgets::update(
+            conn,
+            &w.id,
+            &routing,
+            w.slack_channel.as_deref(),
+            w.discord_channel.as_deref(),
+        )
+        .await?;
+        widgets::set_eligible(conn, &w.id, &lookup(&w.eligible)).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}

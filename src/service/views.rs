@@ -1,0 +1,141 @@
+//! What the service returns: plain serialisable views of conversations, operators, teams
+//! and widgets, shared by the HTTP API and the event stream (and documented in its
+//! OpenAPI document).
+
+use crate::engine::{OperatorRef, Presence, Resolution, Role, RoutingMode, Status};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// RFC 3339 time of an epoch-millisecond timestamp.
+pub fn rfc3339(ms: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_default()
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TeamRef {
+    pub id: i64,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Visitor {
+    pub name: Option<String>,
+    pub email: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ConversationView {
+    /// The widget platform's conversation id.
+    pub id: String,
+    pub widget_id: String,
+    pub status: Status,
+    pub assignee: Option<OperatorRef>,
+    pub team: Option<TeamRef>,
+    /// Incremented by every change.
+    pub version: i64,
+    pub visitor: Visitor,
+    pub summary: Option<String>,
+    pub reason: Option<String>,
+    /// Operators who rejected it since its last handoff.
+    pub declined_by: Vec<OperatorRef>,
+    pub resolution: Option<Resolution>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TranscriptLine {
+    pub id: i64,
+    /// visitor, bot, operator or note (internal, never sent to the visitor).
+    pub author: String,
+    pub operator: Option<OperatorRef>,
+    pub text: String,
+    pub attachments: Vec<String>,
+    /// For operator replies: pending, delivered or failed.
+    pub delivery: Option<String>,
+    pub at: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AuditEntry {
+    pub version: i64,
+    pub from_status: Option<String>,
+    pub to_status: String,
+    pub from_assignee: Option<i64>,
+    pub to_assignee: Option<i64>,
+    pub team_id: Option<i64>,
+    /// operator, admin, routing, widget or system.
+    pub actor: String,
+    pub actor_operator_id: Option<i64>,
+    pub reason: String,
+    pub at: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ConversationDetail {
+    #[serde(flatten)]
+    pub conversation: ConversationView,
+    pub transcript: Vec<TranscriptLine>,
+    pub audit: Vec<AuditEntry>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct OperatorView {
+    pub id: i64,
+    pub name: String,
+    pub role: Role,
+    pub presence: Presence,
+    /// Most open chats at once; null = no limit.
+    pub capacity: Option<i64>,
+    pub slack_user_id: Option<String>,
+    pub discord_user_id: Option<String>,
+    /// Conversations assigned to them that are handed_off or active.
+    pub open_chats: i64,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TeamView {
+    pub id: i64,
+    pub name: String,
+    pub members: Vec<OperatorRef>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct WidgetView {
+    pub id: String,
+    pub routing: RoutingMode,
+    /// Empty = everyone in the workspace.
+    pub eligible: Vec<OperatorRef>,
+    pub slack_channel: Option<String>,
+    pub discord_channel: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct NewToken {
+    pub operator_id: i64,
+    /// Shown once; only its hash is stored.
+    pub token: String,
+}
+
+/// One committed assignment change, as the event stream carries it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ChangeEvent {
+    /// Which workspace's stream carries it.
+    #[serde(skip)]
+    pub workspace_id: i64,
+    pub conversation_id: String,
+    pub widget_id: String,
+    pub version: i64,
+    pub status: Status,
+    pub assignee: Option<OperatorRef>,
+    pub team_id: Option<i64>,
+    /// claim, takeover, accept, reject, transfer, transfer_team, handback, unassign,
+    /// resolve, closed, reply, handoff, routed, unrouted.
+    pub reason: String,
+    pub actor: String,
+    pub actor_operator_id: Option<i64>,
+    pub at: String,
+}

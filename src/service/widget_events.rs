@@ -1,0 +1,303 @@
+//! Inbound events from the widget platform (§7.1): handoffs, visitor and bot messages,
+//! closes. Each event acts once: its id is recorded in the transaction that acts on it.
+
+use super::{DEFAULT_WORKSPACE, MAX_ATTEMPTS, Service, ServiceError};
+use crate::engine::Actor;
+use crate::engine::transition::{self, Command, Context, Outcome};
+use crate::store::conversations::{self as convs, NewConversation, NewMessage};
+use crate::store::{Tx, inbound, now_ms, widgets};
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+/// A signed event from the widget platform.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct WidgetEvent {
+    /// Unique per event; a repeat acts once.
+    pub id: String,
+    #[serde(flatten)]
+    pub kind: WidgetEventKind,
+    pub created_at: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(tag = "type")]
+pub enum WidgetEventKind {
+    /// The AI hands the conversation to humans.
+    #[serde(rename = "conversation.handed_off")]
+    HandedOff { conversation: HandoffConversation },
+    /// A visitor or bot message.
+    #[serde(rename = "conversation.message")]
+    Message {
+        conversation: ConversationRefIn,
+        message: IncomingMessage,
+    },
+    /// The conversation ended on the widget.
+    #[serde(rename = "conversation.closed")]
+    Closed { conversation: ConversationRefIn },
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct HandoffConversation {
+    pub id: String,
+    pub widget_id: String,
+    #[serde(default)]
+    pub visitor: VisitorIn,
+    pub summary: Option<String>,
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub transcript: Vec<TranscriptIn>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+pub struct VisitorIn {
+    pub name: Option<String>,
+    pub email: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct TranscriptIn {
+    pub author: WidgetAuthor,
+    pub text: String,
+    /// RFC 3339.
+    pub at: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum WidgetAuthor {
+    Visitor,
+    Bot,
+}
+
+impl WidgetAuthor {
+    fn as_str(self) -> &'static str {
+        match self {
+            WidgetAuthor::Visitor => "visitor",
+            WidgetAuthor::Bot => "bot",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct ConversationRefIn {
+    pub id: String,
+    /// Needed only when the bridge has not seen the conversation yet.
+    pub widget_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct IncomingMessage {
+    /// The platform's message id; a repeat is stored once.
+    pub id: Option<String>,
+    pub author: WidgetAuthor,
+    pub text: String,
+    #[serde(default)]
+    pub attachments: Vec<String>,
+    pub at: Option<String>,
+}
+
+/// What an event did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ingested {
+    /// The event id was seen before: nothing changed.
+    Duplicate,
+    /// Acted on; the text says how (for the response and logs).
+    Done(String),
+}
+
+fn parse_time(at: Option<&str>, default: i64) -> i64 {
+    at.and_then(|s| time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok())
+        .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
+        .unwrap_or(default)
+}
+
+impl WidgetEvent {
+    /// Checks what serde cannot: ids are not empty.
+    pub fn validate(&self) -> Result<(), String> {
+        let blank = |s: &str| s.trim().is_empty();
+        if blank(&self.id) {
+            return Err("`id` must not be empty".into());
+        }
+        match &self.kind {
+            WidgetEventKind::HandedOff { conversation: c } if blank(&c.id) || blank(&c.widget_id) => {
+                Err("`conversation.id` and `conversation.widget_id` must not be empty".into())
+            }
+            WidgetEventKind::Message { conversation: c, .. } | WidgetEventKind::Closed { conversation: c }
+                if blank(&c.id) =>
+            {
+                Err("`conversation.id` must not be empty".into())
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+impl Service {
+    /// Acts on one widget event, once.
+    pub async fn ingest_widget_event(&self, event: &WidgetEvent) -> Result<Ingested, ServiceError> {
+        event.validate().map_err(ServiceError::Invalid)?;
+        for _ in 0..MAX_ATTEMPTS {
+            let mut tx = self.store().write().await?;
+            if !inbound::first_time(tx.conn(), "widget", &event.id, now_ms()).await? {
+                return Ok(Ingested::Duplicate);
+            }
+            let Some((done, events, outbox_rows)) = self.ingest_in(&mut tx, event).await? else {
+                continue;
+            };
+            tx.commit().await?;
+            self.announce(events, outbox_rows);
+            return Ok(Ingested::Done(done));
+        }
+        Err(ServiceError::Internal(anyhow::anyhow!(
+            "conversation kept changing; try again"
+        )))
+    }
+
+    #[allow(clippy::type_complexity)]
+    async fn ingest_in(
+        &self,
+        tx: &mut Tx,
+        event: &WidgetEvent,
+    ) -> Result<Option<(String, Vec<super::ChangeEvent>, bool)>, ServiceError> {
+        let conn = tx.conn();
+        let now = now_ms();
+        let ws = DEFAULT_WORKSPACE;
+        match &event.kind {
+            WidgetEventKind::HandedOff { conversation: c } => {
+                widgets::ensure(conn, ws, &c.widget_id, now).await?;
+                let new = NewConversation {
+                    id: &c.id,
+                    workspace: ws,
+                    widget: &c.widget_id,
+                    visitor_name: c.visitor.name.as_deref(),
+                    visitor_email: c.visitor.email.as_deref(),
+                    summary: c.summary.as_deref(),
+                    reason: c.reason.as_deref(),
+                    now,
+                };
+                let existing = convs::get(conn, &c.id).await?;
+                let since = match &existing {
+                    None => {
+                        convs::insert(conn, &new).await?;
+                        None
+                    }
+                    Some(_) => {
+                        convs::update_details(conn, &new).await?;
+                        convs::last_message_at(conn, &c.id).await?
+                    }
+                };
+                // The transcript: all of it for a new conversation, only what is newer
+                // than what we hold for a returning one.
+                for line in &c.transcript {
+                    let at = parse_time(line.at.as_deref(), now);
+                    if since.is_some_and(|s| at <= s) {
+                        continue;
+                    }
+                    convs::insert_message(
+                        conn,
+                        &NewMessage {
+                            conversation: &c.id,
+                            author: line.author.as_str(),
+                            operator: None,
+                            text: &line.text,
+                            attachments: None,
+                            external_id: None,
+                            delivery: None,
+                            at,
+                        },
+                    )
+                    .await?;
+                }
+                let row = convs::get(conn, &c.id)
+                    .await?
+                    .ok_or_else(|| ServiceError::Internal(anyhow::anyhow!("conversation {} vanished", c.id)))?;
+                self.widget_transition(conn, row, Command::HandOff).await
+            }
+            WidgetEventKind::Message {
+                conversation: c,
+                message: m,
+            } => {
+                if convs::get(conn, &c.id).await?.is_none() {
+                    let Some(widget) = &c.widget_id else {
+                        return Err(ServiceError::NotFound(format!(
+                            "no conversation `{}`; send `conversation.widget_id` to start one",
+                            c.id
+                        )));
+                    };
+                    widgets::ensure(conn, ws, widget, now).await?;
+                    convs::insert(
+                        conn,
+                        &NewConversation {
+                            id: &c.id,
+                            workspace: ws,
+                            widget,
+                            visitor_name: None,
+                            visitor_email: None,
+                            summary: None,
+                            reason: None,
+                            now,
+                        },
+                    )
+                    .await?;
+                }
+                let attachments = (!m.attachments.is_empty()).then(|| serde_json::json!(m.attachments).to_string());
+                let stored = convs::insert_message(
+                    conn,
+                    &NewMessage {
+                        conversation: &c.id,
+                        author: m.author.as_str(),
+                        operator: None,
+                        text: &m.text,
+                        attachments,
+                        external_id: m.id.as_deref(),
+                        delivery: None,
+                        at: parse_time(m.at.as_deref(), now),
+                    },
+                )
+                .await?;
+                let what = if stored.is_some() {
+                    "message stored"
+                } else {
+                    "message already stored"
+                };
+                Ok(Some((what.into(), Vec::new(), false)))
+            }
+            WidgetEventKind::Closed { conversation: c } => {
+                let row = convs::get(conn, &c.id)
+                    .await?
+                    .ok_or_else(|| ServiceError::NotFound(format!("no conversation `{}`", c.id)))?;
+                self.widget_transition(conn, row, Command::Close).await
+            }
+        }
+    }
+
+    #[allow(clippy::type_complexity)]
+    async fn widget_transition(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        row: convs::ConversationRow,
+        cmd: Command,
+    ) -> Result<Option<(String, Vec<super::ChangeEvent>, bool)>, ServiceError> {
+        let conv = row.to_engine(convs::declined(conn, &row.id).await?);
+        let ctx = Context {
+            actor: &Actor::Widget,
+            actor_eligible: true,
+            policy: self.policy(),
+        };
+        let decision =
+            transition::decide(&conv, &ctx, &cmd).map_err(|r| ServiceError::InvalidState(format!("{r:?}")))?;
+        let Some(applied) = self.apply_decision(conn, &row, &Actor::Widget, &cmd, decision).await? else {
+            return Ok(None);
+        };
+        let what = match applied.outcome {
+            Outcome::Unchanged(why) => why.to_owned(),
+            Outcome::HandedOff => match applied.row.assignee_id {
+                Some(_) => "handed off and assigned".to_owned(),
+                None => "handed off, unassigned".to_owned(),
+            },
+            Outcome::Closed => "resolved".to_owned(),
+            other => format!("{other:?}"),
+        };
+        Ok(Some((what, applied.events, applied.outbox_rows)))
+    }
+}

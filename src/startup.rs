@@ -1,0 +1,146 @@
+//! Builds the application from settings and runs it: binds the listener first (so tests
+//! can ask for port 0 and read the port back), starts the outbox worker, serves until the
+//! stop signal, then finishes in-flight requests, ends event streams and stops the worker.
+
+use crate::config::Settings;
+use crate::http::{self, AppState};
+use crate::outbox::{WidgetTarget, Worker};
+use crate::service::{Service, ServiceOptions};
+use crate::store::Store;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use secrecy::ExposeSecret;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+pub struct Application {
+    listener: TcpListener,
+    router: axum::Router,
+    worker: Worker,
+    service: Service,
+    shutdown: CancellationToken,
+}
+
+/// The process-wide metrics recorder (installed once, shared by every application in
+/// the process).
+fn metrics_handle() -> Option<PrometheusHandle> {
+    static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| match PrometheusBuilder::new().install_recorder() {
+            Ok(h) => Some(h),
+            Err(e) => {
+                tracing::warn!(error = %e, "metrics recorder not installed");
+                None
+            }
+        })
+        .clone()
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        let store = Store::connect(settings.database_url.expose_secret()).await?;
+        let wake = Arc::new(Notify::new());
+        let widget_target = match &settings.widget {
+            Some(w) => match &w.api_url {
+                Some(url) => Some(WidgetTarget::new(
+                    url,
+                    w.secret.clone(),
+                    settings.outbox.request_timeout,
+                )?),
+                None => None,
+            },
+            None => None,
+        };
+        let service = Service::new(
+            store.clone(),
+            ServiceOptions {
+                policy: settings.policy.clone(),
+                admin_token: settings.admin_token.clone(),
+                widget_calls: widget_target.is_some(),
+            },
+            wake.clone(),
+        );
+        service.apply_seed(&settings.seed).await?;
+        let worker = Worker::new(store.clone(), wake, settings.outbox.clone(), widget_target);
+        let shutdown = CancellationToken::new();
+        let state = AppState {
+            service: service.clone(),
+            widget_secret: settings.widget.as_ref().map(|w| Arc::new(w.secret.clone())),
+            metrics: metrics_handle(),
+            shutdown: shutdown.clone(),
+            api_enabled: settings.admin_token.is_some(),
+        };
+        let router = http::router(state, settings.max_body_bytes);
+        let listener = TcpListener::bind(settings.listen).await?;
+        Ok(Application {
+            listener,
+            router,
+            worker,
+            service,
+            shutdown,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("a bound listener has an address")
+    }
+
+    pub fn port(&self) -> u16 {
+        self.local_addr().port()
+    }
+
+    pub fn service(&self) -> &Service {
+        &self.service
+    }
+
+    /// Serves until `stop` completes, then shuts down gracefully.
+    pub async fn run_until_stopped(self, stop: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let Application {
+            listener,
+            router,
+            worker,
+            service,
+            shutdown,
+        } = self;
+        let worker = tokio::spawn(worker.run(shutdown.clone()));
+        let signal = shutdown.clone();
+        let serve = axum::serve(listener, router).with_graceful_shutdown(async move {
+            stop.await;
+            tracing::info!("shutting down: finishing in-flight requests");
+            signal.cancel();
+        });
+        let result = serve.await;
+        shutdown.cancel();
+        if let Err(e) = worker.await {
+            tracing::warn!(error = %e, "outbox worker ended abnormally");
+        }
+        service.store().close().await;
+        tracing::info!("stopped");
+        result.map_err(Into::into)
+    }
+}
+
+/// Completes on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}

@@ -1,0 +1,54 @@
+//! The append-only audit trail of assignment changes.
+
+use sqlx::AnyConnection;
+use sqlx::FromRow;
+
+#[derive(Debug, Clone, FromRow)]
+pub struct AuditRow {
+    pub id: i64,
+    pub workspace_id: i64,
+    pub conversation_id: String,
+    pub version: i64,
+    pub from_status: Option<String>,
+    pub to_status: String,
+    pub from_assignee: Option<i64>,
+    pub to_assignee: Option<i64>,
+    pub team_id: Option<i64>,
+    pub actor: String,
+    pub actor_operator_id: Option<i64>,
+    pub reason: String,
+    pub at: i64,
+}
+
+pub async fn insert(conn: &mut AnyConnection, r: &AuditRow) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "insert into assignment_events (workspace_id, conversation_id, version, from_status, to_status, \
+         from_assignee, to_assignee, team_id, actor, actor_operator_id, reason, at) \
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) returning id",
+    )
+    .bind(r.workspace_id)
+    .bind(&r.conversation_id)
+    .bind(r.version)
+    .bind(&r.from_status)
+    .bind(&r.to_status)
+    .bind(r.from_assignee)
+    .bind(r.to_assignee)
+    .bind(r.team_id)
+    .bind(&r.actor)
+    .bind(r.actor_operator_id)
+    .bind(&r.reason)
+    .bind(r.at)
+    .fetch_one(conn)
+    .await
+}
+
+pub async fn for_conversation(conn: &mut AnyConnection, id: &str) -> Result<Vec<AuditRow>, sqlx::Error> {
+    sqlx::query_as(
+        "select id, workspace_id, conversation_id, version, from_status, to_status, from_assignee, \
+         to_assignee, team_id, actor, actor_operator_id, reason, at \
+         from assignment_events where conversation_id = $1 order by id",
+    )
+    .bind(id)
+    .fetch_all(conn)
+    .await
+}

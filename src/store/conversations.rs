@@ -1,0 +1,308 @@
+//! Conversations, their transcript lines and their declines.
+
+use crate::engine::{
+    Assignment, Conversation, ConversationId, OperatorId, Resolution, Status, TeamId, WidgetId, WorkspaceId,
+};
+use sqlx::AnyConnection;
+use sqlx::{FromRow, Row};
+
+const COLUMNS: &str = "id, workspace_id, widget_id, status, assignee_id, team_id, version, visitor_name, \
+    visitor_email, summary, reason, topic, outcome, tags, slack_channel, slack_thread_ts, \
+    discord_channel_id, discord_thread_id, discord_root_message_id, created_at, updated_at";
+
+#[derive(Debug, Clone, FromRow)]
+pub struct ConversationRow {
+    pub id: String,
+    pub workspace_id: i64,
+    pub widget_id: String,
+    pub status: String,
+    pub assignee_id: Option<i64>,
+    pub team_id: Option<i64>,
+    pub version: i64,
+    pub visitor_name: Option<String>,
+    pub visitor_email: Option<String>,
+    pub summary: Option<String>,
+    pub reason: Option<String>,
+    pub topic: Option<String>,
+    pub outcome: Option<String>,
+    pub tags: Option<String>,
+    pub slack_channel: Option<String>,
+    pub slack_thread_ts: Option<String>,
+    pub discord_channel_id: Option<String>,
+    pub discord_thread_id: Option<String>,
+    pub discord_root_message_id: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl ConversationRow {
+    pub fn status(&self) -> Status {
+        // Only this module writes the column, always from `Status::as_str`.
+        self.status.parse().unwrap_or(Status::Bot)
+    }
+
+    pub fn assignment(&self) -> Assignment {
+        Assignment {
+            status: self.status(),
+            assignee: self.assignee_id.map(OperatorId),
+            team: self.team_id.map(TeamId),
+        }
+    }
+
+    pub fn to_engine(&self, declined: Vec<OperatorId>) -> Conversation {
+        Conversation {
+            id: ConversationId(self.id.clone()),
+            workspace: WorkspaceId(self.workspace_id),
+            widget: WidgetId(self.widget_id.clone()),
+            assignment: self.assignment(),
+            version: self.version,
+            declined,
+        }
+    }
+
+    pub fn resolution(&self) -> Option<Resolution> {
+        if self.topic.is_none() && self.outcome.is_none() && self.tags.is_none() {
+            return None;
+        }
+        Some(Resolution {
+            topic: self.topic.clone(),
+            outcome: self.outcome.clone(),
+            tags: self
+                .tags
+                .as_deref()
+                .and_then(|t| serde_json::from_str(t).ok())
+                .unwrap_or_default(),
+        })
+    }
+}
+
+pub async fn get(conn: &mut AnyConnection, id: &str) -> Result<Option<ConversationRow>, sqlx::Error> {
+    sqlx::query_as(&format!("select {COLUMNS} from conversations where id = $1"))
+        .bind(id)
+        .fetch_optional(conn)
+        .await
+}
+
+pub struct NewConversation<'a> {
+    pub id: &'a str,
+    pub workspace: WorkspaceId,
+    pub widget: &'a str,
+    pub visitor_name: Option<&'a str>,
+    pub visitor_email: Option<&'a str>,
+    pub summary: Option<&'a str>,
+    pub reason: Option<&'a str>,
+    pub now: i64,
+}
+
+/// Creates a conversation in status `bot`, version 0.
+pub async fn insert(conn: &mut AnyConnection, c: &NewConversation<'_>) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "insert into conversations (id, workspace_id, widget_id, status, version, visitor_name, \
+         visitor_email, summary, reason, created_at, updated_at) \
+         values ($1, $2, $3, 'bot', 0, $4, $5, $6, $7, $8, $8)",
+    )
+    .bind(c.id)
+    .bind(c.workspace.0)
+    .bind(c.widget)
+    .bind(c.visitor_name)
+    .bind(c.visitor_email)
+    .bind(c.summary)
+    .bind(c.reason)
+    .bind(c.now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Refreshes what the widget says about the visitor and the chat (on a new handoff).
+pub async fn update_details(conn: &mut AnyConnection, c: &NewConversation<'_>) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update conversations set visitor_name = coalesce($2, visitor_name), \
+         visitor_email = coalesce($3, visitor_email), summary = coalesce($4, summary), \
+         reason = coalesce($5, reason), topic = null, outcome = null, tags = null where id = $1",
+    )
+    .bind(c.id)
+    .bind(c.visitor_name)
+    .bind(c.visitor_email)
+    .bind(c.summary)
+    .bind(c.reason)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Writes a new assignment if the version is still `expected`; returns whether it did.
+/// The version goes up by one.
+pub async fn write_assignment(
+    conn: &mut AnyConnection,
+    id: &str,
+    expected: i64,
+    a: &Assignment,
+    resolution: Option<&Resolution>,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let tags = resolution.map(|r| serde_json::to_string(&r.tags).unwrap_or_else(|_| "[]".into()));
+    let res = sqlx::query(
+        "update conversations set status = $3, assignee_id = $4, team_id = $5, version = version + 1, \
+         updated_at = $6, topic = coalesce($7, topic), outcome = coalesce($8, outcome), tags = coalesce($9, tags) \
+         where id = $1 and version = $2",
+    )
+    .bind(id)
+    .bind(expected)
+    .bind(a.status.as_str())
+    .bind(a.assignee.map(|o| o.0))
+    .bind(a.team.map(|t| t.0))
+    .bind(now)
+    .bind(resolution.and_then(|r| r.topic.clone()))
+    .bind(resolution.and_then(|r| r.outcome.clone()))
+    .bind(tags)
+    .execute(conn)
+    .await?;
+    Ok(res.rows_affected() == 1)
+}
+
+pub async fn declined(conn: &mut AnyConnection, id: &str) -> Result<Vec<OperatorId>, sqlx::Error> {
+    let rows = sqlx::query("select operator_id from declines where conversation_id = $1 order by at, operator_id")
+        .bind(id)
+        .fetch_all(conn)
+        .await?;
+    Ok(rows.iter().map(|r| OperatorId(r.get::<i64, _>(0))).collect())
+}
+
+pub async fn add_decline(conn: &mut AnyConnection, id: &str, op: OperatorId, now: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("insert into declines (conversation_id, operator_id, at) values ($1, $2, $3) on conflict do nothing")
+        .bind(id)
+        .bind(op.0)
+        .bind(now)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn clear_declines(conn: &mut AnyConnection, id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("delete from declines where conversation_id = $1")
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Which conversations an inbox shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Filter {
+    /// Open chats assigned to this operator.
+    Mine(OperatorId),
+    /// Open chats nobody owns.
+    Unassigned,
+    /// Everything.
+    All,
+}
+
+pub async fn list(
+    conn: &mut AnyConnection,
+    workspace: WorkspaceId,
+    filter: Filter,
+    widget: Option<&str>,
+    status: Option<Status>,
+    limit: i64,
+) -> Result<Vec<ConversationRow>, sqlx::Error> {
+    let mut sql = format!("select {COLUMNS} from conversations where workspace_id = $1");
+    let mut n = 1;
+    let mut arg = |sql: &mut String, clause: &str| {
+        n += 1;
+        sql.push_str(&clause.replace("$?", &format!("${n}")));
+    };
+    match filter {
+        Filter::Mine(_) => arg(&mut sql, " and assignee_id = $? and status in ('handed_off', 'active')"),
+        Filter::Unassigned => sql.push_str(" and assignee_id is null and status in ('handed_off', 'active')"),
+        Filter::All => {}
+    }
+    if widget.is_some() {
+        arg(&mut sql, " and widget_id = $?");
+    }
+    if status.is_some() {
+        arg(&mut sql, " and status = $?");
+    }
+    arg(&mut sql, " order by updated_at desc, id limit $?");
+    let mut q = sqlx::query_as(&sql).bind(workspace.0);
+    if let Filter::Mine(op) = filter {
+        q = q.bind(op.0);
+    }
+    if let Some(w) = widget {
+        q = q.bind(w);
+    }
+    if let Some(s) = status {
+        q = q.bind(s.as_str());
+    }
+    q.bind(limit).fetch_all(conn).await
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct MessageRow {
+    pub id: i64,
+    pub conversation_id: String,
+    pub author: String,
+    pub operator_id: Option<i64>,
+    pub text: String,
+    pub attachments: Option<String>,
+    pub external_id: Option<String>,
+    pub delivery: Option<String>,
+    pub at: i64,
+}
+
+pub struct NewMessage<'a> {
+    pub conversation: &'a str,
+    pub author: &'a str,
+    pub operator: Option<OperatorId>,
+    pub text: &'a str,
+    pub attachments: Option<String>,
+    pub external_id: Option<&'a str>,
+    pub delivery: Option<&'a str>,
+    pub at: i64,
+}
+
+/// Appends a transcript line; `None` if a line with the same external id is already there.
+pub async fn insert_message(conn: &mut AnyConnection, m: &NewMessage<'_>) -> Result<Option<i64>, sqlx::Error> {
+    let row = sqlx::query(
+        "insert into messages (conversation_id, author, operator_id, text, attachments, external_id, delivery, at) \
+         values ($1, $2, $3, $4, $5, $6, $7, $8) on conflict do nothing returning id",
+    )
+    .bind(m.conversation)
+    .bind(m.author)
+    .bind(m.operator.map(|o| o.0))
+    .bind(m.text)
+    .bind(m.attachments.clone())
+    .bind(m.external_id)
+    .bind(m.delivery)
+    .bind(m.at)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|r| r.get::<i64, _>(0)))
+}
+
+pub async fn messages(conn: &mut AnyConnection, id: &str) -> Result<Vec<MessageRow>, sqlx::Error> {
+    sqlx::query_as(
+        "select id, conversation_id, author, operator_id, text, attachments, external_id, delivery, at \
+         from messages where conversation_id = $1 order by at, id",
+    )
+    .bind(id)
+    .fetch_all(conn)
+    .await
+}
+
+pub async fn last_message_at(conn: &mut AnyConnection, id: &str) -> Result<Option<i64>, sqlx::Error> {
+    let row = sqlx::query("select max(at) from messages where conversation_id = $1")
+        .bind(id)
+        .fetch_one(conn)
+        .await?;
+    row.try_get::<Option<i64>, _>(0)
+}
+
+pub async fn set_delivery(conn: &mut AnyConnection, message_id: i64, delivery: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("update messages set delivery = $2 where id = $1")
+        .bind(message_id)
+        .bind(delivery)
+        .execute(conn)
+        .await?;
+    Ok(())
+}

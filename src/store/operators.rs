@@ -1,0 +1,187 @@
+//! Operators, and the routing candidates drawn from them.
+
+use crate::engine::routing::Candidate;
+use crate::engine::{OperatorId, WorkspaceId};
+use sqlx::AnyConnection;
+use sqlx::FromRow;
+
+const COLUMNS: &str = "id, workspace_id, name, role, presence, capacity, slack_user_id, discord_user_id, \
+    last_assigned_at, created_at";
+
+#[derive(Debug, Clone, FromRow)]
+pub struct OperatorRow {
+    pub id: i64,
+    pub workspace_id: i64,
+    pub name: String,
+    pub role: String,
+    pub presence: String,
+    pub capacity: Option<i64>,
+    pub slack_user_id: Option<String>,
+    pub discord_user_id: Option<String>,
+    pub last_assigned_at: Option<i64>,
+    pub created_at: i64,
+}
+
+pub async fn get(
+    conn: &mut AnyConnection,
+    ws: WorkspaceId,
+    id: OperatorId,
+) -> Result<Option<OperatorRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "select {COLUMNS} from operators where workspace_id = $1 and id = $2"
+    ))
+    .bind(ws.0)
+    .bind(id.0)
+    .fetch_optional(conn)
+    .await
+}
+
+pub async fn list(conn: &mut AnyConnection, ws: WorkspaceId) -> Result<Vec<OperatorRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "select {COLUMNS} from operators where workspace_id = $1 order by id"
+    ))
+    .bind(ws.0)
+    .fetch_all(conn)
+    .await
+}
+
+pub async fn find_by_name(
+    conn: &mut AnyConnection,
+    ws: WorkspaceId,
+    name: &str,
+) -> Result<Option<OperatorRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "select {COLUMNS} from operators where workspace_id = $1 and name = $2 order by id limit 1"
+    ))
+    .bind(ws.0)
+    .bind(name)
+    .fetch_optional(conn)
+    .await
+}
+
+/// The fields an operator is created with or changed to.
+#[derive(Debug, Clone)]
+pub struct OperatorFields {
+    pub name: String,
+    pub role: String,
+    pub capacity: Option<i64>,
+    pub slack_user_id: Option<String>,
+    pub discord_user_id: Option<String>,
+}
+
+pub async fn insert(
+    conn: &mut AnyConnection,
+    ws: WorkspaceId,
+    f: &OperatorFields,
+    now: i64,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "insert into operators (workspace_id, name, role, presence, capacity, slack_user_id, discord_user_id, created_at) \
+         values ($1, $2, $3, 'available', $4, $5, $6, $7) returning id",
+    )
+    .bind(ws.0)
+    .bind(&f.name)
+    .bind(&f.role)
+    .bind(f.capacity)
+    .bind(&f.slack_user_id)
+    .bind(&f.discord_user_id)
+    .bind(now)
+    .fetch_one(conn)
+    .await
+}
+
+pub async fn update(conn: &mut AnyConnection, id: OperatorId, f: &OperatorFields) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update operators set name = $2, role = $3, capacity = $4, slack_user_id = $5, discord_user_id = $6 where id = $1",
+    )
+    .bind(id.0)
+    .bind(&f.name)
+    .bind(&f.role)
+    .bind(f.capacity)
+    .bind(&f.slack_user_id)
+    .bind(&f.discord_user_id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn set_presence(conn: &mut AnyConnection, id: OperatorId, presence: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("update operators set presence = $2 where id = $1")
+        .bind(id.0)
+        .bind(presence)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn touch_assigned(conn: &mut AnyConnection, id: OperatorId, now: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("update operators set last_assigned_at = $2 where id = $1")
+        .bind(id.0)
+        .bind(now)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Open chats (`handed_off` or `active`) per operator.
+pub async fn open_chats(conn: &mut AnyConnection, id: OperatorId) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "select count(*) from conversations where assignee_id = $1 and status in ('handed_off', 'active')",
+    )
+    .bind(id.0)
+    .fetch_one(conn)
+    .await
+}
+
+#[derive(FromRow)]
+struct CandidateRow {
+    id: i64,
+    presence: String,
+    capacity: Option<i64>,
+    last_assigned_at: Option<i64>,
+    open_chats: i64,
+}
+
+const CANDIDATE: &str = "select o.id, o.presence, o.capacity, o.last_assigned_at, \
+    (select count(*) from conversations c where c.assignee_id = o.id and c.status in ('handed_off', 'active')) as open_chats \
+    from operators o";
+
+fn candidates(rows: Vec<CandidateRow>) -> Vec<Candidate> {
+    rows.into_iter()
+        .map(|r| Candidate {
+            id: OperatorId(r.id),
+            presence: r.presence.parse().unwrap_or(crate::engine::Presence::Away),
+            capacity: r.capacity,
+            open_chats: r.open_chats,
+            last_assigned_at: r.last_assigned_at,
+        })
+        .collect()
+}
+
+/// The widget's eligible operators (everyone in the workspace when none are listed).
+pub async fn widget_candidates(
+    conn: &mut AnyConnection,
+    ws: WorkspaceId,
+    widget: &str,
+) -> Result<Vec<Candidate>, sqlx::Error> {
+    let rows = sqlx::query_as(&format!(
+        "{CANDIDATE} where o.workspace_id = $1 and (not exists (select 1 from widget_eligible e where e.widget_id = $2) \
+         or o.id in (select e.operator_id from widget_eligible e where e.widget_id = $2)) order by o.id"
+    ))
+    .bind(ws.0)
+    .bind(widget)
+    .fetch_all(conn)
+    .await?;
+    Ok(candidates(rows))
+}
+
+/// A team's members.
+pub async fn team_candidates(conn: &mut AnyConnection, team: i64) -> Result<Vec<Candidate>, sqlx::Error> {
+    let rows = sqlx::query_as(&format!(
+        "{CANDIDATE} join team_members m on m.operator_id = o.id where m.team_id = $1 order by o.id"
+    ))
+    .bind(team)
+    .fetch_all(conn)
+    .await?;
+    Ok(candidates(rows))
+}

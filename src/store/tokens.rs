@@ -1,0 +1,36 @@
+//! Operators' HTTP API tokens, stored as SHA-256 hashes: a leaked database does not
+//! leak usable tokens.
+
+use crate::engine::OperatorId;
+use sha2::{Digest, Sha256};
+use sqlx::AnyConnection;
+
+pub fn hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+pub async fn insert(
+    conn: &mut AnyConnection,
+    op: OperatorId,
+    token: &str,
+    label: Option<&str>,
+    now: i64,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "insert into api_tokens (operator_id, token_hash, label, created_at) values ($1, $2, $3, $4) returning id",
+    )
+    .bind(op.0)
+    .bind(hash(token))
+    .bind(label)
+    .bind(now)
+    .fetch_one(conn)
+    .await
+}
+
+/// The operator a token belongs to.
+pub async fn operator_of(conn: &mut AnyConnection, token: &str) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar("select operator_id from api_tokens where token_hash = $1")
+        .bind(hash(token))
+        .fetch_optional(conn)
+        .await
+}

@@ -1,0 +1,110 @@
+//! Widgets: routing mode, eligible operators, round-robin cursor and mirror channels.
+
+use crate::engine::{OperatorId, WorkspaceId};
+use sqlx::AnyConnection;
+use sqlx::{FromRow, Row};
+
+const COLUMNS: &str = "id, workspace_id, routing, rr_cursor, slack_channel, discord_channel, created_at";
+
+#[derive(Debug, Clone, FromRow)]
+pub struct WidgetRow {
+    pub id: String,
+    pub workspace_id: i64,
+    pub routing: String,
+    pub rr_cursor: Option<i64>,
+    pub slack_channel: Option<String>,
+    pub discord_channel: Option<String>,
+    pub created_at: i64,
+}
+
+pub async fn get(conn: &mut AnyConnection, id: &str) -> Result<Option<WidgetRow>, sqlx::Error> {
+    sqlx::query_as(&format!("select {COLUMNS} from widgets where id = $1"))
+        .bind(id)
+        .fetch_optional(conn)
+        .await
+}
+
+pub async fn list(conn: &mut AnyConnection, ws: WorkspaceId) -> Result<Vec<WidgetRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "select {COLUMNS} from widgets where workspace_id = $1 order by id"
+    ))
+    .bind(ws.0)
+    .fetch_all(conn)
+    .await
+}
+
+/// Creates the widget with the workspace defaults (manual routing, default channels) if
+/// it is new.
+pub async fn ensure(conn: &mut AnyConnection, ws: WorkspaceId, id: &str, now: i64) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "insert into widgets (id, workspace_id, routing, created_at) values ($1, $2, 'manual', $3) on conflict do nothing",
+    )
+    .bind(id)
+    .bind(ws.0)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn update(
+    conn: &mut AnyConnection,
+    id: &str,
+    routing: &str,
+    slack_channel: Option<&str>,
+    discord_channel: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("update widgets set routing = $2, slack_channel = $3, discord_channel = $4 where id = $1")
+        .bind(id)
+        .bind(routing)
+        .bind(slack_channel)
+        .bind(discord_channel)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn set_cursor(conn: &mut AnyConnection, id: &str, cursor: OperatorId) -> Result<(), sqlx::Error> {
+    sqlx::query("update widgets set rr_cursor = $2 where id = $1")
+        .bind(id)
+        .bind(cursor.0)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn eligible(conn: &mut AnyConnection, id: &str) -> Result<Vec<OperatorId>, sqlx::Error> {
+    let rows = sqlx::query("select operator_id from widget_eligible where widget_id = $1 order by operator_id")
+        .bind(id)
+        .fetch_all(conn)
+        .await?;
+    Ok(rows.iter().map(|r| OperatorId(r.get::<i64, _>(0))).collect())
+}
+
+pub async fn set_eligible(conn: &mut AnyConnection, id: &str, ops: &[OperatorId]) -> Result<(), sqlx::Error> {
+    sqlx::query("delete from widget_eligible where widget_id = $1")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    for op in ops {
+        sqlx::query("insert into widget_eligible (widget_id, operator_id) values ($1, $2) on conflict do nothing")
+            .bind(id)
+            .bind(op.0)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Whether the operator may pick up this widget's conversations (empty set = everyone).
+pub async fn is_eligible(conn: &mut AnyConnection, id: &str, op: OperatorId) -> Result<bool, sqlx::Error> {
+    let n: i64 = sqlx::query_scalar(
+        "select case when not exists (select 1 from widget_eligible where widget_id = $1) then 1 \
+         when exists (select 1 from widget_eligible where widget_id = $1 and operator_id = $2) then 1 else 0 end",
+    )
+    .bind(id)
+    .bind(op.0)
+    .fetch_one(conn)
+    .await?;
+    Ok(n == 1)
+}

@@ -190,6 +190,11 @@ impl WidgetPlatform {
             .extend(std::iter::repeat_n(Fault::RateLimited { retry_after_secs }, n));
     }
 
+    /// Drops every fault still queued: the platform is healthy again.
+    pub fn clear_faults(&self) {
+        self.shared.lock().faults.clear();
+    }
+
     /// Every request waits this long before answering (0 = none).
     pub fn set_delay(&self, d: Duration) {
         self.shared.lock().delay = d;

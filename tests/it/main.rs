@@ -1,1 +1,13 @@
-//! Black-box tests: the real service on port 0 with its own database.
+//! Black-box tests: the real service on port 0 with its own database, against the
+//! widget platform stand-in, through its front doors (signed widget events and the HTTP
+//! API). Every test runs on SQLite and, when `TEST_DATABASE_URL` is set, on PostgreSQL.
+
+mod helpers;
+
+mod api;
+mod claims;
+mod outbox;
+mod routing;
+mod sse;
+mod transitions;
+mod widget_api;

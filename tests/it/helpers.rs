@@ -1,0 +1,282 @@
+//! The test harness: a fresh database per test (a SQLite file, or a new PostgreSQL
+//! database when `TEST_DATABASE_URL` is set), the real service on port 0 against the
+//! widget platform stand-in, and one method per API call.
+
+use handoff_bridge::config::Settings;
+use handoff_bridge::standins::widget::{WidgetClient, WidgetPlatform};
+use handoff_bridge::startup::Application;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use sqlx::AnyPool;
+use std::collections::HashMap;
+use std::future::Future;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
+pub const WIDGET_SECRET: &str = "test-widget-secret";
+/// How long a test waits for something to happen before failing.
+pub const DEADLINE: Duration = Duration::from_secs(20);
+
+/// Runs one test body on SQLite and on PostgreSQL (skipped, with a note, when
+/// `TEST_DATABASE_URL` is not set).
+#[macro_export]
+macro_rules! on_both_databases {
+    ($(async fn $name:ident($db:ident) $body:block)*) => {
+        $(
+            mod $name {
+                #[allow(unused_imports)]
+                use super::*;
+                async fn run($db: $crate::helpers::Db) $body
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn sqlite() {
+                    run($crate::helpers::Db::sqlite()).await
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn postgres() {
+                    match $crate::helpers::Db::postgres().await {
+                        Some(db) => run(db).await,
+                        None => eprintln!("skipped: PostgreSQL (TEST_DATABASE_URL is not set)"),
+                    }
+                }
+            }
+        )*
+    };
+}
+
+/// A database of the test's own.
+pub struct Db {
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Db {
+    pub fn sqlite() -> Db {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}/handoff.db", dir.path().display());
+        Db { url, _dir: Some(dir) }
+    }
+
+    pub async fn postgres() -> Option<Db> {
+        let admin = std::env::var("TEST_DATABASE_URL").ok().filter(|u| !u.is_empty())?;
+        let name = format!("hb_test_{}", hex::encode(rand::random::<[u8; 6]>()));
+        sqlx::any::install_default_drivers();
+        let pool = AnyPool::connect(&admin).await.expect("connect to TEST_DATABASE_URL");
+        sqlx::query(&format!("create database {name}"))
+            .execute(&pool)
+            .await
+            .expect("create test database");
+        pool.close().await;
+        let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
+        Some(Db {
+            url: format!("{base}/{name}"),
+            _dir: None,
+        })
+    }
+
+    pub async fn pool(&self) -> AnyPool {
+        sqlx::any::install_default_drivers();
+        AnyPool::connect(&self.url).await.expect("connect to the test database")
+    }
+}
+
+/// A running service and what surrounds it.
+pub struct TestApp {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub widget: WidgetPlatform,
+    pub client: WidgetClient,
+    pub pool: AnyPool,
+    pub env: HashMap<String, String>,
+    stop: CancellationToken,
+    handle: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+/// The environment a test service runs with.
+pub fn test_env(db: &Db, widget: &WidgetPlatform) -> HashMap<String, String> {
+    [
+        ("DATABASE_URL", db.url.clone()),
+        ("HANDOFF_LISTEN", "127.0.0.1:0".into()),
+        ("HANDOFF_ADMIN_TOKEN", ADMIN_TOKEN.into()),
+        ("HANDOFF_WIDGET_SECRET", WIDGET_SECRET.into()),
+        ("HANDOFF_WIDGET_API_URL", widget.url()),
+        ("HANDOFF_OUTBOX_BACKOFF_MIN_MS", "20".into()),
+        ("HANDOFF_OUTBOX_BACKOFF_MAX_MS", "200".into()),
+        ("HANDOFF_OUTBOX_LEASE_MS", "1000".into()),
+        ("HANDOFF_MAX_BODY_BYTES", "65536".into()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
+}
+
+impl TestApp {
+    pub async fn spawn(db: &Db) -> TestApp {
+        Self::spawn_with(db, &[]).await
+    }
+
+    /// Starts the service with extra environment settings.
+    pub async fn spawn_with(db: &Db, extra: &[(&str, &str)]) -> TestApp {
+        let widget = WidgetPlatform::start(WIDGET_SECRET).await;
+        let mut env = test_env(db, &widget);
+        for (k, v) in extra {
+            env.insert((*k).to_owned(), (*v).to_owned());
+        }
+        Self::start(db, widget, env).await
+    }
+
+    async fn start(db: &Db, widget: WidgetPlatform, env: HashMap<String, String>) -> TestApp {
+        let settings = Settings::load_with(None, &|k| env.get(k).cloned()).expect("test settings are valid");
+        let app = Application::build(settings).await.expect("the service starts");
+        let base = format!("http://{}", app.local_addr());
+        let stop = CancellationToken::new();
+        let handle = tokio::spawn(app.run_until_stopped(stop.clone().cancelled_owned()));
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap();
+        let client = WidgetClient::new(&base, WIDGET_SECRET);
+        TestApp {
+            base,
+            http,
+            widget,
+            client,
+            pool: db.pool().await,
+            env,
+            stop,
+            handle,
+        }
+    }
+
+    /// Stops the service gracefully and starts it again on the same database and stand-in.
+    pub async fn restart(self, db: &Db) -> TestApp {
+        let TestApp {
+            widget,
+            env,
+            stop,
+            handle,
+            ..
+        } = self;
+        stop.cancel();
+        handle.await.expect("service task").expect("service stopped cleanly");
+        Self::start(db, widget, env).await
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// A request with a bearer token.
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self.http.request(method, self.url(path)).bearer_auth(token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().await.expect("request sent");
+        let status = res.status();
+        let text = res.text().await.unwrap_or_default();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        self.call(reqwest::Method::GET, path, token, None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        self.call(reqwest::Method::POST, path, token, Some(body)).await
+    }
+
+    /// Creates an operator through the API (as admin) and a token for them.
+    pub async fn operator(&self, name: &str, role: &str) -> Operator {
+        let (s, o) = self
+            .post("/v1/operators", ADMIN_TOKEN, json!({"name": name, "role": role}))
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "create operator: {o}");
+        let id = o["id"].as_i64().unwrap();
+        let (s, t) = self
+            .post(&format!("/v1/operators/{id}/tokens"), ADMIN_TOKEN, json!({}))
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "create token: {t}");
+        Operator {
+            id,
+            name: name.to_owned(),
+            token: t["token"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    /// Sends a handoff for `conversation` on `widget` and checks it was accepted.
+    pub async fn handoff(&self, conversation: &str, widget: &str) -> Value {
+        let res = self
+            .client
+            .send(&WidgetClient::handoff_event(conversation, widget))
+            .await;
+        assert_eq!(res.status(), StatusCode::OK);
+        self.conversation(conversation).await
+    }
+
+    pub async fn conversation(&self, id: &str) -> Value {
+        let (s, c) = self.get(&format!("/v1/conversations/{id}"), ADMIN_TOKEN).await;
+        assert_eq!(s, StatusCode::OK, "get conversation: {c}");
+        c
+    }
+
+    pub async fn set_routing(&self, widget: &str, routing: &str, eligible: Option<&[i64]>) {
+        let mut body = json!({"routing": routing});
+        if let Some(e) = eligible {
+            body["eligible"] = json!(e);
+        }
+        let (s, w) = self
+            .call(
+                reqwest::Method::PATCH,
+                &format!("/v1/widgets/{widget}"),
+                ADMIN_TOKEN,
+                Some(body),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "set routing: {w}");
+    }
+
+    /// Makes sure the widget exists (a first handoff creates it) with the given routing.
+    pub async fn widget_with_routing(&self, widget: &str, routing: &str) {
+        self.handoff(&format!("{widget}-seed"), widget).await;
+        self.set_routing(widget, routing, None).await;
+    }
+
+    pub async fn count(&self, sql: &str) -> i64 {
+        sqlx::query_scalar::<_, i64>(sql)
+            .fetch_one(&self.pool)
+            .await
+            .expect("count query")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Operator {
+    pub id: i64,
+    pub name: String,
+    pub token: String,
+}
+
+/// Polls `check` until it returns `Some`, or fails after [`DEADLINE`].
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(15)).await;
+    }
+}

@@ -17,11 +17,13 @@
 //! - [`signature`] — the widget platform's HMAC request signature.
 //! - [`startup`] — builds the application, binds the port, runs until shutdown.
 //! - [`telemetry`] — logging setup.
+//! - [`loadgen`] — `handoff-bridge bench`, the load generator behind `BENCHMARKS.md`.
 //! - [`standins`] — local stand-ins of the platforms, for tests, benchmarks and the sandbox.
 
 pub mod config;
 pub mod engine;
 pub mod http;
+pub mod loadgen;
 pub mod outbox;
 pub mod service;
 pub mod signature;

@@ -31,6 +31,8 @@ enum Command {
     Migrate,
     /// Check the configuration, naming every bad setting and its fix.
     CheckConfig,
+    /// Measure handoffs/s and claim latency over HTTP against an in-process service.
+    Bench(handoff_bridge::loadgen::BenchArgs),
 }
 
 fn load(config: Option<&std::path::Path>) -> Result<Settings, ExitCode> {
@@ -62,6 +64,13 @@ async fn main() -> ExitCode {
                 }
                 println!("{} problem(s) found", problems.len());
                 ExitCode::from(1)
+            }
+        },
+        Command::Bench(args) => match handoff_bridge::loadgen::run(args).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("handoff-bridge bench: {e:#}");
+                ExitCode::FAILURE
             }
         },
         Command::Migrate => {

@@ -127,8 +127,20 @@ impl TestApp {
         Self::start(db, widget, env).await
     }
 
+    /// Starts the service with a TOML configuration file as well.
+    pub async fn spawn_with_config(db: &Db, toml: &str) -> TestApp {
+        let widget = WidgetPlatform::start(WIDGET_SECRET).await;
+        let mut env = test_env(db, &widget);
+        let path = std::env::temp_dir().join(format!("handoff-test-{}.toml", hex::encode(rand::random::<[u8; 6]>())));
+        std::fs::write(&path, toml).expect("write the config file");
+        env.insert("HANDOFF_CONFIG".into(), path.display().to_string());
+        Self::start(db, widget, env).await
+    }
+
     async fn start(db: &Db, widget: WidgetPlatform, env: HashMap<String, String>) -> TestApp {
-        let settings = Settings::load_with(None, &|k| env.get(k).cloned()).expect("test settings are valid");
+        let config = env.get("HANDOFF_CONFIG").map(std::path::PathBuf::from);
+        let settings =
+            Settings::load_with(config.as_deref(), &|k| env.get(k).cloned()).expect("test settings are valid");
         let app = Application::build(settings).await.expect("the service starts");
         let base = format!("http://{}", app.local_addr());
         let stop = CancellationToken::new();

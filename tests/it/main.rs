@@ -6,6 +6,7 @@ mod helpers;
 
 mod api;
 mod claims;
+mod cli;
 mod outbox;
 mod routing;
 mod sse;

@@ -112,7 +112,7 @@ on_both_databases! {
 }
 
 /// Runs the real binary (so it can be SIGKILLed) and waits until it answers.
-async fn start_process(env: &HashMap<String, String>) -> (Child, String) {
+pub async fn start_process(env: &HashMap<String, String>) -> (Child, String) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

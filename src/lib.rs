@@ -27,6 +27,7 @@ pub mod loadgen;
 pub mod outbox;
 pub mod service;
 pub mod signature;
+pub mod slack;
 pub mod standins;
 pub mod startup;
 pub mod store;

@@ -6,6 +6,7 @@ use crate::config::Settings;
 use crate::http::{self, AppState};
 use crate::outbox::{WidgetTarget, Worker};
 use crate::service::{Service, ServiceOptions};
+use crate::slack::Slack;
 use crate::store::Store;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use secrecy::ExposeSecret;
@@ -59,12 +60,25 @@ impl Application {
             ServiceOptions {
                 policy: settings.policy.clone(),
                 admin_token: settings.admin_token.clone(),
-                widget_calls: widget_target.is_some(),
+                targets: crate::service::Targets {
+                    widget: widget_target.is_some(),
+                    slack: settings.slack.is_some(),
+                },
             },
             wake.clone(),
         );
         service.apply_seed(&settings.seed).await?;
-        let worker = Worker::new(store.clone(), wake, settings.outbox.clone(), widget_target);
+        let slack = match &settings.slack {
+            Some(s) => Some(Slack::new(service.clone(), s)?),
+            None => None,
+        };
+        let worker = Worker::new(
+            store.clone(),
+            wake,
+            settings.outbox.clone(),
+            widget_target,
+            slack.clone(),
+        );
         let shutdown = CancellationToken::new();
         let state = AppState {
             service: service.clone(),
@@ -72,6 +86,7 @@ impl Application {
             metrics: metrics_handle(),
             shutdown: shutdown.clone(),
             api_enabled: settings.admin_token.is_some(),
+            slack,
         };
         let router = http::router(state, settings.max_body_bytes);
         let listener = TcpListener::bind(settings.listen).await?;

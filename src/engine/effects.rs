@@ -20,6 +20,8 @@ pub enum Effect {
     WidgetMessage { message_id: i64 },
     /// Direct-message the new assignee, and nobody else.
     NotifyAssignee(OperatorId),
+    /// Show a transcript line (visitor, bot, or a reply written elsewhere) in the threads.
+    MirrorMessage { message_id: i64 },
 }
 
 /// What a committed change must cause, in delivery order.

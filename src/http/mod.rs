@@ -6,7 +6,7 @@ mod conversations;
 mod directory;
 pub mod error;
 mod events;
-mod extract;
+pub mod extract;
 mod health;
 mod openapi;
 mod widget_events;
@@ -33,12 +33,17 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// Whether the HTTP API (bearer-token routes) is on.
     pub api_enabled: bool,
+    /// The Slack adapter, when Slack is configured.
+    pub slack: Option<crate::slack::Slack>,
 }
 
 pub fn router(state: AppState, max_body_bytes: usize) -> Router {
     let mut app = Router::new().merge(health::router()).merge(openapi::router());
     if state.widget_secret.is_some() {
         app = app.merge(widget_events::router());
+    }
+    if state.slack.is_some() {
+        app = app.merge(crate::slack::Slack::router());
     }
     if state.api_enabled {
         app = app

@@ -10,6 +10,7 @@ mod widget;
 pub use widget::WidgetTarget;
 
 use crate::config::OutboxSettings;
+use crate::slack::Slack;
 use crate::store::outbox::{self, OutboxRow};
 use crate::store::{Store, conversations, now_ms};
 use backon::{BackoffBuilder, ExponentialBuilder};
@@ -40,15 +41,23 @@ pub struct Worker {
     wake: Arc<Notify>,
     settings: OutboxSettings,
     widget: Option<WidgetTarget>,
+    slack: Option<Slack>,
 }
 
 impl Worker {
-    pub fn new(store: Store, wake: Arc<Notify>, settings: OutboxSettings, widget: Option<WidgetTarget>) -> Worker {
+    pub fn new(
+        store: Store,
+        wake: Arc<Notify>,
+        settings: OutboxSettings,
+        widget: Option<WidgetTarget>,
+        slack: Option<Slack>,
+    ) -> Worker {
         Worker {
             store,
             wake,
             settings,
             widget,
+            slack,
         }
     }
 
@@ -109,6 +118,14 @@ impl Worker {
                 Some(w) => w.deliver(&row).await,
                 None => Delivery::Dead("the widget platform's API URL is not configured".into()),
             },
+            crate::service::TARGET_SLACK => match &self.slack {
+                Some(s) => s.deliver(&row).await,
+                None => Delivery::Dead("Slack is not configured".into()),
+            },
+            crate::slack::TARGET_SLACK_INBOUND => match &self.slack {
+                Some(s) => s.process_inbound(&row).await,
+                None => Delivery::Dead("Slack is not configured".into()),
+            },
             other => Delivery::Dead(format!("no delivery target `{other}` is configured")),
         };
         metrics::histogram!("handoff_outbox_delivery_seconds", "target" => row.target.clone())
@@ -127,7 +144,7 @@ impl Worker {
         match result {
             Delivery::Delivered => {
                 outbox::mark_done(conn, row.id, now).await?;
-                self.note_message(conn, row, "delivered").await?;
+                self.note_message(conn, row, None).await?;
                 metrics::counter!("handoff_outbox_deliveries_total", "target" => target, "result" => "delivered")
                     .increment(1);
                 tracing::debug!(outbox_id = row.id, kind = %row.kind, "delivered");
@@ -152,7 +169,7 @@ impl Worker {
             }
             Delivery::Retry(why) | Delivery::Dead(why) => {
                 outbox::mark_dead(conn, row.id, why).await?;
-                self.note_message(conn, row, "failed").await?;
+                self.note_message(conn, row, Some(why.as_str())).await?;
                 metrics::counter!("handoff_outbox_deliveries_total", "target" => target, "result" => "dead")
                     .increment(1);
                 tracing::warn!(outbox_id = row.id, kind = %row.kind, error = %why, "delivery failed for good; kept as a dead letter");
@@ -162,20 +179,52 @@ impl Worker {
         Ok(())
     }
 
-    /// Operator replies carry their transcript line's id: record whether the visitor got it.
+    /// Operator replies carry their transcript line's id: record whether the visitor got
+    /// it (`failure` = why not), and put the receipt where the reply was written — a ✅
+    /// reaction, or ⚠️ and a short thread note (§3.2a).
     async fn note_message(
         &self,
         conn: &mut sqlx::AnyConnection,
         row: &OutboxRow,
-        delivery: &str,
+        failure: Option<&str>,
     ) -> anyhow::Result<()> {
-        if row.kind != "messages" {
+        if row.target != crate::service::TARGET_WIDGET || row.kind != "messages" {
             return Ok(());
         }
         let payload: serde_json::Value = serde_json::from_str(&row.payload)?;
-        if let Some(id) = payload["body"]["message_id"].as_i64() {
-            conversations::set_delivery(conn, id, delivery).await?;
+        let Some(id) = payload["body"]["message_id"].as_i64() else {
+            return Ok(());
+        };
+        conversations::set_delivery(conn, id, if failure.is_none() { "delivered" } else { "failed" }).await?;
+        if self.slack.is_none() {
+            return Ok(());
         }
+        let Some(line) = conversations::message(conn, id).await? else {
+            return Ok(());
+        };
+        let (Some(channel), Some(ts)) = (line.slack_channel, line.slack_ts) else {
+            return Ok(());
+        };
+        let key = format!("slack:{}", line.conversation_id);
+        let name = if failure.is_none() {
+            "white_check_mark"
+        } else {
+            "warning"
+        };
+        let react = serde_json::json!({"channel": channel, "ts": ts, "name": name});
+        crate::service::enqueue_slack(conn, row.workspace_id, "react", key.clone(), react).await?;
+        if let Some(why) = failure {
+            let thread_ts = conversations::get(conn, &line.conversation_id)
+                .await?
+                .and_then(|c| c.slack_thread_ts);
+            let note = serde_json::json!({
+                "channel": channel,
+                "thread_ts": thread_ts.unwrap_or(ts),
+                "text": format!("⚠️ That reply could not be delivered to the visitor ({why})."),
+            });
+            crate::service::enqueue_slack(conn, row.workspace_id, "thread_note", key, note).await?;
+        }
+        self.wake.notify_one();
         Ok(())
     }
 

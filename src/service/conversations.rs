@@ -5,7 +5,7 @@
 use super::views::{
     AuditEntry, ChangeEvent, ConversationDetail, ConversationView, TeamRef, TranscriptLine, Visitor, rfc3339,
 };
-use super::{MAX_ATTEMPTS, Service, ServiceError, deliveries};
+use super::{MAX_ATTEMPTS, Origin, Service, ServiceError, deliveries};
 use crate::engine::effects::{self, Effect};
 use crate::engine::routing;
 use crate::engine::transition::{self, Command, Context, Decision, Outcome, Refusal, RouteScope, TransferTarget};
@@ -38,9 +38,21 @@ impl Service {
     /// Runs `cmd` on a conversation as `actor`: one transaction, retried if another
     /// writer changed the conversation in between.
     pub async fn act(&self, ws: WorkspaceId, id: &str, actor: &Actor, cmd: Command) -> Result<Acted, ServiceError> {
+        self.act_from(ws, id, actor, cmd, &Origin::Api).await
+    }
+
+    /// [`Service::act`] for a message written somewhere in particular (a Slack thread).
+    pub async fn act_from(
+        &self,
+        ws: WorkspaceId,
+        id: &str,
+        actor: &Actor,
+        cmd: Command,
+        origin: &Origin,
+    ) -> Result<Acted, ServiceError> {
         for _ in 0..MAX_ATTEMPTS {
             let mut tx = self.store().write().await?;
-            let Some(applied) = self.act_in(&mut tx, ws, id, actor, &cmd).await? else {
+            let Some(applied) = self.act_in(&mut tx, ws, id, actor, &cmd, origin).await? else {
                 continue; // stale: roll back and read again
             };
             let view = self.view(tx.conn(), &applied.row).await?;
@@ -64,6 +76,7 @@ impl Service {
         id: &str,
         actor: &Actor,
         cmd: &Command,
+        origin: &Origin,
     ) -> Result<Option<Applied>, ServiceError> {
         let conn = tx.conn();
         let row = convs::get(conn, id)
@@ -97,7 +110,7 @@ impl Service {
             Ok(d) => d,
             Err(refusal) => return Err(self.refusal(conn, ws, refusal).await?),
         };
-        self.apply_decision(conn, &row, actor, cmd, decision).await
+        self.apply_decision(conn, &row, actor, cmd, decision, origin).await
     }
 
     async fn refusal(
@@ -135,6 +148,7 @@ impl Service {
         actor: &Actor,
         cmd: &Command,
         decision: Decision,
+        origin: &Origin,
     ) -> Result<Option<Applied>, ServiceError> {
         let now = now_ms();
         let id = row.id.as_str();
@@ -161,11 +175,19 @@ impl Service {
                         external_id: None,
                         delivery: (author == "operator").then_some("pending"),
                         at: now,
+                        slack: match origin {
+                            Origin::Slack { channel, ts } => Some((channel.as_str(), ts.as_str())),
+                            Origin::Api => None,
+                        },
                     },
                 )
                 .await?;
             }
         }
+        let mirror = match (message_id, origin) {
+            (Some(message_id), Origin::Api) => Some(Effect::MirrorMessage { message_id }),
+            _ => None,
+        };
 
         if let Some(change) = &decision.change {
             if change.clear_declines {
@@ -205,6 +227,7 @@ impl Service {
             }
             fx = effects::plan(&before, &to, change, actor);
         }
+        fx.extend(mirror);
         if decision.relay.is_some()
             && let Some(message_id) = message_id
         {
@@ -216,7 +239,7 @@ impl Service {
         } else {
             row.clone()
         };
-        let outbox_rows = deliveries::enqueue(conn, self.inner.widget_calls, &after, &fx, now).await?;
+        let outbox_rows = deliveries::enqueue(conn, self.inner.targets, &after, &fx, now).await?;
         Ok(Some(Applied {
             outcome: decision.outcome,
             row: after,
@@ -292,6 +315,87 @@ impl Service {
         })
     }
 
+    /// Adds an internal note (team only) to a conversation and shows it in its threads.
+    pub async fn add_note(
+        &self,
+        ws: WorkspaceId,
+        id: &str,
+        operator: OperatorId,
+        text: &str,
+    ) -> Result<(), ServiceError> {
+        let now = now_ms();
+        let mut tx = self.store().write().await?;
+        let row = convs::get(tx.conn(), id)
+            .await?
+            .filter(|r| r.workspace_id == ws.0)
+            .ok_or_else(|| ServiceError::NotFound(format!("no conversation `{id}`")))?;
+        let message = NewMessage {
+            conversation: id,
+            author: "note",
+            operator: Some(operator),
+            text,
+            attachments: None,
+            external_id: None,
+            delivery: None,
+            at: now,
+            slack: None,
+        };
+        let Some(message_id) = convs::insert_message(tx.conn(), &message).await? else {
+            return Ok(());
+        };
+        let fx = [Effect::MirrorMessage { message_id }];
+        let rows = deliveries::enqueue(tx.conn(), self.inner.targets, &row, &fx, now).await?;
+        tx.commit().await?;
+        self.announce(Vec::new(), rows);
+        Ok(())
+    }
+
+    /// Keeps a reply that was not sent (someone else owns the conversation) so its author
+    /// can still "take over & send" it. Returns the held line's id.
+    pub async fn hold_reply(
+        &self,
+        conversation: &str,
+        operator: OperatorId,
+        text: &str,
+        slack: Option<(&str, &str)>,
+    ) -> Result<i64, ServiceError> {
+        let mut tx = self.store().write().await?;
+        let id = convs::insert_message(
+            tx.conn(),
+            &NewMessage {
+                conversation,
+                author: "held",
+                operator: Some(operator),
+                text,
+                attachments: None,
+                external_id: None,
+                delivery: None,
+                at: now_ms(),
+                slack,
+            },
+        )
+        .await?
+        .ok_or_else(|| ServiceError::Internal(anyhow::anyhow!("held reply not stored")))?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// Takes back a held reply of `operator` (it is removed): its conversation, text and
+    /// where it was written.
+    pub async fn take_held(&self, id: i64, operator: OperatorId) -> Result<convs::MessageRow, ServiceError> {
+        let mut tx = self.store().write().await?;
+        let line = convs::message(tx.conn(), id)
+            .await?
+            .filter(|m| m.author == "held" && m.operator_id == Some(operator.0))
+            .ok_or_else(|| ServiceError::NotFound("that reply is no longer waiting to be sent".into()))?;
+        sqlx::query("delete from messages where id = $1")
+            .bind(id)
+            .execute(tx.conn())
+            .await?;
+        tx.commit().await?;
+        Ok(line)
+    }
+
     /// An inbox: `filter` and optional widget and status.
     pub async fn list_conversations(
         &self,
@@ -324,6 +428,7 @@ impl Service {
         let transcript = convs::messages(&mut conn, id)
             .await?
             .into_iter()
+            .filter(|m| m.author != "held")
             .map(|m| TranscriptLine {
                 id: m.id,
                 author: m.author,
@@ -408,13 +513,13 @@ pub(super) async fn operator_ref(conn: &mut AnyConnection, id: OperatorId) -> Re
 }
 
 /// Operator and team names of a workspace, loaded once per view.
-pub(super) struct Names {
+pub struct Names {
     operators: HashMap<i64, String>,
     teams: HashMap<i64, String>,
 }
 
 impl Names {
-    pub(super) async fn load(conn: &mut AnyConnection, ws: WorkspaceId) -> Result<Names, sqlx::Error> {
+    pub async fn load(conn: &mut AnyConnection, ws: WorkspaceId) -> Result<Names, sqlx::Error> {
         let operators = operators::list(conn, ws)
             .await?
             .into_iter()
@@ -428,13 +533,13 @@ impl Names {
         Ok(Names { operators, teams })
     }
 
-    pub(super) fn operator(&self, id: OperatorId) -> Option<OperatorRef> {
+    pub fn operator(&self, id: OperatorId) -> Option<OperatorRef> {
         self.operators
             .get(&id.0)
             .map(|name| OperatorRef { id, name: name.clone() })
     }
 
-    pub(super) fn team(&self, id: TeamId) -> Option<TeamRef> {
+    pub fn team(&self, id: TeamId) -> Option<TeamRef> {
         self.teams.get(&id.0).map(|name| TeamRef {
             id: id.0,
             name: name.clone(),

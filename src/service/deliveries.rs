@@ -2,10 +2,11 @@
 //! written in the change's own transaction. Payloads are built now, from the state this
 //! transaction wrote, so a later delivery tells the platform exactly what was true then.
 //!
-//! The widget platform's calls (§7.2) are built here. Thread and DM effects
-//! (`OpenThreads`, `RenderThreads`, `NotifyAssignee`) need a chat platform and produce
-//! rows only once an adapter for one is configured.
+//! The widget platform's calls (§7.2) carry their payload. Slack rows carry only ids:
+//! the Slack adapter renders thread roots from the state at delivery time, so a late
+//! delivery never shows an older state than the latest one.
 
+use super::Targets;
 use super::conversations::operator_ref;
 use crate::engine::OperatorId;
 use crate::engine::effects::Effect;
@@ -15,6 +16,32 @@ use serde_json::json;
 use sqlx::AnyConnection;
 
 pub const TARGET_WIDGET: &str = "widget";
+pub const TARGET_SLACK: &str = "slack";
+
+/// A conversation's Slack rows share this key: one thread, in order.
+pub fn slack_ordering_key(conversation: &str) -> String {
+    format!("slack:{conversation}")
+}
+
+/// Writes one Slack outbox row (ephemerals, modals, reactions: what the Slack adapter
+/// decides itself).
+pub async fn enqueue_slack(
+    conn: &mut AnyConnection,
+    workspace_id: i64,
+    kind: &'static str,
+    ordering_key: String,
+    payload: serde_json::Value,
+) -> Result<(), sqlx::Error> {
+    let row = NewRow {
+        workspace_id,
+        target: TARGET_SLACK,
+        kind,
+        ordering_key,
+        payload,
+    };
+    outbox::enqueue(conn, &row, crate::store::now_ms()).await?;
+    Ok(())
+}
 
 /// The widget platform's outbox rows of one conversation share this key: in order.
 pub fn widget_ordering_key(conversation: &str) -> String {
@@ -24,15 +51,47 @@ pub fn widget_ordering_key(conversation: &str) -> String {
 /// Writes the outbox rows for `effects`; returns whether any were written.
 pub async fn enqueue(
     conn: &mut AnyConnection,
-    widget_calls: bool,
+    targets: Targets,
     row: &ConversationRow,
     effects: &[Effect],
     now: i64,
 ) -> Result<bool, sqlx::Error> {
     let mut written = false;
-    if !widget_calls {
-        return Ok(written);
+    if targets.widget {
+        written |= enqueue_widget(conn, row, effects, now).await?;
     }
+    if targets.slack {
+        for effect in effects {
+            let (kind, payload) = match effect {
+                Effect::OpenThreads => ("open_thread", json!({"conversation": row.id})),
+                Effect::RenderThreads => ("render", json!({"conversation": row.id})),
+                Effect::NotifyAssignee(op) => ("dm", json!({"conversation": row.id, "operator": op.0})),
+                Effect::MirrorMessage { message_id } => {
+                    ("mirror", json!({"conversation": row.id, "message": message_id}))
+                }
+                Effect::WidgetAssignment | Effect::WidgetHandback(_) | Effect::WidgetMessage { .. } => continue,
+            };
+            let new = NewRow {
+                workspace_id: row.workspace_id,
+                target: TARGET_SLACK,
+                kind,
+                ordering_key: slack_ordering_key(&row.id),
+                payload,
+            };
+            outbox::enqueue(conn, &new, now).await?;
+            written = true;
+        }
+    }
+    Ok(written)
+}
+
+async fn enqueue_widget(
+    conn: &mut AnyConnection,
+    row: &ConversationRow,
+    effects: &[Effect],
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let mut written = false;
     for effect in effects {
         let (kind, body) = match effect {
             Effect::WidgetAssignment => {
@@ -79,7 +138,9 @@ pub async fn enqueue(
                     json!({"text": text, "operator": operator, "message_id": message_id}),
                 )
             }
-            Effect::OpenThreads | Effect::RenderThreads | Effect::NotifyAssignee(_) => continue,
+            Effect::OpenThreads | Effect::RenderThreads | Effect::NotifyAssignee(_) | Effect::MirrorMessage { .. } => {
+                continue;
+            }
         };
         let path = format!("/conversations/{}/{kind}", urlencode(&row.id));
         outbox::enqueue(

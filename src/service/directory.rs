@@ -354,6 +354,27 @@ impl Service {
         self.widget_view(&mut conn, w).await
     }
 
+    /// Creates a widget with the defaults if it does not exist yet (managers), so it can
+    /// be set up before its first handoff.
+    pub async fn ensure_widget(&self, ws: WorkspaceId, actor: &Actor, id: &str) -> Result<(), ServiceError> {
+        forbid(permissions::configure_widget(actor))?;
+        let id = id.trim();
+        if id.is_empty() || id.len() > 200 {
+            return Err(ServiceError::Invalid("a widget id must be 1 to 200 characters".into()));
+        }
+        let mut tx = self.store().write().await?;
+        if let Some(w) = widgets::get(tx.conn(), id).await?
+            && w.workspace_id != ws.0
+        {
+            return Err(ServiceError::Conflict(format!(
+                "widget `{id}` belongs to another workspace"
+            )));
+        }
+        widgets::ensure(tx.conn(), ws, id, now_ms()).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     pub async fn update_widget(
         &self,
         ws: WorkspaceId,
@@ -389,6 +410,72 @@ impl Service {
         let view = self.widget_view(tx.conn(), w).await?;
         tx.commit().await?;
         Ok(view)
+    }
+}
+
+/// An operator as a chat platform sees them.
+#[derive(Debug, Clone)]
+pub struct LinkedOperator {
+    pub id: OperatorId,
+    pub role: Role,
+    pub name: String,
+}
+
+impl LinkedOperator {
+    pub fn actor(&self) -> Actor {
+        Actor::Operator {
+            id: self.id,
+            role: self.role,
+        }
+    }
+}
+
+impl Service {
+    /// The operator linked to this Slack user, if any.
+    pub async fn operator_by_slack(
+        &self,
+        ws: WorkspaceId,
+        slack_user: &str,
+    ) -> Result<Option<LinkedOperator>, ServiceError> {
+        let mut conn = self.store().read().await?;
+        let row: Option<(i64, String, String)> =
+            sqlx::query_as("select id, role, name from operators where workspace_id = $1 and slack_user_id = $2")
+                .bind(ws.0)
+                .bind(slack_user)
+                .fetch_optional(&mut *conn)
+                .await?;
+        Ok(row.map(|(id, role, name)| LinkedOperator {
+            id: OperatorId(id),
+            role: role.parse().unwrap_or(Role::Agent),
+            name,
+        }))
+    }
+
+    /// Creates the operator of a Slack user seen for the first time; if a concurrent
+    /// request created them first, returns that one.
+    pub async fn link_slack_operator(
+        &self,
+        ws: WorkspaceId,
+        slack_user: &str,
+        name: &str,
+        role: Role,
+    ) -> Result<LinkedOperator, ServiceError> {
+        let mut tx = self.store().write().await?;
+        sqlx::query(
+            "insert into operators (workspace_id, name, role, presence, slack_user_id, created_at) \
+             values ($1, $2, $3, 'available', $4, $5) on conflict do nothing",
+        )
+        .bind(ws.0)
+        .bind(name)
+        .bind(role.as_str())
+        .bind(slack_user)
+        .bind(now_ms())
+        .execute(tx.conn())
+        .await?;
+        tx.commit().await?;
+        self.operator_by_slack(ws, slack_user)
+            .await?
+            .ok_or_else(|| ServiceError::Internal(anyhow::anyhow!("operator for Slack user {slack_user} vanished")))
     }
 }
 

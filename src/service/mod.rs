@@ -12,9 +12,9 @@ mod seed;
 mod views;
 mod widget_events;
 
-pub use conversations::Acted;
-pub use deliveries::TARGET_WIDGET;
-pub use directory::{NewOperator, OperatorPatch, WidgetPatch};
+pub use conversations::{Acted, Names};
+pub use deliveries::{TARGET_SLACK, TARGET_WIDGET, enqueue_slack};
+pub use directory::{LinkedOperator, NewOperator, OperatorPatch, WidgetPatch};
 pub use error::ServiceError;
 pub use views::*;
 pub use widget_events::{Ingested, WidgetEvent, WidgetEventKind};
@@ -48,8 +48,8 @@ struct Inner {
     store: Store,
     policy: Policy,
     admin_token_hash: Option<String>,
-    /// Whether the widget platform's API URL is set (else no widget outbox rows).
-    widget_calls: bool,
+    /// Which platforms get outbox rows.
+    targets: Targets,
     outbox_wake: Arc<Notify>,
     events: broadcast::Sender<ChangeEvent>,
 }
@@ -58,7 +58,26 @@ struct Inner {
 pub struct ServiceOptions {
     pub policy: Policy,
     pub admin_token: Option<SecretString>,
-    pub widget_calls: bool,
+    pub targets: Targets,
+}
+
+/// The platforms that are switched on, and so receive outbox rows.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Targets {
+    /// The widget platform's API URL is set.
+    pub widget: bool,
+    /// Slack is configured.
+    pub slack: bool,
+}
+
+/// Where an operator's message was written, so it is mirrored everywhere else and its
+/// delivery receipt goes where it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// The HTTP API (a web inbox).
+    Api,
+    /// A Slack thread message.
+    Slack { channel: String, ts: String },
 }
 
 impl Service {
@@ -69,7 +88,7 @@ impl Service {
                 store,
                 policy: options.policy,
                 admin_token_hash: options.admin_token.map(|t| store::tokens::hash(t.expose_secret())),
-                widget_calls: options.widget_calls,
+                targets: options.targets,
                 outbox_wake,
                 events,
             }),
@@ -97,6 +116,40 @@ impl Service {
             // No subscribers is fine: nobody is listening.
             let _ = self.inner.events.send(e);
         }
+    }
+
+    /// Wakes the outbox workers (after a commit that wrote rows outside [`Service::act`]).
+    pub fn wake_outbox(&self) {
+        self.inner.outbox_wake.notify_one();
+    }
+
+    /// Accepts an inbound platform event for processing after the HTTP answer: records its
+    /// id (a repeat returns false and changes nothing) and queues it as an outbox row of
+    /// `target`, processed in order per `ordering_key`, retried if processing fails.
+    pub async fn accept_inbound(
+        &self,
+        source: &str,
+        event_id: &str,
+        target: &'static str,
+        ordering_key: String,
+        payload: serde_json::Value,
+    ) -> Result<bool, ServiceError> {
+        let now = store::now_ms();
+        let mut tx = self.store().write().await?;
+        if !store::inbound::first_time(tx.conn(), source, event_id, now).await? {
+            return Ok(false);
+        }
+        let row = store::outbox::NewRow {
+            workspace_id: DEFAULT_WORKSPACE.0,
+            target,
+            kind: "event",
+            ordering_key,
+            payload,
+        };
+        store::outbox::enqueue(tx.conn(), &row, now).await?;
+        tx.commit().await?;
+        self.wake_outbox();
+        Ok(true)
     }
 
     /// Resolves a bearer token to who is calling.

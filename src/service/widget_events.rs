@@ -3,6 +3,7 @@
 
 use super::{DEFAULT_WORKSPACE, MAX_ATTEMPTS, Service, ServiceError};
 use crate::engine::Actor;
+use crate::engine::effects::Effect;
 use crate::engine::transition::{self, Command, Context, Outcome};
 use crate::store::conversations::{self as convs, NewConversation, NewMessage};
 use crate::store::{Tx, inbound, now_ms, widgets};
@@ -204,6 +205,7 @@ impl Service {
                             external_id: None,
                             delivery: None,
                             at,
+                            slack: None,
                         },
                     )
                     .await?;
@@ -252,15 +254,19 @@ impl Service {
                         external_id: m.id.as_deref(),
                         delivery: None,
                         at: parse_time(m.at.as_deref(), now),
+                        slack: None,
                     },
                 )
                 .await?;
-                let what = if stored.is_some() {
-                    "message stored"
-                } else {
-                    "message already stored"
+                let Some(message_id) = stored else {
+                    return Ok(Some(("message already stored".into(), Vec::new(), false)));
                 };
-                Ok(Some((what.into(), Vec::new(), false)))
+                let row = convs::get(conn, &c.id)
+                    .await?
+                    .ok_or_else(|| ServiceError::Internal(anyhow::anyhow!("conversation {} vanished", c.id)))?;
+                let fx = [Effect::MirrorMessage { message_id }];
+                let rows = super::deliveries::enqueue(conn, self.inner.targets, &row, &fx, now).await?;
+                Ok(Some(("message stored".into(), Vec::new(), rows)))
             }
             WidgetEventKind::Closed { conversation: c } => {
                 let row = convs::get(conn, &c.id)
@@ -286,7 +292,10 @@ impl Service {
         };
         let decision =
             transition::decide(&conv, &ctx, &cmd).map_err(|r| ServiceError::InvalidState(format!("{r:?}")))?;
-        let Some(applied) = self.apply_decision(conn, &row, &Actor::Widget, &cmd, decision).await? else {
+        let Some(applied) = self
+            .apply_decision(conn, &row, &Actor::Widget, &cmd, decision, &super::Origin::Api)
+            .await?
+        else {
             return Ok(None);
         };
         let what = match applied.outcome {

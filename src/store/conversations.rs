@@ -248,6 +248,8 @@ pub struct MessageRow {
     pub external_id: Option<String>,
     pub delivery: Option<String>,
     pub at: i64,
+    pub slack_channel: Option<String>,
+    pub slack_ts: Option<String>,
 }
 
 pub struct NewMessage<'a> {
@@ -259,13 +261,15 @@ pub struct NewMessage<'a> {
     pub external_id: Option<&'a str>,
     pub delivery: Option<&'a str>,
     pub at: i64,
+    /// Where it was written in Slack, if it came from there.
+    pub slack: Option<(&'a str, &'a str)>,
 }
 
 /// Appends a transcript line; `None` if a line with the same external id is already there.
 pub async fn insert_message(conn: &mut AnyConnection, m: &NewMessage<'_>) -> Result<Option<i64>, sqlx::Error> {
     let row = sqlx::query(
-        "insert into messages (conversation_id, author, operator_id, text, attachments, external_id, delivery, at) \
-         values ($1, $2, $3, $4, $5, $6, $7, $8) on conflict do nothing returning id",
+        "insert into messages (conversation_id, author, operator_id, text, attachments, external_id, delivery, at, \
+         slack_channel, slack_ts) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) on conflict do nothing returning id",
     )
     .bind(m.conversation)
     .bind(m.author)
@@ -275,19 +279,67 @@ pub async fn insert_message(conn: &mut AnyConnection, m: &NewMessage<'_>) -> Res
     .bind(m.external_id)
     .bind(m.delivery)
     .bind(m.at)
+    .bind(m.slack.map(|s| s.0))
+    .bind(m.slack.map(|s| s.1))
     .fetch_optional(conn)
     .await?;
     Ok(row.map(|r| r.get::<i64, _>(0)))
 }
 
+const MESSAGE_COLUMNS: &str =
+    "id, conversation_id, author, operator_id, text, attachments, external_id, delivery, at, slack_channel, slack_ts";
+
 pub async fn messages(conn: &mut AnyConnection, id: &str) -> Result<Vec<MessageRow>, sqlx::Error> {
-    sqlx::query_as(
-        "select id, conversation_id, author, operator_id, text, attachments, external_id, delivery, at \
-         from messages where conversation_id = $1 order by at, id",
-    )
+    sqlx::query_as(&format!(
+        "select {MESSAGE_COLUMNS} from messages where conversation_id = $1 order by at, id"
+    ))
     .bind(id)
     .fetch_all(conn)
     .await
+}
+
+pub async fn message(conn: &mut AnyConnection, id: i64) -> Result<Option<MessageRow>, sqlx::Error> {
+    sqlx::query_as(&format!("select {MESSAGE_COLUMNS} from messages where id = $1"))
+        .bind(id)
+        .fetch_optional(conn)
+        .await
+}
+
+/// Records where a line was posted in Slack (so it is not posted twice).
+pub async fn set_message_slack(conn: &mut AnyConnection, id: i64, channel: &str, ts: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("update messages set slack_channel = $2, slack_ts = $3 where id = $1")
+        .bind(id)
+        .bind(channel)
+        .bind(ts)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The conversation mirrored in this Slack thread.
+pub async fn by_slack_thread(
+    conn: &mut AnyConnection,
+    channel: &str,
+    thread_ts: &str,
+) -> Result<Option<ConversationRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "select {COLUMNS} from conversations where slack_channel = $1 and slack_thread_ts = $2"
+    ))
+    .bind(channel)
+    .bind(thread_ts)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Records the Slack thread root of a conversation.
+pub async fn set_slack_thread(conn: &mut AnyConnection, id: &str, channel: &str, ts: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("update conversations set slack_channel = $2, slack_thread_ts = $3 where id = $1")
+        .bind(id)
+        .bind(channel)
+        .bind(ts)
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 pub async fn last_message_at(conn: &mut AnyConnection, id: &str) -> Result<Option<i64>, sqlx::Error> {

@@ -1,0 +1,347 @@
+//! `POST /slack/interactions`: thread-root buttons (Accept, Reject, Transfer, Unassign,
+//! Resolve, Hand back to bot), "Take over & send", and the Transfer and Resolve modals.
+//! Each button carries the version it was rendered at: a click on an out-of-date root
+//! re-renders it and tells the clicker privately what changed, and does nothing else.
+//! Refusals (someone else has it, a rule forbids it) are told privately, never in the
+//! channel.
+
+use super::Slack;
+use super::events::Notice;
+use super::render::{self, RootContext};
+use super::verify::{SignedBody, form};
+use crate::engine::transition::{Command, TransferTarget};
+use crate::engine::{OperatorId, Resolution, TeamId};
+use crate::http::AppState;
+use crate::http::error::ApiError;
+use crate::service::{DEFAULT_WORKSPACE, LinkedOperator, Origin, ServiceError};
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use slack_morphism::prelude::*;
+use std::collections::HashMap;
+
+pub async fn receive(State(state): State<AppState>, SignedBody(body): SignedBody) -> Result<Response, ApiError> {
+    let Some(slack) = &state.slack else {
+        return Err(ApiError::not_found("Slack is not configured"));
+    };
+    let payload = form(&body)
+        .into_iter()
+        .find(|(k, _)| k == "payload")
+        .map(|(_, v)| v)
+        .ok_or_else(|| ApiError::bad_request("an interaction needs a `payload` form field"))?;
+    let event: SlackInteractionEvent = serde_json::from_str(&payload)
+        .map_err(|e| ApiError::unprocessable(format!("not an interaction payload: {e}")))?;
+    metrics::counter!("handoff_events_in_total", "source" => "slack_interaction").increment(1);
+    match event {
+        SlackInteractionEvent::BlockActions(ev) => {
+            slack.on_block_actions(ev).await?;
+            Ok(StatusCode::OK.into_response())
+        }
+        SlackInteractionEvent::ViewSubmission(ev) => match slack.on_view_submission(ev).await? {
+            None => Ok(StatusCode::OK.into_response()),
+            Some(errors) => Ok(Json(json!({"response_action": "errors", "errors": errors})).into_response()),
+        },
+        _ => Ok(StatusCode::OK.into_response()),
+    }
+}
+
+/// The selected value, text or options of one input in a submitted modal.
+fn input<'a>(
+    values: &'a HashMap<SlackBlockId, HashMap<SlackActionId, SlackViewStateValue>>,
+    block: &str,
+) -> Option<&'a SlackViewStateValue> {
+    values
+        .get(&SlackBlockId(block.to_owned()))?
+        .get(&SlackActionId(block.to_owned()))
+}
+
+impl Slack {
+    async fn on_block_actions(&self, ev: SlackInteractionBlockActionsEvent) -> Result<(), ServiceError> {
+        let Some(user) = ev.user else { return Ok(()) };
+        let channel = ev.channel.map(|c| c.id.0).or(match &ev.container {
+            SlackInteractionActionContainer::Message(m) => m.channel_id.as_ref().map(|c| c.0.clone()),
+            _ => None,
+        });
+        let Some(channel) = channel else { return Ok(()) };
+        let op = self
+            .operator(&user.id.0, user.name.as_deref().or(user.username.as_deref()))
+            .await?;
+        for action in ev.actions.unwrap_or_default() {
+            let value = action.value.unwrap_or_default();
+            let click = Click {
+                op: &op,
+                user: &user.id.0,
+                channel: &channel,
+                trigger: &ev.trigger_id.0,
+            };
+            self.on_button(&click, &action.action_id.0, &value).await?;
+        }
+        Ok(())
+    }
+
+    async fn on_button(&self, click: &Click<'_>, action: &str, value: &str) -> Result<(), ServiceError> {
+        let ws = DEFAULT_WORKSPACE;
+        if action == render::TAKEOVER_SEND {
+            return self.takeover_and_send(click, value).await;
+        }
+        let Some((version, conversation)) = render::parse_action_value(value) else {
+            return Ok(()); // not one of ours
+        };
+        let notice = |text: String| Notice {
+            conversation: conversation.to_owned(),
+            channel: click.channel.to_owned(),
+            user: click.user.to_owned(),
+            thread_ts: None,
+            text,
+            button: None,
+        };
+        let current = match self.service().conversation(ws, conversation).await {
+            Ok(c) => c.conversation,
+            Err(ServiceError::NotFound(_)) => {
+                return self.tell(notice("This conversation no longer exists.".into())).await;
+            }
+            Err(e) => return Err(e),
+        };
+        if current.version != version {
+            self.refresh(conversation).await?;
+            let ctx = RootContext {
+                assignee_slack: None,
+                nobody_available: false,
+            };
+            let now = render::status_line(&current, &ctx);
+            return self
+                .tell(notice(format!("That message was out of date, so nothing was done: the conversation is now *{now}*. It has been refreshed.")))
+                .await;
+        }
+        let cmd = match action {
+            render::ACCEPT => Command::Claim { takeover: false },
+            render::REJECT => Command::Reject,
+            render::UNASSIGN => Command::Unassign,
+            render::HANDBACK => Command::Transfer(TransferTarget::Bot),
+            render::TRANSFER => return self.open_modal(click, &current, true).await,
+            render::RESOLVE => return self.open_modal(click, &current, false).await,
+            _ => return Ok(()),
+        };
+        let result = self.service().act(ws, conversation, &click.op.actor(), cmd).await;
+        self.report(result.map(|_| ()), notice).await
+    }
+
+    /// Tells the clicker privately why nothing happened, if something was refused.
+    async fn report(
+        &self,
+        result: Result<(), ServiceError>,
+        notice: impl Fn(String) -> Notice,
+    ) -> Result<(), ServiceError> {
+        match result {
+            Ok(()) => Ok(()),
+            Err(ServiceError::AlreadyAssigned { owner, .. }) => {
+                self.tell(notice(format!(
+                    "*{}* already has this conversation.",
+                    render::esc(&owner.name)
+                )))
+                .await
+            }
+            Err(ServiceError::Forbidden(why)) => self.tell(notice(format!("You can't do that: {why}."))).await,
+            Err(ServiceError::InvalidState(why) | ServiceError::Invalid(why) | ServiceError::NotFound(why)) => {
+                self.tell(notice(format!("Nothing was done: {why}."))).await
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Queues a re-render of a conversation's root.
+    async fn refresh(&self, conversation: &str) -> Result<(), ServiceError> {
+        let mut tx = self.service().store().write().await?;
+        crate::service::enqueue_slack(
+            tx.conn(),
+            DEFAULT_WORKSPACE.0,
+            "render",
+            format!("slack:{conversation}"),
+            json!({"conversation": conversation}),
+        )
+        .await?;
+        tx.commit().await?;
+        self.service().wake_outbox();
+        Ok(())
+    }
+
+    async fn open_modal(
+        &self,
+        click: &Click<'_>,
+        c: &crate::service::ConversationView,
+        transfer: bool,
+    ) -> Result<(), ServiceError> {
+        let view = if transfer {
+            let ws = DEFAULT_WORKSPACE;
+            let operators: Vec<(i64, String)> = self
+                .service()
+                .list_operators(ws)
+                .await?
+                .into_iter()
+                .map(|o| (o.id, o.name))
+                .collect();
+            let teams: Vec<(i64, String)> = self
+                .service()
+                .list_teams(ws)
+                .await?
+                .into_iter()
+                .map(|t| (t.id, t.name))
+                .collect();
+            render::transfer_modal(c, &operators, &teams)
+        } else {
+            render::resolve_modal(c)
+        };
+        let mut tx = self.service().store().write().await?;
+        // Its own ordering key: a modal must open within Slack's 3-second trigger window.
+        crate::service::enqueue_slack(
+            tx.conn(),
+            DEFAULT_WORKSPACE.0,
+            "modal",
+            format!("slack:modal:{}", click.trigger),
+            json!({"trigger_id": click.trigger, "view": view}),
+        )
+        .await?;
+        tx.commit().await?;
+        self.service().wake_outbox();
+        Ok(())
+    }
+
+    async fn takeover_and_send(&self, click: &Click<'_>, value: &str) -> Result<(), ServiceError> {
+        let notice = |conversation: &str, text: String| Notice {
+            conversation: conversation.to_owned(),
+            channel: click.channel.to_owned(),
+            user: click.user.to_owned(),
+            thread_ts: None,
+            text,
+            button: None,
+        };
+        let Ok(id) = value.parse::<i64>() else { return Ok(()) };
+        let held = match self.service().take_held(id, click.op.id).await {
+            Ok(h) => h,
+            Err(ServiceError::NotFound(why)) => {
+                return self.tell(notice("-", format!("Nothing was sent: {why}."))).await;
+            }
+            Err(e) => return Err(e),
+        };
+        let origin = match (&held.slack_channel, &held.slack_ts) {
+            (Some(c), Some(ts)) => Origin::Slack {
+                channel: c.clone(),
+                ts: ts.clone(),
+            },
+            _ => Origin::Api,
+        };
+        let cmd = Command::Reply {
+            text: held.text.clone(),
+            explicit: true,
+            takeover: true,
+        };
+        let result = self
+            .service()
+            .act_from(
+                DEFAULT_WORKSPACE,
+                &held.conversation_id,
+                &click.op.actor(),
+                cmd,
+                &origin,
+            )
+            .await;
+        let conversation = held.conversation_id.clone();
+        self.report(result.map(|_| ()), |t| notice(&conversation, t)).await
+    }
+
+    /// Returns modal errors to show (by input block), or `None` when it may close.
+    async fn on_view_submission(&self, ev: SlackInteractionViewSubmissionEvent) -> Result<Option<Value>, ServiceError> {
+        let SlackView::Modal(modal) = &ev.view.view else {
+            return Ok(None);
+        };
+        let callback = modal.callback_id.as_ref().map(|c| c.0.as_str()).unwrap_or_default();
+        let Some((_, conversation)) = modal.private_metadata.as_deref().and_then(render::parse_action_value) else {
+            return Ok(None);
+        };
+        let values = ev.view.state_params.state.map(|s| s.values).unwrap_or_default();
+        let text = |block: &str| {
+            input(&values, block)
+                .and_then(|v| v.value.clone())
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let selected = |block: &str| {
+            input(&values, block)
+                .and_then(|v| v.selected_option.as_ref())
+                .and_then(|o| o.value.parse::<i64>().ok())
+        };
+        let op = self
+            .operator(&ev.user.id.0, ev.user.name.as_deref().or(ev.user.username.as_deref()))
+            .await?;
+        let ws = DEFAULT_WORKSPACE;
+        let (cmd, error_block) = match callback {
+            render::TRANSFER_VIEW => {
+                let bot = input(&values, "bot")
+                    .and_then(|v| v.selected_options.as_ref())
+                    .is_some_and(|o| !o.is_empty());
+                let target = match (selected("operator"), selected("team"), bot) {
+                    (Some(op), None, false) => TransferTarget::Operator(OperatorId(op)),
+                    (None, Some(team), false) => TransferTarget::Team(TeamId(team)),
+                    (None, None, true) => TransferTarget::Bot,
+                    _ => {
+                        return Ok(Some(
+                            json!({"bot": "Pick exactly one destination: an operator, a team, or back to the bot."}),
+                        ));
+                    }
+                };
+                (Command::Transfer(target), "bot")
+            }
+            render::RESOLVE_VIEW => {
+                let tags = text("tags")
+                    .map(|t| {
+                        t.split(',')
+                            .map(|s| s.trim().to_owned())
+                            .filter(|s| !s.is_empty())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                (
+                    Command::Resolve(Resolution {
+                        topic: text("topic"),
+                        outcome: text("outcome"),
+                        tags,
+                    }),
+                    "topic",
+                )
+            }
+            _ => return Ok(None),
+        };
+        match self.service().act(ws, conversation, &op.actor(), cmd).await {
+            Ok(_) => {
+                if callback == render::TRANSFER_VIEW
+                    && let Some(note) = text("note")
+                {
+                    self.service()
+                        .add_note(ws, conversation, op.id, &format!("Transfer note: {note}"))
+                        .await?;
+                }
+                Ok(None)
+            }
+            Err(ServiceError::AlreadyAssigned { owner, .. }) => Ok(Some(
+                json!({error_block: format!("{} already has this conversation.", owner.name)}),
+            )),
+            Err(
+                ServiceError::Forbidden(why)
+                | ServiceError::InvalidState(why)
+                | ServiceError::NotFound(why)
+                | ServiceError::Invalid(why),
+            ) => Ok(Some(json!({error_block: why}))),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// Who clicked, where.
+struct Click<'a> {
+    op: &'a LinkedOperator,
+    user: &'a str,
+    channel: &'a str,
+    trigger: &'a str,
+}

@@ -1,0 +1,126 @@
+//! The Slack adapter (SPEC §4): turns Slack's Events API messages, button clicks, modal
+//! submissions and `/handoff` commands into engine commands through the service, and
+//! turns the service's outbox rows into Slack Web API calls (thread roots, transcript
+//! replies, root updates, DMs, ephemerals, modals, reactions) with slack-morphism.
+//! Permissions are the engine's; this module only translates and renders.
+//!
+//! - [`verify`] — the signed-request extractor (v0 HMAC, 5-minute window).
+//! - [`events`] — `POST /slack/events`: acknowledged at once, acted on from the outbox.
+//! - [`interactions`] — `POST /slack/interactions`: buttons and modals.
+//! - [`commands`] — `POST /slack/commands`: `/handoff` and its subcommands.
+//! - [`render`] — Block Kit for thread roots, transcript lines, DMs and modals.
+//! - [`deliver`] — the outbox target that makes the Web API calls.
+//! - [`people`] — Slack users as operators (found, or created from `users.info`).
+
+pub mod commands;
+pub mod deliver;
+pub mod events;
+pub mod interactions;
+pub mod people;
+pub mod render;
+pub mod verify;
+
+use crate::config::SlackSettings;
+use crate::http::AppState;
+use crate::service::Service;
+use axum::Router;
+use axum::routing::post;
+use secrecy::{ExposeSecret, SecretString};
+use slack_morphism::prelude::*;
+use std::sync::Arc;
+
+/// The outbox target of inbound Slack events (acted on after the 200).
+pub const TARGET_SLACK_INBOUND: &str = "slack_in";
+
+/// Everything the Slack side needs, shared by the routes and the outbox target.
+#[derive(Clone)]
+pub struct Slack {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    service: Service,
+    client: SlackHyperClient,
+    token: SecretString,
+    signing_secret: SecretString,
+    default_channel: Option<String>,
+    /// Slack user ids that are admins besides Slack's own admins and owners.
+    admins: Vec<String>,
+    /// The bridge's own bot user, learned from `auth.test`: its messages are ignored.
+    bot_user: tokio::sync::OnceCell<Option<String>>,
+}
+
+impl Slack {
+    pub fn new(service: Service, settings: &SlackSettings) -> anyhow::Result<Slack> {
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_webpki_roots()
+            .https_or_http()
+            .enable_http1()
+            .enable_http2()
+            .build();
+        let client =
+            SlackClient::new(SlackClientHyperConnector::with_connector(https).with_slack_api_url(&settings.api_url));
+        Ok(Slack {
+            inner: Arc::new(Inner {
+                service,
+                client,
+                token: settings.bot_token.clone(),
+                signing_secret: settings.signing_secret.clone(),
+                default_channel: settings.default_channel.clone(),
+                admins: settings.admins.clone(),
+                bot_user: tokio::sync::OnceCell::new(),
+            }),
+        })
+    }
+
+    pub fn service(&self) -> &Service {
+        &self.inner.service
+    }
+
+    fn token(&self) -> SlackApiToken {
+        SlackApiToken::new(SlackApiTokenValue(self.inner.token.expose_secret().to_owned()))
+    }
+
+    /// Runs `f` with a Web API session.
+    pub(crate) fn session(&self) -> (SlackHyperClient, SlackApiToken) {
+        (self.inner.client.clone(), self.token())
+    }
+
+    pub fn signing_secret(&self) -> &SecretString {
+        &self.inner.signing_secret
+    }
+
+    pub fn default_channel(&self) -> Option<&str> {
+        self.inner.default_channel.as_deref()
+    }
+
+    pub fn is_configured_admin(&self, user: &str) -> bool {
+        self.inner.admins.iter().any(|a| a == user)
+    }
+
+    /// The bridge's bot user id (asked once with `auth.test`; `None` if Slack would not say).
+    pub async fn bot_user(&self) -> Option<String> {
+        self.inner
+            .bot_user
+            .get_or_init(|| async {
+                let (client, token) = self.session();
+                match client.open_session(&token).auth_test().await {
+                    Ok(r) => Some(r.user_id.0),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "auth.test failed; the bot's own messages are recognised by bot_id only");
+                        None
+                    }
+                }
+            })
+            .await
+            .clone()
+    }
+
+    /// The routes Slack calls.
+    pub fn router() -> Router<AppState> {
+        Router::new()
+            .route("/slack/events", post(events::receive))
+            .route("/slack/interactions", post(interactions::receive))
+            .route("/slack/commands", post(commands::receive))
+    }
+}

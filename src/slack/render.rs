@@ -1,0 +1,375 @@
+//! Block Kit for everything the bridge shows in Slack: the thread root (visitor, widget,
+//! summary, status, team, declined-by, and the buttons the state allows), transcript
+//! lines, the assignee's DM, the Transfer and Resolve modals, and private notices.
+//! Texts are escaped and kept inside Slack's limits (header 150, section 3000, message
+//! 40 000), split into several messages where a line is longer.
+
+use crate::engine::Status;
+use crate::service::ConversationView;
+use slack_morphism::prelude::*;
+
+pub const ACCEPT: &str = "hb_accept";
+pub const REJECT: &str = "hb_reject";
+pub const TRANSFER: &str = "hb_transfer";
+pub const UNASSIGN: &str = "hb_unassign";
+pub const RESOLVE: &str = "hb_resolve";
+pub const HANDBACK: &str = "hb_handback";
+pub const TAKEOVER_SEND: &str = "hb_takeover_send";
+pub const TRANSFER_VIEW: &str = "hb_transfer_view";
+pub const RESOLVE_VIEW: &str = "hb_resolve_view";
+
+/// Slack's limits that shape rendering.
+const HEADER_MAX: usize = 150;
+const SECTION_MAX: usize = 3000;
+/// Longest text of one thread message; longer lines are split.
+const MESSAGE_CHUNK: usize = 3500;
+
+/// Escapes `&`, `<` and `>` as Slack's mrkdwn requires.
+pub fn esc(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+/// Cuts `text` to at most `max` characters, marking the cut.
+pub fn trim(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// Splits `text` into pieces of at most `max` characters, at line breaks or spaces
+/// where it can.
+pub fn split(text: &str, max: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest: Vec<char> = text.chars().collect();
+    while rest.len() > max {
+        let window = &rest[..max];
+        let cut = window
+            .iter()
+            .rposition(|c| *c == '\n')
+            .or_else(|| window.iter().rposition(|c| c.is_whitespace()))
+            .filter(|p| *p > max / 2)
+            .map(|p| p + 1)
+            .unwrap_or(max);
+        out.push(rest[..cut].iter().collect::<String>().trim_end().to_owned());
+        rest = rest[cut..].to_vec();
+    }
+    out.push(rest.into_iter().collect());
+    out
+}
+
+/// The value of a thread-root button: the version it was rendered at and the conversation.
+pub fn action_value(version: i64, conversation: &str) -> String {
+    format!("{version}:{conversation}")
+}
+
+pub fn parse_action_value(value: &str) -> Option<(i64, &str)> {
+    let (v, c) = value.split_once(':')?;
+    Some((v.parse().ok()?, c))
+}
+
+fn mention(slack_user: Option<&str>, name: &str) -> String {
+    match slack_user {
+        Some(u) => format!("<@{u}>"),
+        None => esc(name),
+    }
+}
+
+/// What the root needs besides the conversation itself.
+pub struct RootContext<'a> {
+    /// The assignee's Slack user id, to mention them.
+    pub assignee_slack: Option<&'a str>,
+    /// Routing ran and found nobody available.
+    pub nobody_available: bool,
+}
+
+/// The one-line status: Unassigned / Assigned to @x / Resolved / With the bot.
+pub fn status_line(c: &ConversationView, ctx: &RootContext<'_>) -> String {
+    match (c.status, &c.assignee) {
+        (Status::Resolved, Some(a)) => format!("Resolved (by {})", mention(ctx.assignee_slack, &a.name)),
+        (Status::Resolved, None) => "Resolved".into(),
+        (Status::Bot, _) => "Back with the bot".into(),
+        (Status::Active, Some(a)) => format!("Assigned to {} (active)", mention(ctx.assignee_slack, &a.name)),
+        (_, Some(a)) => format!("Assigned to {}", mention(ctx.assignee_slack, &a.name)),
+        (_, None) if ctx.nobody_available => "Unassigned: nobody is available, waiting for someone to accept".into(),
+        (_, None) => "Unassigned".into(),
+    }
+}
+
+fn button(text: &str, action: &str, value: &str, style: Option<SlackBlockButtonStyle>) -> SlackActionBlockElement {
+    let b = SlackBlockButtonElement::new(pt!(text))
+        .with_action_id(action.into())
+        .with_value(value.to_owned());
+    match style {
+        Some(s) => b.with_style(s).into(),
+        None => b.into(),
+    }
+}
+
+/// The buttons the state allows (§4).
+pub fn buttons(c: &ConversationView) -> Vec<SlackActionBlockElement> {
+    let value = action_value(c.version, &c.id);
+    match (c.status, &c.assignee) {
+        (Status::HandedOff | Status::Active, None) => vec![
+            button("Accept", ACCEPT, &value, Some(SlackBlockButtonStyle::Primary)),
+            button("Reject", REJECT, &value, None),
+            button("Transfer", TRANSFER, &value, None),
+        ],
+        (Status::HandedOff | Status::Active, Some(_)) => vec![
+            button("Transfer", TRANSFER, &value, None),
+            button("Unassign", UNASSIGN, &value, None),
+            button("Resolve", RESOLVE, &value, Some(SlackBlockButtonStyle::Primary)),
+            button(
+                "Hand back to bot",
+                HANDBACK,
+                &value,
+                Some(SlackBlockButtonStyle::Danger),
+            ),
+        ],
+        _ => Vec::new(),
+    }
+}
+
+/// The thread root.
+pub fn root(c: &ConversationView, ctx: &RootContext<'_>) -> SlackMessageContent {
+    let visitor = c.visitor.name.clone().unwrap_or_else(|| "A visitor".into());
+    let status = status_line(c, ctx);
+    let mut blocks: Vec<SlackBlock> =
+        vec![SlackHeaderBlock::new(pt!(trim(&format!("💬 {visitor} needs a human"), HEADER_MAX))).into()];
+    if let Some(summary) = c.summary.as_deref().filter(|s| !s.trim().is_empty()) {
+        blocks.push(
+            SlackSectionBlock::new()
+                .with_text(md!(trim(&format!("*Summary:* {}", esc(summary)), SECTION_MAX)))
+                .into(),
+        );
+    }
+    let mut facts = vec![format!("*Widget:* {}", esc(&c.widget_id))];
+    if let Some(email) = &c.visitor.email {
+        facts.push(format!("*Visitor:* {} ({})", esc(&visitor), esc(email)));
+    }
+    if let Some(reason) = c.reason.as_deref().filter(|r| !r.trim().is_empty()) {
+        facts.push(format!("*Why:* {}", esc(reason)));
+    }
+    blocks.push(
+        SlackContextBlock::new(vec![SlackContextBlockElement::MarkDown(SlackBlockMarkDownText::new(
+            trim(&facts.join("  ·  "), SECTION_MAX),
+        ))])
+        .into(),
+    );
+    let mut state = vec![format!("*Status:* {status}")];
+    if let Some(team) = &c.team {
+        state.push(format!("*Team:* {}", esc(&team.name)));
+    }
+    if !c.declined_by.is_empty() {
+        let names: Vec<String> = c.declined_by.iter().map(|d| esc(&d.name)).collect();
+        state.push(format!("*Declined by:* {}", names.join(", ")));
+    }
+    if let Some(r) = &c.resolution {
+        let mut parts = Vec::new();
+        if let Some(t) = &r.topic {
+            parts.push(format!("topic {}", esc(t)));
+        }
+        if let Some(o) = &r.outcome {
+            parts.push(format!("outcome {}", esc(o)));
+        }
+        if !r.tags.is_empty() {
+            parts.push(format!("tags {}", esc(&r.tags.join(", "))));
+        }
+        if !parts.is_empty() {
+            state.push(format!("*Resolution:* {}", parts.join("; ")));
+        }
+    }
+    blocks.push(
+        SlackSectionBlock::new()
+            .with_text(md!(trim(&state.join("\n"), SECTION_MAX)))
+            .into(),
+    );
+    let actions = buttons(c);
+    if !actions.is_empty() {
+        blocks.push(
+            SlackActionsBlock::new(actions)
+                .with_block_id("hb_actions".into())
+                .into(),
+        );
+    }
+    SlackMessageContent::new()
+        .with_text(trim(&format!("{visitor} needs a human: {}", plain(&status)), 3000))
+        .with_blocks(blocks)
+}
+
+/// Drops mrkdwn mentions for the notification text.
+fn plain(text: &str) -> String {
+    text.replace("<@", "@").replace('>', "")
+}
+
+/// A transcript line as one or more thread messages, marked by its author.
+pub fn transcript_line(author: &str, operator: Option<&str>, text: &str) -> Vec<SlackMessageContent> {
+    let who = match (author, operator) {
+        ("visitor", _) => "*Visitor:*".to_owned(),
+        ("bot", _) => "*AI bot:*".to_owned(),
+        ("note", Some(op)) => format!("*Internal note by {}:*", esc(op)),
+        ("note", None) => "*Internal note:*".to_owned(),
+        (_, Some(op)) => format!("*{} (to the visitor):*", esc(op)),
+        (_, None) => "*Operator:*".to_owned(),
+    };
+    split(&esc(text), MESSAGE_CHUNK)
+        .into_iter()
+        .enumerate()
+        .map(|(i, piece)| {
+            let text = if i == 0 { format!("{who} {piece}") } else { piece };
+            SlackMessageContent::new().with_text(text)
+        })
+        .collect()
+}
+
+/// The assignee's DM: the summary and a link to the thread.
+pub fn dm(c: &ConversationView, permalink: Option<&str>) -> SlackMessageContent {
+    let visitor = esc(c.visitor.name.as_deref().unwrap_or("A visitor"));
+    let mut text = format!("You have a conversation: *{visitor}* on {}", esc(&c.widget_id));
+    if let Some(s) = c.summary.as_deref().filter(|s| !s.is_empty()) {
+        text.push_str(&format!("\n>{}", trim(&esc(s), 1000)));
+    }
+    if let Some(link) = permalink {
+        text.push_str(&format!("\n<{link}|Open the thread>"));
+    }
+    SlackMessageContent::new().with_text(text)
+}
+
+/// A private notice (ephemeral), optionally with one button.
+pub fn notice(text: &str, button: Option<(&str, &str, &str)>) -> SlackMessageContent {
+    let mut blocks: Vec<SlackBlock> = vec![SlackSectionBlock::new().with_text(md!(trim(text, SECTION_MAX))).into()];
+    if let Some((label, action, value)) = button {
+        blocks.push(
+            SlackActionsBlock::new(vec![super::render::button(
+                label,
+                action,
+                value,
+                Some(SlackBlockButtonStyle::Primary),
+            )])
+            .into(),
+        );
+    }
+    SlackMessageContent::new()
+        .with_text(trim(&plain(text), 3000))
+        .with_blocks(blocks)
+}
+
+fn options(items: &[(i64, String)]) -> Vec<SlackBlockChoiceItem<SlackBlockPlainTextOnly>> {
+    items
+        .iter()
+        .take(100)
+        .map(|(id, name)| SlackBlockChoiceItem::new(pt!(trim(name, 75)), id.to_string()))
+        .collect()
+}
+
+fn optional_input(block: &str, label: &str, element: SlackInputBlockElement) -> SlackBlock {
+    SlackInputBlock::new(pt!(label), element)
+        .with_block_id(block.into())
+        .with_optional(true)
+        .into()
+}
+
+/// The Transfer modal: an operator, a team, or back to the bot, and a note.
+pub fn transfer_modal(c: &ConversationView, operators: &[(i64, String)], teams: &[(i64, String)]) -> SlackView {
+    let mut blocks = vec![
+        SlackSectionBlock::new()
+            .with_text(md!(trim(
+                &format!(
+                    "Transfer *{}*: pick one destination.",
+                    esc(c.visitor.name.as_deref().unwrap_or("this conversation"))
+                ),
+                SECTION_MAX
+            )))
+            .into(),
+    ];
+    if !operators.is_empty() {
+        blocks.push(optional_input(
+            "operator",
+            "To an operator",
+            SlackBlockStaticSelectElement::new()
+                .with_action_id("operator".into())
+                .with_options(options(operators))
+                .into(),
+        ));
+    }
+    if !teams.is_empty() {
+        blocks.push(optional_input(
+            "team",
+            "To a team",
+            SlackBlockStaticSelectElement::new()
+                .with_action_id("team".into())
+                .with_options(options(teams))
+                .into(),
+        ));
+    }
+    blocks.push(optional_input(
+        "bot",
+        "Or",
+        SlackBlockCheckboxesElement::new(vec![SlackBlockChoiceItem::new(pt!("Back to the bot"), "bot".into())])
+            .with_action_id("bot".into())
+            .into(),
+    ));
+    blocks.push(optional_input(
+        "note",
+        "Note (for the team)",
+        SlackBlockPlainTextInputElement::new()
+            .with_action_id("note".into())
+            .with_multiline(true)
+            .into(),
+    ));
+    SlackView::Modal(
+        SlackModalView::new(pt!("Transfer"), blocks)
+            .with_submit(pt!("Transfer"))
+            .with_close(pt!("Cancel"))
+            .with_callback_id(TRANSFER_VIEW.into())
+            .with_private_metadata(action_value(c.version, &c.id)),
+    )
+}
+
+/// The Resolve modal: topic, outcome, tags, all optional.
+pub fn resolve_modal(c: &ConversationView) -> SlackView {
+    let text = |action: &str| {
+        SlackBlockPlainTextInputElement::new()
+            .with_action_id(action.into())
+            .into()
+    };
+    let blocks = vec![
+        optional_input("topic", "Topic", text("topic")),
+        optional_input("outcome", "Outcome", text("outcome")),
+        optional_input("tags", "Tags (comma-separated)", text("tags")),
+    ];
+    SlackView::Modal(
+        SlackModalView::new(pt!("Resolve"), blocks)
+            .with_submit(pt!("Resolve"))
+            .with_close(pt!("Cancel"))
+            .with_callback_id(RESOLVE_VIEW.into())
+            .with_private_metadata(action_value(c.version, &c.id)),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_text_is_split_at_spaces_and_kept_whole() {
+        let text = "word ".repeat(2000);
+        let parts = split(&text, 3500);
+        assert!(parts.iter().all(|p| p.chars().count() <= 3500));
+        assert_eq!(parts.concat().replace(' ', ""), text.replace(' ', ""));
+    }
+
+    #[test]
+    fn action_values_round_trip_with_colons_in_ids() {
+        let v = action_value(7, "conv:42");
+        assert_eq!(parse_action_value(&v), Some((7, "conv:42")));
+        assert_eq!(parse_action_value("x:y"), None);
+    }
+
+    #[test]
+    fn mrkdwn_is_escaped() {
+        assert_eq!(esc("<b> & <@U1>"), "&lt;b&gt; &amp; &lt;@U1&gt;");
+    }
+}

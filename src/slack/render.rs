@@ -91,8 +91,11 @@ pub fn status_line(c: &ConversationView, ctx: &RootContext<'_>) -> String {
         (Status::Resolved, Some(a)) => format!("Resolved (by {})", mention(ctx.assignee_slack, &a.name)),
         (Status::Resolved, None) => "Resolved".into(),
         (Status::Bot, _) => "Back with the bot".into(),
-        (Status::Active, Some(a)) => format!("Assigned to {} (active)", mention(ctx.assignee_slack, &a.name)),
-        (_, Some(a)) => format!("Assigned to {}", mention(ctx.assignee_slack, &a.name)),
+        (Status::Active, Some(a)) => format!("Assigned to {}", mention(ctx.assignee_slack, &a.name)),
+        (_, Some(a)) => format!(
+            "Assigned to {} (waiting for them to accept)",
+            mention(ctx.assignee_slack, &a.name)
+        ),
         (_, None) if ctx.nobody_available => "Unassigned: nobody is available, waiting for someone to accept".into(),
         (_, None) => "Unassigned".into(),
     }
@@ -108,7 +111,8 @@ fn button(text: &str, action: &str, value: &str, style: Option<SlackBlockButtonS
     }
 }
 
-/// The buttons the state allows (§4).
+/// The buttons the state allows (§4). A conversation routed to someone who has not
+/// accepted it yet also offers them Accept and Reject (Reject routes it on).
 pub fn buttons(c: &ConversationView) -> Vec<SlackActionBlockElement> {
     let value = action_value(c.version, &c.id);
     match (c.status, &c.assignee) {
@@ -117,7 +121,20 @@ pub fn buttons(c: &ConversationView) -> Vec<SlackActionBlockElement> {
             button("Reject", REJECT, &value, None),
             button("Transfer", TRANSFER, &value, None),
         ],
-        (Status::HandedOff | Status::Active, Some(_)) => vec![
+        (Status::HandedOff, Some(_)) => vec![
+            button("Accept", ACCEPT, &value, Some(SlackBlockButtonStyle::Primary)),
+            button("Reject", REJECT, &value, None),
+            button("Transfer", TRANSFER, &value, None),
+            button("Unassign", UNASSIGN, &value, None),
+            button("Resolve", RESOLVE, &value, None),
+            button(
+                "Hand back to bot",
+                HANDBACK,
+                &value,
+                Some(SlackBlockButtonStyle::Danger),
+            ),
+        ],
+        (Status::Active, Some(_)) => vec![
             button("Transfer", TRANSFER, &value, None),
             button("Unassign", UNASSIGN, &value, None),
             button("Resolve", RESOLVE, &value, Some(SlackBlockButtonStyle::Primary)),

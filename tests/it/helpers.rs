@@ -129,11 +129,22 @@ impl TestApp {
 
     /// Starts the service with a TOML configuration file as well.
     pub async fn spawn_with_config(db: &Db, toml: &str) -> TestApp {
+        Self::launch(db, &[], Some(toml)).await
+    }
+
+    /// Starts the service with extra environment settings and an optional config file.
+    pub async fn launch(db: &Db, extra: &[(&str, &str)], toml: Option<&str>) -> TestApp {
         let widget = WidgetPlatform::start(WIDGET_SECRET).await;
         let mut env = test_env(db, &widget);
-        let path = std::env::temp_dir().join(format!("handoff-test-{}.toml", hex::encode(rand::random::<[u8; 6]>())));
-        std::fs::write(&path, toml).expect("write the config file");
-        env.insert("HANDOFF_CONFIG".into(), path.display().to_string());
+        for (k, v) in extra {
+            env.insert((*k).to_owned(), (*v).to_owned());
+        }
+        if let Some(toml) = toml {
+            let path =
+                std::env::temp_dir().join(format!("handoff-test-{}.toml", hex::encode(rand::random::<[u8; 6]>())));
+            std::fs::write(&path, toml).expect("write the config file");
+            env.insert("HANDOFF_CONFIG".into(), path.display().to_string());
+        }
         Self::start(db, widget, env).await
     }
 

@@ -3,12 +3,14 @@
 //! API). Every test runs on SQLite and, when `TEST_DATABASE_URL` is set, on PostgreSQL.
 
 mod helpers;
+mod slack_helpers;
 
 mod api;
 mod claims;
 mod cli;
 mod outbox;
 mod routing;
+mod slack;
 mod sse;
 mod transitions;
 mod widget_api;

@@ -1,0 +1,350 @@
+//! §4 and §3.2a in Slack: thread roots with the buttons the state allows, the transcript,
+//! clicks, modals, replies both ways, DMs to the assignee only, receipts, retries,
+//! signatures and rate limits — through signed Slack requests, against the stand-in.
+
+use crate::helpers::*;
+use crate::on_both_databases;
+use crate::slack_helpers::*;
+use handoff_bridge::standins::slack::SlackSender;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+fn dm_calls(calls: &[handoff_bridge::standins::slack::SlackCall]) -> Vec<String> {
+    calls
+        .iter()
+        .filter(|c| c.method == "conversations.open")
+        .map(|c| match &c.args["users"] {
+            Value::Array(users) => users.iter().filter_map(|u| u.as_str()).collect::<Vec<_>>().join(","),
+            other => other.as_str().unwrap_or_default().to_owned(),
+        })
+        .collect()
+}
+
+on_both_databases! {
+    async fn a_handoff_opens_a_thread_with_the_transcript_and_the_right_buttons(db) {
+        let s = SlackApp::spawn(&db).await;
+        s.app.handoff("c1", "support").await;
+        let calls = s.expect(&["chat.postMessage", "chat.postMessage", "chat.postMessage"]).await;
+        assert_eq!(calls[0].args["channel"], CHANNEL);
+        assert!(calls[0].args["thread_ts"].is_null(), "the first post is the root");
+        let root_ts = calls[0].response["ts"].as_str().unwrap();
+        let root = s.root("c1").await;
+        assert_eq!(root.ts, root_ts);
+        let text = all_text(&s.slack.message_json(CHANNEL, root_ts).unwrap());
+        assert!(text.contains("Ada") && text.contains("support") && text.contains("Unassigned"), "{text}");
+        assert_eq!(labels(&root.blocks), ["Accept", "Reject", "Transfer"]);
+        let replies = s.slack.replies(CHANNEL, root_ts);
+        assert_eq!(replies.len(), 2);
+        assert!(replies[0].text.starts_with("*Visitor:*"), "{}", replies[0].text);
+        assert!(replies[1].text.starts_with("*AI bot:*"), "{}", replies[1].text);
+
+        // A later visitor message goes into the thread, marked by author.
+        let res = s.client.send(&handoff_bridge::standins::widget::WidgetClient::message_event("c1", "visitor", "Still there?")).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let calls = s.expect(&["chat.postMessage"]).await;
+        assert_eq!(calls[0].args["thread_ts"], root_ts);
+        assert!(calls[0].args["text"].as_str().unwrap().contains("Still there?"));
+        s.finish().await;
+    }
+
+    async fn accepting_updates_the_root_and_only_the_assignee_is_ever_dmed(db) {
+        let s = SlackApp::spawn(&db).await;
+        s.set_routing("support", "round-robin", None).await;
+        s.slack.take_calls();
+        // Round-robin gives it to Ada: she, and nobody else, gets a DM with a link.
+        s.app.handoff("c1", "support").await;
+        let calls = s.expect(&[
+            "chat.postMessage", "chat.postMessage", "chat.postMessage",
+            "chat.getPermalink", "conversations.open", "chat.postMessage",
+        ]).await;
+        assert_eq!(dm_calls(&calls), [ADA]);
+        let dm = &calls[5];
+        assert_eq!(dm.args["channel"].as_str(), s.slack.dm_channel(ADA).as_deref());
+        assert!(dm.args["text"].as_str().unwrap().contains("https://"), "the DM links to the thread: {}", dm.args["text"]);
+        let root = s.root("c1").await;
+        assert!(all_text(&s.slack.message_json(CHANNEL, &root.ts).unwrap()).contains("<@U0ADA>"));
+        assert_eq!(labels(&root.blocks), ["Accept", "Reject", "Transfer", "Unassign", "Resolve", "Hand back to bot"]);
+
+        // Bo cannot accept Ada's conversation: he is told privately who has it.
+        assert_eq!(s.click(BO, "c1", "hb_accept").await, StatusCode::OK);
+        let calls = s.expect(&["chat.postEphemeral"]).await;
+        assert_eq!(calls[0].args["user"], BO);
+        assert!(all_text(&calls[0].args).contains("Ada"));
+        // Ada accepts: the root is updated in place and no further DM goes out.
+        assert_eq!(s.click(ADA, "c1", "hb_accept").await, StatusCode::OK);
+        let calls = s.expect(&["chat.update"]).await;
+        assert_eq!(labels(&calls[0].args["blocks"]), ["Transfer", "Unassign", "Resolve", "Hand back to bot"]);
+        assert_eq!(s.conversation("c1").await["status"], "active");
+        s.finish().await;
+    }
+
+    async fn an_accept_click_claims_it_and_dms_nobody(db) {
+        let s = SlackApp::spawn(&db).await;
+        s.handoff("c1").await;
+        assert_eq!(s.click(ADA, "c1", "hb_accept").await, StatusCode::OK);
+        let calls = s.expect(&["chat.update"]).await;
+        let text = all_text(&calls[0].args);
+        assert!(text.contains("Assigned to <@U0ADA>"), "{text}");
+        assert_eq!(s.conversation("c1").await["assignee"]["name"], "Ada");
+        assert!(s.slack.dm_channel(ADA).is_none() && s.slack.dm_channel(BO).is_none());
+        s.widget.wait_for(DEADLINE, "the assignment at the widget platform", |calls| {
+            calls.iter().any(|c| c.kind.as_deref() == Some("assignment") && c.body["status"] == "active")
+        }).await;
+        s.finish().await;
+    }
+
+    async fn of_two_concurrent_accepts_one_wins_and_the_other_is_told_privately_who_has_it(db) {
+        let s = SlackApp::spawn(&db).await;
+        s.handoff("c1").await;
+        let (a, b) = tokio::join!(s.click(ADA, "c1", "hb_accept"), s.click(BO, "c1", "hb_accept"));
+        assert_eq!((a, b), (StatusCode::OK, StatusCode::OK));
+        let c = s.conversation("c1").await;
+        let winner = c["assignee"]["name"].as_str().unwrap().to_owned();
+        let (loser_id, winner_id) = if winner == "Ada" { (BO, ADA) } else { (ADA, BO) };
+        let calls = s.calls().await;
+        let ephemerals: Vec<_> = calls.iter().filter(|c| c.method == "chat.postEphemeral").collect();
+        assert_eq!(ephemerals.len(), 1, "{calls:#?}");
+        assert_eq!(ephemerals[0].args["user"], loser_id);
+        assert!(all_text(&ephemerals[0].args).contains(&winner), "{}", ephemerals[0].args);
+        assert!(calls.iter().all(|c| c.method != "conversations.open"), "nobody is DMed");
+        assert!(calls.iter().any(|c| c.method == "chat.update"));
+        assert_eq!(c["audit"].as_array().unwrap().iter().filter(|a| a["reason"] == "claim").count(), 1);
+        assert_ne!(winner_id, loser_id);
+        s.finish().await;
+    }
+
+    async fn reject_reroutes_to_the_next_operator_and_the_root_lists_who_declined(db) {
+        let s = SlackApp::spawn(&db).await;
+        s.set_routing("support", "round-robin", Some(&[1, 2])).await;
+        s.app.handoff("c1", "support").await;
+        let calls = s.calls().await;
+        assert_eq!(dm_calls(&calls), [ADA]);
+        assert_eq!(s.click(ADA, "c1", "hb_reject").await, StatusCode::OK);
+        let calls = s.expect(&["chat.update", "chat.getPermalink", "conversations.open", "chat.postMessage"]).await;
+        assert_eq!(dm_calls(&calls), [BO]);
+        let c = s.conversation("c1").await;
+        assert_eq!(c["assignee"]["name"], "Bo");
+        assert!(all_text(&calls[0].args).contains("Declined by:* Ada"), "{}", all_text(&calls[0].args));
+        s.finish().await;
+    }
+
+    async fn the_transfer_modal_sends_it_to_an_operator_a_team_or_the_bot(db) {
+        let s = SlackApp::spawn(&db).await;
+        s.handoff("c1").await;
+        s.click(ADA, "c1", "hb_accept").await;
+        s.expect(&["chat.update"]).await;
+
+        assert_eq!(s.click(ADA, "c1", "hb_transfer").await, StatusCode::OK);
+        s.expect(&["views.open"]).await;
+        let view = s.slack.views().last().unwrap().view.clone();
+        assert_eq!(view["callback_id"], "hb_transfer_view");
+        let bo_id = s.count("select id from operators where slack_user_id = 'U0BO'").await;
+        // Nothing picked: the modal says so and nothing changes.
+        let res = s.sender.view_submission(ADA, view.clone(), values(&[])).await;
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["response_action"], "errors");
+        // To Bo, with a note: Bo is DMed, the note stays in the team.
+        let pick = json!({"type": "static_select", "selected_option": {"text": {"type": "plain_text", "text": "Bo"}, "value": bo_id.to_string()}});
+        let note = json!({"type": "plain_text_input", "value": "VIP, be nice"});
+        let res = s.sender.view_submission(ADA, view.clone(), values(&[("operator", pick), ("note", note)])).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let calls = s.expect(&["chat.update", "chat.getPermalink", "conversations.open", "chat.postMessage", "chat.postMessage"]).await;
+        assert_eq!(dm_calls(&calls), [BO]);
+        assert!(calls[4].args["text"].as_str().unwrap().contains("VIP, be nice"), "the note is in the thread");
+        assert_eq!(s.conversation("c1").await["assignee"]["name"], "Bo");
+
+        // Bo sends it back to the bot.
+        s.click(BO, "c1", "hb_transfer").await;
+        s.expect(&["views.open"]).await;
+        let view = s.slack.views().last().unwrap().view.clone();
+        let bot = json!({"type": "checkboxes", "selected_options": [{"text": {"type": "plain_text", "text": "Back to the bot"}, "value": "bot"}]});
+        s.sender.view_submission(BO, view, values(&[("bot", bot)])).await;
+        let calls = s.expect(&["chat.update"]).await;
+        assert!(labels(&calls[0].args["blocks"]).is_empty(), "no buttons once the bot has it");
+        assert_eq!(s.conversation("c1").await["status"], "bot");
+        s.finish().await;
+    }
+
+    async fn the_resolve_modal_resolves_with_topic_outcome_and_tags(db) {
+        let s = SlackApp::spawn(&db).await;
+        s.handoff("c1").await;
+        s.click(ADA, "c1", "hb_accept").await;
+        s.expect(&["chat.update"]).await;
+        s.click(ADA, "c1", "hb_resolve").await;
+        s.expect(&["views.open"]).await;
+        let view = s.slack.views().last().unwrap().view.clone();
+        let text = |v: &str| json!({"type": "plain_text_input", "value": v});
+        let res = s.sender.view_submission(ADA, view, values(&[("topic", text("refund")), ("outcome", text("refunded")), ("tags", text("billing, vip"))])).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let calls = s.expect(&["chat.update"]).await;
+        assert!(labels(&calls[0].args["blocks"]).is_empty(), "buttons leave a resolved root");
+        assert!(all_text(&calls[0].args).contains("Resolved"));
+        let c = s.conversation("c1").await;
+        assert_eq!(c["resolution"], json!({"topic": "refund", "outcome": "refunded", "tags": ["billing", "vip"]}));
+        s.widget.wait_for(DEADLINE, "the handback", |calls| calls.iter().any(|c| c.kind.as_deref() == Some("handback") && c.body["tags"] == json!(["billing", "vip"]))).await;
+        s.finish().await;
+    }
+
+    async fn a_thread_reply_self_claims_reaches_the_visitor_and_gets_a_check_mark(db) {
+        let s = SlackApp::spawn(&db).await;
+        let root = s.handoff("c1").await;
+        let event = s.slack.user_reply(CHANNEL, ADA, "Hi Ada, I'm on it", &root);
+        let res = s.sender.event("Ev001", event.clone()).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let calls = s.calls().await;
+        let methods: Vec<&str> = calls.iter().map(|c| c.method.as_str()).collect();
+        assert!(methods.contains(&"auth.test"), "{methods:?}");
+        assert!(methods.contains(&"chat.update"), "the root shows the new owner: {methods:?}");
+        let react = calls.iter().find(|c| c.method == "reactions.add").expect("a receipt");
+        assert_eq!(react.args["name"], "white_check_mark");
+        assert_eq!(react.args["timestamp"], event["ts"]);
+        assert_eq!(methods.len(), 3, "{methods:?}");
+        let sent = s.widget.delivered();
+        let reply = sent.iter().find(|c| c.kind.as_deref() == Some("messages")).expect("the visitor got the reply");
+        assert_eq!(reply.body["text"], "Hi Ada, I'm on it");
+        assert_eq!(reply.body["operator"]["name"], "Ada");
+        assert_eq!(s.conversation("c1").await["assignee"]["name"], "Ada");
+
+        // Slack retries the same event: it acts once.
+        let again = s.sender.event_retry("Ev001", event, 1).await;
+        assert_eq!(again.status(), StatusCode::OK);
+        s.settle().await;
+        assert_eq!(s.widget.delivered().iter().filter(|c| c.kind.as_deref() == Some("messages")).count(), 1);
+        s.finish().await;
+    }
+
+    async fn a_reply_by_someone_else_is_held_back_and_a_manager_may_take_over_and_send(db) {
+        let s = SlackApp::spawn(&db).await;
+        let root = s.handoff("c1").await;
+        s.click(ADA, "c1", "hb_accept").await;
+        s.expect(&["chat.update"]).await;
+
+        // Bo (an agent) is told privately, with no button.
+        s.sender.event("Ev100", s.slack.user_reply(CHANNEL, BO, "I can help!", &root)).await;
+        let calls = s.expect(&["auth.test", "chat.postEphemeral"]).await;
+        assert_eq!(calls[1].args["user"], BO);
+        assert!(all_text(&calls[1].args).contains("Ada"));
+        assert!(labels(&calls[1].args["blocks"]).is_empty());
+        // An internal note goes nowhere.
+        s.sender.event("Ev101", s.slack.user_reply(CHANNEL, BO, "// she is a VIP", &root)).await;
+        s.settle().await;
+        // Max (a manager) gets "Take over & send", and it works.
+        s.sender.event("Ev102", s.slack.user_reply(CHANNEL, MAX, "Max here, taking over", &root)).await;
+        let calls = s.expect(&["chat.postEphemeral"]).await;
+        assert_eq!(calls[0].args["user"], MAX);
+        assert_eq!(labels(&calls[0].args["blocks"]), ["Take over & send"]);
+        let (_, _, value) = buttons_of(&calls[0].args["blocks"]).remove(0);
+        let message = json!({"type": "message", "ts": calls[0].response["message_ts"], "text": ""});
+        let res = s.sender.block_action(MAX, CHANNEL, calls[0].response["message_ts"].as_str().unwrap_or("1.1"), message, "hb_takeover_send", &value).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let calls = s.expect(&["chat.update", "reactions.add"]).await;
+        assert!(all_text(&calls[0].args).contains("<@U0MAX>"));
+        let texts: Vec<String> = s.widget.delivered().iter().filter(|c| c.kind.as_deref() == Some("messages")).map(|c| c.body["text"].as_str().unwrap().to_owned()).collect();
+        assert_eq!(texts, ["Max here, taking over"], "only Max's reply reached the visitor");
+        s.finish().await;
+    }
+
+    async fn a_change_made_through_the_http_api_re_renders_the_slack_root(db) {
+        let s = SlackApp::spawn(&db).await;
+        s.handoff("c1").await;
+        let bo = s.count("select id from operators where slack_user_id = 'U0BO'").await;
+        let (st, _) = s.post("/v1/conversations/c1/transfer", ADMIN_TOKEN, json!({"operator_id": bo})).await;
+        assert_eq!(st, StatusCode::OK);
+        let calls = s.expect(&["chat.update", "chat.getPermalink", "conversations.open", "chat.postMessage"]).await;
+        assert!(all_text(&calls[0].args).contains("Assigned to <@U0BO>"));
+        assert_eq!(dm_calls(&calls), [BO]);
+        s.finish().await;
+    }
+
+    async fn a_click_on_an_out_of_date_root_re_renders_it_and_says_what_changed(db) {
+        let s = SlackApp::spawn(&db).await;
+        s.handoff("c1").await;
+        let root = s.root("c1").await;
+        let stale_value = s.buttons("c1").await.into_iter().find(|(a, _, _)| a == "hb_reject").unwrap().2;
+        let ada = s.count("select id from operators where slack_user_id = 'U0ADA'").await;
+        let (st, _) = s.post("/v1/conversations/c1/transfer", ADMIN_TOKEN, json!({"operator_id": ada})).await;
+        assert_eq!(st, StatusCode::OK);
+        s.calls().await;
+        let message = s.slack.message_json(CHANNEL, &root.ts).unwrap();
+        s.sender.block_action(BO, CHANNEL, &root.ts, message, "hb_reject", &stale_value).await;
+        let calls = s.expect(&["chat.update", "chat.postEphemeral"]).await;
+        assert_eq!(calls[1].args["user"], BO);
+        assert!(all_text(&calls[1].args).contains("out of date"));
+        assert!(s.conversation("c1").await["declined_by"].as_array().unwrap().is_empty(), "nothing was done");
+        s.finish().await;
+    }
+
+    async fn a_rate_limited_update_is_delivered_later_in_order_and_once(db) {
+        let s = SlackApp::spawn(&db).await;
+        s.handoff("c1").await;
+        s.slack.rate_limit_next("chat.update", 1, 1);
+        s.click(ADA, "c1", "hb_accept").await;
+        let (st, _) = s.post("/v1/conversations/c1/unassign", ADMIN_TOKEN, json!({})).await;
+        assert_eq!(st, StatusCode::OK);
+        let calls = s.expect(&["chat.update", "chat.update", "chat.update"]).await;
+        assert_eq!(calls.iter().map(|c| c.status).collect::<Vec<_>>(), [429, 200, 200]);
+        // Roots are rendered when delivered: the late update already shows the latest state.
+        assert!(all_text(&calls[2].args).contains("Unassigned"));
+        assert_eq!(labels(&s.root("c1").await.blocks), ["Accept", "Reject", "Transfer"]);
+
+        // A rate-limited root post holds back the transcript behind it: in order, once each.
+        s.slack.rate_limit_next("chat.postMessage", 1, 1);
+        s.app.handoff("c2", "support").await;
+        let calls = s.expect(&["chat.postMessage", "chat.postMessage", "chat.postMessage", "chat.postMessage"]).await;
+        assert_eq!(calls.iter().map(|c| c.status).collect::<Vec<_>>(), [429, 200, 200, 200]);
+        let root_ts = calls[1].response["ts"].as_str().unwrap();
+        assert!(calls[1].args["thread_ts"].is_null());
+        assert_eq!(calls[2].args["thread_ts"], root_ts);
+        assert_eq!(calls[3].args["thread_ts"], root_ts);
+        assert_eq!(s.slack.messages(CHANNEL).iter().filter(|m| m.thread_ts.is_none()).count(), 2, "one root per conversation");
+        s.finish().await;
+    }
+
+    async fn bad_signatures_are_refused_and_change_nothing(db) {
+        let s = SlackApp::spawn(&db).await;
+        let root = s.handoff("c1").await;
+        let event = SlackSender::event_envelope("Ev9", SlackSender::thread_message(CHANNEL, ADA, "hi", &root));
+        let now = handoff_bridge::signature::unix_now();
+        for (ts, secret) in [(now, "wrong-secret"), (now - 600, SLACK_SECRET)] {
+            let res = s.sender.send_raw("/slack/events", "application/json", event.to_string(), ts, secret).await;
+            assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+        }
+        let res = s.app.http.post(s.url("/slack/interactions")).body("payload={}").send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+        s.settle().await;
+        assert_eq!(s.count("select count(*) from inbound_events where source = 'slack'").await, 0);
+        assert_eq!(s.conversation("c1").await["assignee"], Value::Null);
+        let res = s.sender.url_verification("chal-123").await;
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["challenge"], "chal-123");
+        s.finish().await;
+    }
+
+    async fn the_bridges_own_and_other_bots_messages_are_ignored(db) {
+        let s = SlackApp::spawn(&db).await;
+        let root = s.handoff("c1").await;
+        let ours = SlackSender::bot_message(CHANNEL, handoff_bridge::standins::slack::SlackStandIn::BOT_ID, "echo", &root);
+        s.sender.event("EvB1", ours).await;
+        let other = SlackSender::bot_message(CHANNEL, "BOTHER01", "beep", &root);
+        s.sender.event("EvB2", other).await;
+        s.settle().await;
+        assert!(s.widget.calls().iter().all(|c| c.kind.as_deref() != Some("messages")));
+        assert_eq!(s.conversation("c1").await["assignee"], Value::Null);
+        s.finish().await;
+    }
+
+    async fn a_new_slack_user_becomes_an_operator_and_slack_admins_become_admins(db) {
+        let s = SlackApp::spawn(&db).await;
+        s.slack.add_user("U0OWNER", "olga", "Olga Owner", false, true);
+        let root = s.handoff("c1").await;
+        s.sender.event("EvN1", s.slack.user_reply(CHANNEL, "U0OWNER", "hello", &root)).await;
+        let calls = s.calls().await;
+        let methods: Vec<&str> = calls.iter().map(|c| c.method.as_str()).collect();
+        assert!(methods.contains(&"users.info"), "{methods:?}");
+        let (_, ops) = s.get("/v1/operators", ADMIN_TOKEN).await;
+        let olga = ops.as_array().unwrap().iter().find(|o| o["slack_user_id"] == "U0OWNER").unwrap().clone();
+        assert_eq!(olga["role"], "admin");
+        assert_eq!(olga["name"], "olga", "the Slack display name");
+        s.finish().await;
+    }
+}

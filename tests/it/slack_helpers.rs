@@ -1,0 +1,195 @@
+//! The Slack side of the harness: the service with Slack on, against the Slack stand-in,
+//! with three teammates linked to Slack users and the `support` widget's threads in
+//! `#support`. Every Slack call the bridge makes must be taken and asserted on: a test
+//! ends with [`SlackApp::finish`], which fails on any call nobody looked at.
+
+use crate::helpers::*;
+use handoff_bridge::standins::slack::{SlackCall, SlackMessage, SlackSender, SlackStandIn};
+use serde_json::{Value, json};
+use std::ops::Deref;
+
+pub const SLACK_TOKEN: &str = "xoxb-test-bot-token";
+pub const SLACK_SECRET: &str = "test-slack-signing-secret";
+pub const CHANNEL: &str = "C0SUPPORT";
+/// Agents.
+pub const ADA: &str = "U0ADA";
+pub const BO: &str = "U0BO";
+/// A manager.
+pub const MAX: &str = "U0MAX";
+
+const SEED: &str = r#"
+[[operators]]
+name = "Ada"
+slack_user_id = "U0ADA"
+
+[[operators]]
+name = "Bo"
+slack_user_id = "U0BO"
+
+[[operators]]
+name = "Max"
+role = "manager"
+slack_user_id = "U0MAX"
+
+[[widgets]]
+id = "support"
+slack_channel = "C0SUPPORT"
+"#;
+
+pub struct SlackApp {
+    pub app: TestApp,
+    pub slack: SlackStandIn,
+    pub sender: SlackSender,
+}
+
+impl Deref for SlackApp {
+    type Target = TestApp;
+    fn deref(&self) -> &TestApp {
+        &self.app
+    }
+}
+
+impl SlackApp {
+    pub async fn spawn(db: &Db) -> SlackApp {
+        Self::spawn_with(db, &[]).await
+    }
+
+    pub async fn spawn_with(db: &Db, extra: &[(&str, &str)]) -> SlackApp {
+        let slack = SlackStandIn::start(SLACK_TOKEN).await;
+        slack.add_channel(CHANNEL, "support", true);
+        slack.add_user(ADA, "ada", "Ada Lovelace", false, false);
+        slack.add_user(BO, "bo", "Bo Diddley", false, false);
+        slack.add_user(MAX, "max", "Max Planck", false, false);
+        let api_url = slack.api_url();
+        let mut env: Vec<(&str, &str)> = vec![
+            ("HANDOFF_SLACK_BOT_TOKEN", SLACK_TOKEN),
+            ("HANDOFF_SLACK_SIGNING_SECRET", SLACK_SECRET),
+            ("HANDOFF_SLACK_API_URL", &api_url),
+        ];
+        env.extend_from_slice(extra);
+        let app = TestApp::launch(db, &env, Some(SEED)).await;
+        let sender = slack.sender(&app.base, SLACK_SECRET);
+        SlackApp { app, slack, sender }
+    }
+
+    /// Waits until the outbox has delivered everything queued so far.
+    pub async fn settle(&self) {
+        eventually("the outbox to drain", || async {
+            let open = self
+                .count("select count(*) from outbox where status in ('pending', 'inflight')")
+                .await;
+            (open == 0).then_some(())
+        })
+        .await;
+    }
+
+    /// Settles, then takes every Slack call made since the last take.
+    pub async fn calls(&self) -> Vec<SlackCall> {
+        self.settle().await;
+        self.slack.take_calls()
+    }
+
+    /// Settles and checks that the calls made since the last take were exactly these
+    /// methods, in this order; returns them.
+    pub async fn expect(&self, methods: &[&str]) -> Vec<SlackCall> {
+        let calls = self.calls().await;
+        let seen: Vec<&str> = calls.iter().map(|c| c.method.as_str()).collect();
+        assert_eq!(seen, methods, "Slack calls: {calls:#?}");
+        calls
+    }
+
+    /// Sends a handoff for `conversation` on `support` and returns its thread root's ts,
+    /// taking the root and transcript posts.
+    pub async fn handoff(&self, conversation: &str) -> String {
+        self.app.handoff(conversation, "support").await;
+        let calls = self.calls().await;
+        let root = calls
+            .iter()
+            .find(|c| c.method == "chat.postMessage" && c.args["thread_ts"].is_null())
+            .expect("a root was posted");
+        root.response["ts"].as_str().unwrap().to_owned()
+    }
+
+    /// The thread root of a conversation, as Slack holds it now.
+    pub async fn root(&self, conversation: &str) -> SlackMessage {
+        let ts: String = sqlx::query_scalar("select slack_thread_ts from conversations where id = $1")
+            .bind(conversation)
+            .fetch_one(&self.pool)
+            .await
+            .unwrap();
+        self.slack.message(CHANNEL, &ts).expect("the root exists")
+    }
+
+    /// The buttons on a conversation's root: (action_id, label, value).
+    pub async fn buttons(&self, conversation: &str) -> Vec<(String, String, String)> {
+        buttons_of(&self.root(conversation).await.blocks)
+    }
+
+    /// Clicks the button `action` on a conversation's root, as `user`.
+    pub async fn click(&self, user: &str, conversation: &str, action: &str) -> reqwest::StatusCode {
+        let root = self.root(conversation).await;
+        let (_, _, value) = buttons_of(&root.blocks)
+            .into_iter()
+            .find(|(a, _, _)| a == action)
+            .unwrap_or_else(|| panic!("no {action} button on the root of {conversation}"));
+        let message = self.slack.message_json(CHANNEL, &root.ts).unwrap();
+        self.sender
+            .block_action(user, CHANNEL, &root.ts, message, action, &value)
+            .await
+            .status()
+    }
+
+    /// Fails if any Slack call was not taken and asserted on.
+    pub async fn finish(&self) {
+        self.settle().await;
+        self.slack.assert_all_seen();
+    }
+}
+
+pub fn buttons_of(blocks: &Value) -> Vec<(String, String, String)> {
+    let mut out = Vec::new();
+    for block in blocks.as_array().into_iter().flatten() {
+        for e in block["elements"].as_array().into_iter().flatten() {
+            if e["type"] == "button" {
+                out.push((
+                    e["action_id"].as_str().unwrap_or_default().to_owned(),
+                    e["text"]["text"].as_str().unwrap_or_default().to_owned(),
+                    e["value"].as_str().unwrap_or_default().to_owned(),
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// The labels of the buttons in `blocks`.
+pub fn labels(blocks: &Value) -> Vec<String> {
+    buttons_of(blocks).into_iter().map(|(_, l, _)| l).collect()
+}
+
+/// All the text in a message's blocks and its fallback text, for assertions.
+pub fn all_text(message: &Value) -> String {
+    let mut out = message["text"].as_str().unwrap_or_default().to_owned();
+    fn walk(v: &Value, out: &mut String) {
+        match v {
+            Value::String(s) => {
+                out.push(' ');
+                out.push_str(s);
+            }
+            Value::Array(a) => a.iter().for_each(|x| walk(x, out)),
+            Value::Object(o) => o.values().for_each(|x| walk(x, out)),
+            _ => {}
+        }
+    }
+    walk(&message["blocks"], &mut out);
+    out
+}
+
+/// `json!` of a view_submission's state values for the given inputs.
+pub fn values(inputs: &[(&str, Value)]) -> Value {
+    let mut v = serde_json::Map::new();
+    for (block, value) in inputs {
+        v.insert((*block).to_owned(), json!({ *block: value }));
+    }
+    Value::Object(v)
+}

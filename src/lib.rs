@@ -15,6 +15,8 @@
 //!   metrics, the event stream and the OpenAPI document.
 //! - [`config`] — settings from a TOML file and the environment; `check-config`.
 //! - [`signature`] — the widget platform's HMAC request signature.
+//! - [`slack`] — the Slack adapter: signed events, buttons, modals, `/handoff`, and the
+//!   outbox target that makes the Web API calls.
 //! - [`startup`] — builds the application, binds the port, runs until shutdown.
 //! - [`telemetry`] — logging setup.
 //! - [`loadgen`] — `handoff-bridge bench`, the load generator behind `BENCHMARKS.md`.

@@ -348,3 +348,48 @@ on_both_databases! {
         s.finish().await;
     }
 }
+
+/// The app manifest is valid YAML and names exactly the URLs the bridge serves for Slack.
+#[tokio::test]
+async fn the_slack_app_manifest_names_every_slack_url_the_bridge_serves() {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/manifests/slack/manifest.yml")).unwrap();
+    let manifest: Value = serde_norway::from_str(&text).expect("the manifest is valid YAML");
+    let urls = [
+        manifest["features"]["slash_commands"][0]["url"].as_str().unwrap(),
+        manifest["settings"]["event_subscriptions"]["request_url"]
+            .as_str()
+            .unwrap(),
+        manifest["settings"]["interactivity"]["request_url"].as_str().unwrap(),
+    ];
+    let mut paths: Vec<&str> = urls
+        .iter()
+        .map(|u| u.trim_start_matches("https://bridge.example.com"))
+        .collect();
+    paths.sort();
+    assert_eq!(paths, ["/slack/commands", "/slack/events", "/slack/interactions"]);
+    assert_eq!(manifest["features"]["slash_commands"][0]["command"], "/handoff");
+    let scopes: Vec<&str> = manifest["oauth_config"]["scopes"]["bot"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s.as_str())
+        .collect();
+    for scope in [
+        "chat:write",
+        "commands",
+        "im:write",
+        "users:read",
+        "reactions:write",
+        "channels:history",
+    ] {
+        assert!(scopes.contains(&scope), "{scope} is requested");
+    }
+    // Each URL is served: unsigned requests are refused (401), not unknown (404).
+    let db = Db::sqlite();
+    let s = SlackApp::spawn(&db).await;
+    for path in paths {
+        let res = s.app.http.post(s.url(path)).body("{}").send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{path}");
+    }
+    s.finish().await;
+}

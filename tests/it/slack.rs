@@ -153,12 +153,31 @@ on_both_databases! {
         assert!(calls[4].args["text"].as_str().unwrap().contains("VIP, be nice"), "the note is in the thread");
         assert_eq!(s.conversation("c1").await["assignee"]["name"], "Bo");
 
-        // Bo sends it back to the bot.
+        // Bo sends it to a team: it is routed among the team's members (only Max is in it).
+        let (st, team) = s.post("/v1/teams", ADMIN_TOKEN, json!({"name": "billing"})).await;
+        assert_eq!(st, StatusCode::CREATED);
+        let tid = team["id"].as_i64().unwrap();
+        let max_id = s.count("select id from operators where slack_user_id = 'U0MAX'").await;
+        s.call(reqwest::Method::PUT, &format!("/v1/teams/{tid}/members/{max_id}"), ADMIN_TOKEN, None).await;
+        s.set_routing("support", "round-robin", None).await;
         s.click(BO, "c1", "hb_transfer").await;
         s.expect(&["views.open"]).await;
         let view = s.slack.views().last().unwrap().view.clone();
+        let pick = json!({"type": "static_select", "selected_option": {"text": {"type": "plain_text", "text": "billing"}, "value": tid.to_string()}});
+        let res = s.sender.view_submission(BO, view, values(&[("team", pick)])).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let calls = s.expect(&["chat.update", "chat.getPermalink", "conversations.open", "chat.postMessage"]).await;
+        assert_eq!(dm_calls(&calls), [MAX]);
+        assert!(all_text(&calls[0].args).contains("billing"));
+        let c = s.conversation("c1").await;
+        assert_eq!((c["team"]["name"].as_str(), c["assignee"]["name"].as_str()), (Some("billing"), Some("Max")));
+
+        // Max sends it back to the bot.
+        s.click(MAX, "c1", "hb_transfer").await;
+        s.expect(&["views.open"]).await;
+        let view = s.slack.views().last().unwrap().view.clone();
         let bot = json!({"type": "checkboxes", "selected_options": [{"text": {"type": "plain_text", "text": "Back to the bot"}, "value": "bot"}]});
-        s.sender.view_submission(BO, view, values(&[("bot", bot)])).await;
+        s.sender.view_submission(MAX, view, values(&[("bot", bot)])).await;
         let calls = s.expect(&["chat.update"]).await;
         assert!(labels(&calls[0].args["blocks"]).is_empty(), "no buttons once the bot has it");
         assert_eq!(s.conversation("c1").await["status"], "bot");
@@ -330,6 +349,40 @@ on_both_databases! {
         s.settle().await;
         assert!(s.widget.calls().iter().all(|c| c.kind.as_deref() != Some("messages")));
         assert_eq!(s.conversation("c1").await["assignee"], Value::Null);
+        s.finish().await;
+    }
+
+    async fn long_texts_are_split_or_trimmed_to_slacks_limits_never_refused(db) {
+        let s = SlackApp::spawn(&db).await;
+        let mut event = handoff_bridge::standins::widget::WidgetClient::handoff_event("c1", "support");
+        event["conversation"]["summary"] = json!("refund ".repeat(1000));
+        event["conversation"]["visitor"]["name"] = json!("V".repeat(300));
+        event["conversation"]["transcript"] = json!([{"author": "visitor", "text": "word ".repeat(3000)}]);
+        assert_eq!(s.client.send(&event).await.status(), StatusCode::OK);
+        let calls = s.calls().await;
+        assert!(calls.iter().all(|c| c.status == 200 && c.response["ok"] == true), "Slack refused something: {calls:#?}");
+        let root = &calls[0];
+        assert!(root.args["thread_ts"].is_null());
+        let posts = calls.iter().filter(|c| c.args["thread_ts"].is_string()).count();
+        assert_eq!(posts, 5, "15 000 characters go out as five thread messages");
+        let total: usize = s.slack.replies(CHANNEL, root.response["ts"].as_str().unwrap()).iter().map(|m| m.text.matches("word").count()).sum();
+        assert_eq!(total, 3000, "nothing was lost");
+        s.finish().await;
+    }
+
+    async fn in_command_reply_mode_thread_messages_stay_in_the_team(db) {
+        let s = SlackApp::spawn_with(&db, &[("HANDOFF_REPLY_MODE", "command")]).await;
+        let root = s.handoff("c1").await;
+        s.sender.event("EvC1", s.slack.user_reply(CHANNEL, ADA, "should we refund?", &root)).await;
+        s.expect(&["auth.test"]).await;
+        assert_eq!(s.conversation("c1").await["assignee"], Value::Null, "no self-claim");
+        let res = s.sender.command(ADA, CHANNEL, "reply c1 Yes, refunded!").await;
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["response_type"], "ephemeral");
+        let calls = s.expect(&["chat.update", "chat.postMessage"]).await;
+        assert_eq!(calls[1].args["thread_ts"], root.as_str());
+        let texts: Vec<String> = s.widget.delivered().iter().filter(|c| c.kind.as_deref() == Some("messages")).map(|c| c.body["text"].as_str().unwrap().to_owned()).collect();
+        assert_eq!(texts, ["Yes, refunded!"]);
         s.finish().await;
     }
 

@@ -2,6 +2,9 @@
 //! carry ids only; what is shown is rendered from the database at delivery time, so a
 //! root is always updated to the latest state. What a call created (the root's ts, a
 //! transcript line's ts) is recorded at once, so a retried row does not post it again.
+//! A thread root also carries message metadata naming its conversation: when its row
+//! was claimed before (a lost response, a crash), the channel's history is searched for
+//! it first, so a conversation never gets two threads.
 
 use super::Slack;
 use super::render::{self, RootContext};
@@ -15,6 +18,9 @@ use serde_json::Value;
 use slack_morphism::errors::SlackClientError;
 use slack_morphism::prelude::*;
 use std::time::Duration;
+
+/// The metadata event type of the bridge's thread roots.
+const METADATA_EVENT: &str = "handoff_bridge";
 
 /// Maps a Slack client error to what the outbox should do with the row.
 pub fn classify(e: &SlackClientError) -> Delivery {
@@ -62,7 +68,7 @@ impl Slack {
             Err(e) => return Delivery::Dead(format!("unreadable payload: {e}")),
         };
         let step = match row.kind.as_str() {
-            "open_thread" => self.open_thread(&payload).await,
+            "open_thread" => self.open_thread(&payload, row.claims > 1).await,
             "render" => self.render_root(&payload).await,
             "mirror" => self.mirror(&payload).await,
             "dm" => self.dm(&payload).await,
@@ -122,6 +128,24 @@ impl Slack {
     }
 
     async fn post(&self, channel: &str, content: SlackMessageContent, thread_ts: Option<&str>) -> Step<String> {
+        self.post_keyed(channel, content, thread_ts, None).await
+    }
+
+    /// Posts a message; `key` is recorded as its metadata so it can be found again.
+    async fn post_keyed(
+        &self,
+        channel: &str,
+        content: SlackMessageContent,
+        thread_ts: Option<&str>,
+        key: Option<&str>,
+    ) -> Step<String> {
+        let content = match key {
+            Some(key) => content.with_metadata(
+                SlackMessageMetadata::new(METADATA_EVENT.into())
+                    .with_event_payload(std::collections::HashMap::from([("key".to_owned(), key.to_owned())])),
+            ),
+            None => content,
+        };
         let (client, token) = self.session();
         let mut req = SlackApiChatPostMessageRequest::new(SlackChannelId(channel.to_owned()), content);
         if let Some(ts) = thread_ts {
@@ -135,22 +159,46 @@ impl Slack {
         Ok(res.ts.0)
     }
 
+    /// Finds a message this bridge posted with `key` among the channel's latest messages.
+    async fn find_posted(&self, channel: &str, key: &str) -> Step<Option<String>> {
+        let (client, token) = self.session();
+        let req = SlackApiConversationsHistoryRequest::new()
+            .with_channel(SlackChannelId(channel.to_owned()))
+            .with_limit(200)
+            .with_include_all_metadata(true);
+        let res = client.open_session(&token).conversations_history(&req).await.map_err(|e| classify(&e))?;
+        Ok(res
+            .messages
+            .into_iter()
+            .find(|m| {
+                m.content.metadata.as_ref().is_some_and(|md| {
+                    md.event_type == METADATA_EVENT
+                        && md.event_payload.as_ref().and_then(|p| p.get("key")).is_some_and(|k| k == key)
+                })
+            })
+            .map(|m| m.origin.ts.0))
+    }
+
     /// Posts the root (once) and every transcript line not yet in the thread.
-    async fn open_thread(&self, payload: &Value) -> Step<()> {
+    /// `claimed_before`: an earlier attempt of this row may have posted the root already.
+    async fn open_thread(&self, payload: &Value, claimed_before: bool) -> Step<()> {
         let id = str_of(payload, "conversation")?;
-        let Some(row) = self.conversation(id).await? else {
-            return Ok(());
-        };
+        let Some(row) = self.conversation(id).await? else { return Ok(()) };
         let (channel, thread_ts) = match (&row.slack_channel, &row.slack_thread_ts) {
             (Some(c), Some(t)) => (c.clone(), t.clone()),
             _ => {
                 let channel = self.channel_for(&row).await?;
-                let content = self.root_content(id).await?;
-                let ts = self.post(&channel, content, None).await?;
+                let key = format!("root:{id}");
+                let earlier = if claimed_before { self.find_posted(&channel, &key).await? } else { None };
+                let ts = match earlier {
+                    Some(ts) => ts,
+                    None => {
+                        let content = self.root_content(id).await?;
+                        self.post_keyed(&channel, content, None, Some(&key)).await?
+                    }
+                };
                 let mut tx = self.service().store().write().await.map_err(internal)?;
-                convs::set_slack_thread(tx.conn(), id, &channel, &ts)
-                    .await
-                    .map_err(internal)?;
+                convs::set_slack_thread(tx.conn(), id, &channel, &ts).await.map_err(internal)?;
                 tx.commit().await.map_err(internal)?;
                 (channel, ts)
             }

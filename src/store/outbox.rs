@@ -23,10 +23,13 @@ pub struct OutboxRow {
     pub last_error: Option<String>,
     pub created_at: i64,
     pub delivered_at: Option<i64>,
+    /// How many times it was claimed, this time included, not counting attempts the
+    /// platform refused with a 429 (those certainly did not reach it).
+    pub claims: i64,
 }
 
 const COLUMNS: &str = "id, workspace_id, target, kind, ordering_key, payload, idempotency_key, status, attempts, \
-    next_attempt_at, locked_until, last_error, created_at, delivered_at";
+    next_attempt_at, locked_until, last_error, created_at, delivered_at, claims";
 
 /// A row to write.
 #[derive(Debug, Clone)]
@@ -77,7 +80,7 @@ pub async fn claim(
     let mut rows = Vec::with_capacity(ids.len());
     for id in ids {
         let row: Option<OutboxRow> = sqlx::query_as(&format!(
-            "update outbox set status = 'inflight', locked_until = $2 where id = $1 \
+            "update outbox set status = 'inflight', locked_until = $2, claims = claims + 1 where id = $1 \
              and (status = 'pending' or (status = 'inflight' and locked_until < $3)) returning {COLUMNS}"
         ))
         .bind(id)
@@ -100,7 +103,8 @@ pub async fn mark_done(conn: &mut AnyConnection, id: i64, now: i64) -> Result<()
 }
 
 /// Back to pending, due at `next_at`. `count` says whether this was a failed attempt
-/// (5xx, timeout) or a hold-back (429) that does not use up an attempt.
+/// (5xx, timeout: it may have reached the platform) or a hold-back (429: it certainly did
+/// not), which neither uses up an attempt nor counts as a claim.
 pub async fn mark_retry(
     conn: &mut AnyConnection,
     id: i64,
@@ -110,7 +114,7 @@ pub async fn mark_retry(
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "update outbox set status = 'pending', next_attempt_at = $2, last_error = $3, locked_until = null, \
-         attempts = attempts + $4 where id = $1",
+         attempts = attempts + $4, claims = claims - (1 - $4) where id = $1",
     )
     .bind(id)
     .bind(next_at)

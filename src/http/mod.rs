@@ -51,10 +51,31 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
             .merge(directory::router())
             .merge(events::router());
     }
-    app.fallback(not_found)
+    app.route_layer(axum::middleware::from_fn(track))
+        .fallback(not_found)
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Records every request's latency by route and status (`/metrics`).
+async fn track(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_default();
+    let method = req.method().to_string();
+    let started = std::time::Instant::now();
+    let res = next.run(req).await;
+    metrics::histogram!(
+        "handoff_http_request_seconds",
+        "method" => method,
+        "route" => route,
+        "status" => res.status().as_u16().to_string()
+    )
+    .record(started.elapsed().as_secs_f64());
+    res
 }
 
 async fn not_found(uri: axum::http::Uri) -> error::ApiError {

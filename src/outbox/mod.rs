@@ -195,36 +195,16 @@ impl Worker {
         let Some(id) = payload["body"]["message_id"].as_i64() else {
             return Ok(());
         };
-        conversations::set_delivery(conn, id, if failure.is_none() { "delivered" } else { "failed" }).await?;
-        if self.slack.is_none() {
-            return Ok(());
+        let delivery = if failure.is_none() { "delivered" } else { "failed" };
+        let posted = conversations::set_delivery(conn, id, delivery).await?;
+        if let (Some(_), Some((channel, ts))) = (&self.slack, posted) {
+            if let Some(line) = conversations::message(conn, id).await? {
+                let conversation = line.conversation_id;
+                crate::slack::deliver::enqueue_receipt(conn, row.workspace_id, &conversation, &channel, &ts, failure)
+                    .await?;
+            }
+            self.wake.notify_one();
         }
-        let Some(line) = conversations::message(conn, id).await? else {
-            return Ok(());
-        };
-        let (Some(channel), Some(ts)) = (line.slack_channel, line.slack_ts) else {
-            return Ok(());
-        };
-        let key = format!("slack:{}", line.conversation_id);
-        let name = if failure.is_none() {
-            "white_check_mark"
-        } else {
-            "warning"
-        };
-        let react = serde_json::json!({"channel": channel, "ts": ts, "name": name});
-        crate::service::enqueue_slack(conn, row.workspace_id, "react", key.clone(), react).await?;
-        if let Some(why) = failure {
-            let thread_ts = conversations::get(conn, &line.conversation_id)
-                .await?
-                .and_then(|c| c.slack_thread_ts);
-            let note = serde_json::json!({
-                "channel": channel,
-                "thread_ts": thread_ts.unwrap_or(ts),
-                "text": format!("⚠️ That reply could not be delivered to the visitor ({why})."),
-            });
-            crate::service::enqueue_slack(conn, row.workspace_id, "thread_note", key, note).await?;
-        }
-        self.wake.notify_one();
         Ok(())
     }
 

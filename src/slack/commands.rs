@@ -5,7 +5,7 @@
 
 use super::Slack;
 use super::verify::{SignedBody, form};
-use crate::engine::transition::Command;
+use crate::engine::transition::{Command, Outcome};
 use crate::engine::{OperatorId, Presence, RoutingMode, TeamId};
 use crate::http::AppState;
 use crate::http::error::ApiError;
@@ -104,11 +104,19 @@ impl Subcommand {
             ["reply", ..] => Err("`/handoff reply <conversation> <text>`".into()),
             ["team", "create", _, ..] => Ok(Subcommand::TeamCreate(rest_after(2))),
             ["team", "delete", _, ..] => Ok(Subcommand::TeamDelete(rest_after(2))),
-            ["team", op @ ("add" | "remove"), team, users @ ..] if !users.is_empty() => Ok(Subcommand::TeamMembers {
-                team: (*team).to_owned(),
-                users: mentions(users)?,
-                add: *op == "add",
-            }),
+            ["team", op @ ("add" | "remove"), rest @ ..] if rest.len() >= 2 => {
+                // The team's name is every word before the first @mention.
+                let first = rest
+                    .iter()
+                    .position(|w| w.starts_with("<@"))
+                    .unwrap_or(rest.len() - 1)
+                    .max(1);
+                Ok(Subcommand::TeamMembers {
+                    team: rest[..first].join(" "),
+                    users: mentions(&rest[first..])?,
+                    add: *op == "add",
+                })
+            }
             ["team", "list"] => Ok(Subcommand::TeamList),
             ["team", ..] => {
                 Err("`/handoff team create|delete <name>`, `team add|remove <name> @user…` or `team list`".into())
@@ -136,6 +144,39 @@ fn ephemeral(text: String) -> Json<Value> {
     Json(json!({"response_type": "ephemeral", "text": text}))
 }
 
+/// A command's private answer: text, and at most one button.
+pub struct Answer {
+    text: String,
+    button: Option<(&'static str, &'static str, String)>,
+}
+
+impl Answer {
+    fn with_button(text: String, button: (&'static str, &'static str, String)) -> Answer {
+        Answer {
+            text,
+            button: Some(button),
+        }
+    }
+
+    fn into_json(self) -> Json<Value> {
+        match self.button {
+            None => ephemeral(self.text),
+            Some((label, action, value)) => {
+                let content = super::render::notice(&self.text, Some((label, action, &value)));
+                let mut body = serde_json::to_value(&content).unwrap_or_default();
+                body["response_type"] = json!("ephemeral");
+                Json(body)
+            }
+        }
+    }
+}
+
+impl From<String> for Answer {
+    fn from(text: String) -> Answer {
+        Answer { text, button: None }
+    }
+}
+
 pub async fn receive(State(state): State<AppState>, SignedBody(body): SignedBody) -> Result<Json<Value>, ApiError> {
     let Some(slack) = &state.slack else {
         return Err(ApiError::not_found("Slack is not configured"));
@@ -148,21 +189,23 @@ pub async fn receive(State(state): State<AppState>, SignedBody(body): SignedBody
         ));
     };
     metrics::counter!("handoff_actions_total", "source" => "slack_command").increment(1);
-    let text = field("text").unwrap_or_default();
-    let sub = match Subcommand::parse(text) {
+    let text = super::render::unescape(field("text").unwrap_or_default());
+    let sub = match Subcommand::parse(&text) {
         Ok(s) => s,
         Err(what) => return Ok(ephemeral(format!("⚠️ {what}\n\n{USAGE}"))),
     };
     let op = slack.operator(user, field("user_name")).await?;
     let answer = match slack.run(&op, channel, sub).await {
-        Ok(text) => text,
+        Ok(answer) => answer,
         Err(ServiceError::Internal(e)) => return Err(ServiceError::Internal(e).into()),
-        Err(ServiceError::AlreadyAssigned { owner, .. }) => {
-            format!("⚠️ *{}* already has this conversation.", owner.name)
-        }
-        Err(e) => format!("⚠️ {e}"),
+        Err(ServiceError::AlreadyAssigned { owner, .. }) => format!(
+            "⚠️ *{}* already has this conversation.",
+            super::render::esc(&owner.name)
+        )
+        .into(),
+        Err(e) => format!("⚠️ {e}").into(),
     };
-    Ok(ephemeral(answer))
+    Ok(answer.into_json())
 }
 
 impl Slack {
@@ -184,11 +227,11 @@ impl Slack {
     }
 
     /// Runs a subcommand as `op`; the answer is shown privately.
-    pub async fn run(&self, op: &LinkedOperator, channel: &str, sub: Subcommand) -> Result<String, ServiceError> {
+    pub async fn run(&self, op: &LinkedOperator, channel: &str, sub: Subcommand) -> Result<Answer, ServiceError> {
         let ws = DEFAULT_WORKSPACE;
         let actor = op.actor();
         let service = self.service();
-        Ok(match sub {
+        let text: String = match sub {
             Subcommand::Help => USAGE.to_owned(),
             Subcommand::Presence(p) => {
                 service.set_presence(ws, &actor, op.id, p).await?;
@@ -222,7 +265,11 @@ impl Slack {
                 };
                 let list = service.list_conversations(ws, f, None, None, 15).await?;
                 if list.is_empty() {
-                    format!("No {filter} conversations.")
+                    match filter {
+                        "mine" => "You have no open conversations.".to_owned(),
+                        "all" => "No conversations yet.".to_owned(),
+                        _ => "No unassigned conversations: all caught up.".to_owned(),
+                    }
                 } else {
                     let mut text = format!("*{} conversations*", filter);
                     for c in list {
@@ -240,21 +287,39 @@ impl Slack {
                 }
             }
             Subcommand::Claim(conversation) => {
-                service
-                    .act(ws, &conversation, &actor, Command::Claim { takeover: false })
+                let takeover = service.policy().may_take_over(op.role);
+                let acted = service
+                    .act(ws, &conversation, &actor, Command::Claim { takeover })
                     .await?;
-                format!("`{conversation}` is yours.")
+                match acted.outcome {
+                    Outcome::TookOver { .. } => format!("You took `{conversation}` over."),
+                    _ => format!("`{conversation}` is yours."),
+                }
             }
             Subcommand::Reply { conversation, text } => {
                 let cmd = Command::Reply {
-                    text,
+                    text: text.clone(),
                     explicit: true,
                     takeover: false,
                 };
-                let acted = service.act(ws, &conversation, &actor, cmd).await?;
-                match acted.outcome {
-                    crate::engine::transition::Outcome::InternalNote => "Kept as an internal note.".into(),
-                    _ => format!("Sent to the visitor of `{conversation}`."),
+                match service.act(ws, &conversation, &actor, cmd).await {
+                    Ok(acted) if acted.outcome == Outcome::InternalNote => "Kept as an internal note.".into(),
+                    Ok(_) => format!("Sent to the visitor of `{conversation}`."),
+                    Err(ServiceError::AlreadyAssigned {
+                        owner,
+                        takeover_allowed: true,
+                    }) => {
+                        let held = service.hold_reply(&conversation, op.id, &text, None).await?;
+                        return Ok(Answer::with_button(
+                            format!(
+                                "⚠️ Not sent to the visitor: *{}* is handling this conversation. \
+                                 You can take it over and send your message.",
+                                super::render::esc(&owner.name)
+                            ),
+                            ("Take over & send", super::render::TAKEOVER_SEND, held.to_string()),
+                        ));
+                    }
+                    Err(e) => return Err(e),
                 }
             }
             Subcommand::TeamCreate(name) => {
@@ -309,7 +374,7 @@ impl Slack {
             }
             Subcommand::RoutingShow(widget) => {
                 let w = service.widget(ws, &widget).await?;
-                widget_line(&w)
+                widget_line(&w, self.default_channel())
             }
             Subcommand::RoutingSet(widget, mode) => {
                 let patch = WidgetPatch {
@@ -330,14 +395,18 @@ impl Slack {
                     ..Default::default()
                 };
                 let w = service.update_widget(ws, &actor, &widget, patch).await?;
-                widget_line(&w)
+                widget_line(&w, self.default_channel())
             }
             Subcommand::Widgets => {
                 let widgets = service.list_widgets(ws).await?;
                 if widgets.is_empty() {
                     "No widgets yet: one appears with its first handoff, or with `/handoff connect <widget>`.".into()
                 } else {
-                    widgets.iter().map(widget_line).collect::<Vec<_>>().join("\n")
+                    widgets
+                        .iter()
+                        .map(|w| widget_line(w, self.default_channel()))
+                        .collect::<Vec<_>>()
+                        .join("\n")
                 }
             }
             Subcommand::Connect(widget) => {
@@ -352,25 +421,23 @@ impl Slack {
                     w.id
                 )
             }
-        })
+        };
+        Ok(text.into())
     }
 }
 
-fn widget_line(w: &crate::service::WidgetView) -> String {
+fn widget_line(w: &crate::service::WidgetView, default_channel: Option<&str>) -> String {
     let eligible = if w.eligible.is_empty() {
         "everyone".to_owned()
     } else {
         w.eligible.iter().map(|e| e.name.clone()).collect::<Vec<_>>().join(", ")
     };
-    let channel = w
-        .slack_channel
-        .as_deref()
-        .map(|c| format!("<#{c}>"))
-        .unwrap_or_else(|| "the default channel".into());
-    format!(
-        "• *{}*: {} routing, eligible: {eligible}, threads in {channel}",
-        w.id, w.routing
-    )
+    let channel = match (w.slack_channel.as_deref(), default_channel) {
+        (Some(c), _) => format!("threads in <#{c}>"),
+        (None, Some(c)) => format!("threads in the default channel <#{c}>"),
+        (None, None) => format!("no Slack channel yet: run `/handoff connect {}` in one", w.id),
+    };
+    format!("• *{}*: {} routing, eligible: {eligible}, {channel}", w.id, w.routing)
 }
 
 #[cfg(test)]

@@ -22,6 +22,36 @@ use std::time::Duration;
 /// The metadata event type of the bridge's thread roots.
 const METADATA_EVENT: &str = "handoff_bridge";
 
+/// Queues the delivery receipt of an operator's reply where it stands in Slack: ✅ when
+/// the visitor got it, ⚠️ and a short thread note when not (§3.2a).
+pub async fn enqueue_receipt(
+    conn: &mut sqlx::AnyConnection,
+    workspace_id: i64,
+    conversation: &str,
+    channel: &str,
+    ts: &str,
+    failure: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    let key = format!("slack:{conversation}");
+    let name = if failure.is_none() {
+        "white_check_mark"
+    } else {
+        "warning"
+    };
+    let react = serde_json::json!({"channel": channel, "ts": ts, "name": name});
+    crate::service::enqueue_slack(conn, workspace_id, "react", key.clone(), react).await?;
+    if let Some(why) = failure {
+        let thread_ts = convs::get(conn, conversation).await?.and_then(|c| c.slack_thread_ts);
+        let note = serde_json::json!({
+            "channel": channel,
+            "thread_ts": thread_ts.as_deref().unwrap_or(ts),
+            "text": format!("⚠️ That reply could not be delivered to the visitor ({why})."),
+        });
+        crate::service::enqueue_slack(conn, workspace_id, "thread_note", key, note).await?;
+    }
+    Ok(())
+}
+
 /// Maps a Slack client error to what the outbox should do with the row.
 pub fn classify(e: &SlackClientError) -> Delivery {
     match e {
@@ -166,14 +196,22 @@ impl Slack {
             .with_channel(SlackChannelId(channel.to_owned()))
             .with_limit(200)
             .with_include_all_metadata(true);
-        let res = client.open_session(&token).conversations_history(&req).await.map_err(|e| classify(&e))?;
+        let res = client
+            .open_session(&token)
+            .conversations_history(&req)
+            .await
+            .map_err(|e| classify(&e))?;
         Ok(res
             .messages
             .into_iter()
             .find(|m| {
                 m.content.metadata.as_ref().is_some_and(|md| {
                     md.event_type == METADATA_EVENT
-                        && md.event_payload.as_ref().and_then(|p| p.get("key")).is_some_and(|k| k == key)
+                        && md
+                            .event_payload
+                            .as_ref()
+                            .and_then(|p| p.get("key"))
+                            .is_some_and(|k| k == key)
                 })
             })
             .map(|m| m.origin.ts.0))
@@ -183,13 +221,19 @@ impl Slack {
     /// `claimed_before`: an earlier attempt of this row may have posted the root already.
     async fn open_thread(&self, payload: &Value, claimed_before: bool) -> Step<()> {
         let id = str_of(payload, "conversation")?;
-        let Some(row) = self.conversation(id).await? else { return Ok(()) };
+        let Some(row) = self.conversation(id).await? else {
+            return Ok(());
+        };
         let (channel, thread_ts) = match (&row.slack_channel, &row.slack_thread_ts) {
             (Some(c), Some(t)) => (c.clone(), t.clone()),
             _ => {
                 let channel = self.channel_for(&row).await?;
                 let key = format!("root:{id}");
-                let earlier = if claimed_before { self.find_posted(&channel, &key).await? } else { None };
+                let earlier = if claimed_before {
+                    self.find_posted(&channel, &key).await?
+                } else {
+                    None
+                };
                 let ts = match earlier {
                     Some(ts) => ts,
                     None => {
@@ -198,7 +242,9 @@ impl Slack {
                     }
                 };
                 let mut tx = self.service().store().write().await.map_err(internal)?;
-                convs::set_slack_thread(tx.conn(), id, &channel, &ts).await.map_err(internal)?;
+                convs::set_slack_thread(tx.conn(), id, &channel, &ts)
+                    .await
+                    .map_err(internal)?;
                 tx.commit().await.map_err(internal)?;
                 (channel, ts)
             }
@@ -231,10 +277,32 @@ impl Slack {
         }
         if let Some(ts) = first_ts {
             let mut tx = self.service().store().write().await.map_err(internal)?;
-            convs::set_message_slack(tx.conn(), line.id, channel, &ts)
+            let delivery = convs::set_message_slack(tx.conn(), line.id, channel, &ts)
                 .await
                 .map_err(internal)?;
+            // The visitor got (or could not get) it before it reached the thread: the
+            // receipt goes on this copy now.
+            if line.author == "operator" {
+                let failure = match delivery.as_deref() {
+                    Some("delivered") => Some(None),
+                    Some("failed") => Some(Some("see the service log")),
+                    _ => None,
+                };
+                if let Some(failure) = failure {
+                    enqueue_receipt(
+                        tx.conn(),
+                        DEFAULT_WORKSPACE.0,
+                        &line.conversation_id,
+                        channel,
+                        &ts,
+                        failure,
+                    )
+                    .await
+                    .map_err(internal)?;
+                }
+            }
             tx.commit().await.map_err(internal)?;
+            self.service().wake_outbox();
         }
         Ok(())
     }

@@ -101,7 +101,8 @@ impl Slack {
         let Some(conversation) = conversation else {
             return Ok(()); // a thread the bridge did not open
         };
-        let text = m.content.as_ref().and_then(|c| c.text.clone()).unwrap_or_default();
+        let text = render::unescape(&m.content.as_ref().and_then(|c| c.text.clone()).unwrap_or_default());
+        let reply_text = text.clone();
         if text.trim().is_empty() {
             return Ok(());
         }
@@ -140,12 +141,7 @@ impl Slack {
                 let button = if takeover_allowed {
                     let held = self
                         .service()
-                        .hold_reply(
-                            &conversation.id,
-                            op.id,
-                            &m.content.and_then(|c| c.text).unwrap_or_default(),
-                            Some((&channel.0, &m.origin.ts.0)),
-                        )
+                        .hold_reply(&conversation.id, op.id, &reply_text, Some((&channel.0, &m.origin.ts.0)))
                         .await?;
                     text.push_str(" You can take it over and send your message.");
                     Some(

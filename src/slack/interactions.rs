@@ -116,7 +116,10 @@ impl Slack {
                 .await;
         }
         let cmd = match action {
-            render::ACCEPT => Command::Claim { takeover: false },
+            // Accept on someone else's conversation takes it over, where the role allows.
+            render::ACCEPT => Command::Claim {
+                takeover: self.service().policy().may_take_over(click.op.role),
+            },
             render::REJECT => Command::Reject,
             render::UNASSIGN => Command::Unassign,
             render::HANDBACK => Command::Transfer(TransferTarget::Bot),

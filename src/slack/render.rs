@@ -29,6 +29,12 @@ pub fn esc(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
+/// Undoes Slack's escaping of `&`, `<` and `>` in message and command text, so the
+/// visitor reads what the operator typed.
+pub fn unescape(text: &str) -> String {
+    text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+}
+
 /// Cuts `text` to at most `max` characters, marking the cut.
 pub fn trim(text: &str, max: usize) -> String {
     if text.chars().count() <= max {
@@ -386,7 +392,8 @@ mod tests {
     }
 
     #[test]
-    fn mrkdwn_is_escaped() {
+    fn mrkdwn_is_escaped_and_unescaped() {
         assert_eq!(esc("<b> & <@U1>"), "&lt;b&gt; &amp; &lt;@U1&gt;");
+        assert_eq!(unescape(&esc("a < b && c > d &lt;")), "a < b && c > d &lt;");
     }
 }

@@ -7,11 +7,14 @@
 //!   bridge's real client (slack-morphism) is pointed at [`SlackStandIn::api_url`] and
 //!   nothing else changes: the same `/api/{method}` paths, JSON, form-encoded and GET
 //!   requests, bearer or `token`-parameter auth, Slack's response shapes and error codes
-//!   (`channel_not_found`, `not_in_channel`, `message_not_found`, `msg_too_long`,
-//!   `no_text`, `invalid_blocks`, `ratelimited` with `Retry-After`, …) and the documented
-//!   Block Kit limits. It keeps channels, users, messages and threads, reactions,
-//!   ephemeral messages, DM channels and opened modals, records every call for the tests
-//!   to assert on, and injects faults per method (429, 5xx, `ok:false` errors, delays).
+//!   (`channel_not_found`, `not_in_channel`, `message_not_found`, `thread_not_found`,
+//!   `msg_too_long`, `no_text`, `invalid_blocks`, `invalid_metadata_format`,
+//!   `ratelimited` with `Retry-After`, …) and the documented Block Kit limits. It keeps
+//!   channels, users, messages (with their message metadata) and threads, reactions,
+//!   ephemeral messages, DM channels and opened modals, reads them back through
+//!   `conversations.history` and `conversations.replies` (cursor-paginated, metadata only
+//!   with `include_all_metadata`, as Slack), records every call for the tests to assert
+//!   on, and injects faults per method (429, 5xx, `ok:false` errors, delays).
 //!   It also serves the `response_url`s of the interactions and slash commands it hands
 //!   out (see [`SlackStandIn::sender`]).
 //! - [`SlackSender`] plays Slack towards the bridge: Events API envelopes, interactivity
@@ -84,6 +87,8 @@ pub struct SlackMessage {
     pub reactions: Vec<String>,
     /// Whether `chat.update` (or a `response_url` replace) changed it.
     pub edited: bool,
+    /// The message metadata (`{"event_type": …, "event_payload": {…}}`), `Null` if none.
+    pub metadata: Value,
 }
 
 /// A message only one user sees (`chat.postEphemeral`, or an ephemeral `response_url` reply).
@@ -109,10 +114,15 @@ pub struct OpenedView {
 /// An injected fault for one call of one method.
 #[derive(Debug, Clone)]
 enum Fault {
-    RateLimited { retry_after_secs: u64 },
+    RateLimited {
+        retry_after_secs: u64,
+    },
     Status(u16),
     Error(String),
     Delay(Duration),
+    /// The call is carried out, but the answer is lost on the way back (a 504 from a
+    /// proxy, a dropped connection): the client cannot tell that it worked.
+    LostResponse,
 }
 
 #[derive(Debug, Clone)]
@@ -147,6 +157,11 @@ struct Msg {
     reactions: Vec<(String, Vec<String>)>,
     /// (editor, edit ts).
     edited: Option<(String, String)>,
+    /// `{"event_type": …, "event_payload": {…}}` as posted (`chat.postMessage`/`chat.update`).
+    metadata: Option<Value>,
+    /// `thread_broadcast` for a reply also sent to the channel; `bot_message`, … for
+    /// recorded events that carried one.
+    subtype: Option<String>,
 }
 
 /// A `response_url` handed out with an interaction or a slash command.
@@ -363,6 +378,13 @@ impl SlackStandIn {
         self.push_faults(method, n, Fault::Delay(delay));
     }
 
+    /// The next `n` calls of `method` are carried out, but answered `504` as if the
+    /// response had been lost on the way back (the recorded call keeps the real answer
+    /// under `response.lost`).
+    pub fn lose_response_next(&self, method: &str, n: usize) {
+        self.push_faults(method, n, Fault::LostResponse);
+    }
+
     /// Drops every queued fault.
     pub fn clear_faults(&self) {
         self.world().faults.clear();
@@ -477,6 +499,8 @@ impl SlackStandIn {
             blocks: event.get("blocks").cloned().unwrap_or(Value::Null),
             reactions: Vec::new(),
             edited: None,
+            metadata: event.get("metadata").filter(|m| m.is_object()).cloned(),
+            subtype: event["subtype"].as_str().map(str::to_string),
         };
         self.world().messages.entry(channel).or_default().insert(ts, msg);
     }
@@ -550,6 +574,7 @@ fn public_message(channel: &str, m: &Msg) -> SlackMessage {
         blocks: m.blocks.clone(),
         reactions: m.reactions.iter().map(|(n, _)| n.clone()).collect(),
         edited: m.edited.is_some(),
+        metadata: m.metadata.clone().unwrap_or(Value::Null),
     }
 }
 
@@ -822,7 +847,7 @@ fn fault_answer(fault: &Fault) -> Option<(u16, Value, Option<u64>)> {
             Some((*s, api_error(code), None))
         }
         Fault::Error(e) => Some((200, api_error(e), None)),
-        Fault::Delay(_) => None,
+        Fault::Delay(_) | Fault::LostResponse => None,
     }
 }
 
@@ -835,6 +860,8 @@ const METHODS: &[&str] = &[
     "chat.getPermalink",
     "conversations.open",
     "conversations.info",
+    "conversations.history",
+    "conversations.replies",
     "views.open",
     "views.update",
     "reactions.add",
@@ -896,6 +923,10 @@ async fn api_handler(
             };
             (200, answer, None)
         }
+    };
+    let (status, response) = match fault {
+        Some(Fault::LostResponse) => (504, json!({"ok": false, "error": "gateway_timeout", "lost": response})),
+        _ => (status, response),
     };
     record(
         &mut w,
@@ -992,6 +1023,163 @@ fn message_content(a: &Args) -> Result<Content, Value> {
     Ok(Content { text, blocks })
 }
 
+/// The `metadata` argument of a post or update: a JSON object (a JSON-encoded string in a
+/// form) with a non-empty string `event_type` and, if given, an object `event_payload`.
+/// Slack's `invalid_metadata_format` when it is not a JSON object, `invalid_metadata_schema`
+/// when the object lacks that shape.
+fn message_metadata(a: &Args) -> Result<Option<Value>, Value> {
+    let Some(metadata) = a.json("metadata").map_err(|()| api_error("invalid_metadata_format"))? else {
+        return Ok(None);
+    };
+    let Value::Object(obj) = metadata else {
+        return Err(api_error("invalid_metadata_format"));
+    };
+    let event_type = obj
+        .get("event_type")
+        .and_then(Value::as_str)
+        .filter(|t| !t.trim().is_empty())
+        .ok_or_else(|| api_error("invalid_metadata_schema"))?;
+    let mut out = json!({"event_type": event_type});
+    match obj.get("event_payload") {
+        None | Some(Value::Null) => {}
+        Some(p @ Value::Object(_)) => out["event_payload"] = p.clone(),
+        Some(_) => return Err(api_error("invalid_metadata_schema")),
+    }
+    Ok(Some(out))
+}
+
+/// A Slack timestamp (`"1712345678.000100"`, also `"1712345678"` or fewer decimals) as
+/// (seconds, microseconds), for ordering and time windows.
+fn parse_ts(ts: &str) -> Option<(u64, u32)> {
+    let ts = ts.trim();
+    let (secs, frac) = ts.split_once('.').unwrap_or((ts, ""));
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if secs.is_empty() || !digits(secs) || !digits(frac) {
+        return None;
+    }
+    let mut micros: String = frac.chars().take(6).collect();
+    while micros.len() < 6 {
+        micros.push('0');
+    }
+    Some((secs.parse().ok()?, micros.parse().ok()?))
+}
+
+fn ts_key(ts: &str) -> (u64, u32) {
+    parse_ts(ts).unwrap_or((0, 0))
+}
+
+const BASE64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+fn base64_encode(bytes: &[u8]) -> String {
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(BASE64[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+fn base64_decode(s: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    let (mut acc, mut bits) = (0u32, 0u32);
+    // A '+' that went through form decoding unescaped arrives as a space.
+    for c in s
+        .trim_end_matches('=')
+        .bytes()
+        .map(|c| if c == b' ' { b'+' } else { c })
+    {
+        let v = BASE64.iter().position(|&x| x == c)? as u32;
+        acc = (acc << 6) | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push(((acc >> bits) & 0xff) as u8);
+        }
+    }
+    Some(out)
+}
+
+/// Slack's cursor for the history methods: base64 of `next_ts:<ts without the dot>`,
+/// naming the next message to return.
+fn ts_cursor(ts: (u64, u32)) -> String {
+    base64_encode(format!("next_ts:{}{:06}", ts.0, ts.1).as_bytes())
+}
+
+fn parse_ts_cursor(cursor: &str) -> Option<(u64, u32)> {
+    let text = String::from_utf8(base64_decode(cursor)?).ok()?;
+    let digits = text.strip_prefix("next_ts:")?;
+    if digits.len() < 7 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let (secs, micros) = digits.split_at(digits.len() - 6);
+    Some((secs.parse().ok()?, micros.parse().ok()?))
+}
+
+/// The `oldest` / `latest` / `inclusive` window of the history methods.
+struct Window {
+    oldest: Option<(u64, u32)>,
+    latest: Option<(u64, u32)>,
+    inclusive: bool,
+}
+
+impl Window {
+    fn from_args(a: &Args) -> Result<Window, Value> {
+        let bound = |key: &str, error: &str| match a.non_empty(key) {
+            None => Ok(None),
+            Some(s) => parse_ts(&s).map(Some).ok_or_else(|| api_error(error)),
+        };
+        Ok(Window {
+            oldest: bound("oldest", "invalid_ts_oldest")?,
+            latest: bound("latest", "invalid_ts_latest")?,
+            inclusive: a.flag("inclusive"),
+        })
+    }
+
+    fn contains(&self, ts: (u64, u32)) -> bool {
+        let after = self.oldest.is_none_or(|o| ts > o || (self.inclusive && ts == o));
+        let before = self.latest.is_none_or(|l| ts < l || (self.inclusive && ts == l));
+        after && before
+    }
+}
+
+/// `limit`: `default` when absent, unparsable or 0; at most `max`.
+fn page_limit(a: &Args, default: usize, max: usize) -> usize {
+    match a.str("limit").and_then(|l| l.trim().parse::<usize>().ok()) {
+        None | Some(0) => default,
+        Some(n) => n.min(max),
+    }
+}
+
+/// One page of `items` (in listing order) from the `cursor` on: `(page, next_cursor)`,
+/// `next_cursor` empty on the last page. `ahead(a, b)`: whether `a` lists before `b`.
+fn paginate<'a>(
+    items: Vec<&'a Msg>,
+    a: &Args,
+    limit: usize,
+    ahead: impl Fn((u64, u32), (u64, u32)) -> bool,
+) -> Result<(Vec<&'a Msg>, String), Value> {
+    let start = match a.non_empty("cursor") {
+        None => 0,
+        Some(c) => {
+            let from = parse_ts_cursor(&c).ok_or_else(|| api_error("invalid_cursor"))?;
+            items.iter().take_while(|m| ahead(ts_key(&m.ts), from)).count()
+        }
+    };
+    let rest = &items[start..];
+    let page: Vec<&Msg> = rest.iter().take(limit).copied().collect();
+    let next = rest.get(limit).map(|m| ts_cursor(ts_key(&m.ts))).unwrap_or_default();
+    Ok((page, next))
+}
+
 fn blocks_or_null(blocks: Option<Value>) -> Value {
     match blocks {
         Some(Value::Array(b)) if !b.is_empty() => Value::Array(b),
@@ -1047,6 +1235,8 @@ impl World {
             "chat.getPermalink" => self.permalink(a),
             "conversations.open" => self.open_conversation(a),
             "conversations.info" => self.conversation_info(a),
+            "conversations.history" => self.conversation_history(a),
+            "conversations.replies" => self.conversation_replies(a),
             "views.open" => self.open_view(a),
             "views.update" => self.update_view(a),
             "reactions.add" => self.add_reaction(a),
@@ -1125,6 +1315,8 @@ impl World {
             blocks,
             reactions: Vec::new(),
             edited: None,
+            metadata: None,
+            subtype: None,
         }
     }
 
@@ -1193,21 +1385,44 @@ impl World {
         if let Some((user, ts)) = &m.edited {
             v["edited"] = json!({"user": user, "ts": ts});
         }
+        if let Some(subtype) = &m.subtype {
+            v["subtype"] = json!(subtype);
+        }
+        // Slack shows metadata in API answers and payloads; `conversations.history` and
+        // `conversations.replies` only with `include_all_metadata` (see `listed`).
+        if let Some(metadata) = &m.metadata {
+            v["metadata"] = metadata.clone();
+        }
+        v
+    }
+
+    /// A message as `conversations.history` / `conversations.replies` list it.
+    fn listed(&self, channel: &str, m: &Msg, include_metadata: bool) -> Value {
+        let mut v = self.message_json(channel, m);
+        if !include_metadata && let Value::Object(o) = &mut v {
+            o.remove("metadata");
+        }
         v
     }
 
     fn post_message(&mut self, a: &Args) -> Reply {
         let channel = self.postable_channel(a.str("channel"))?;
         let content = message_content(a)?;
+        let metadata = message_metadata(a)?;
         // An unknown thread_ts posts to the channel itself.
         let thread_ts = self.thread_root(&channel, a.str("thread_ts"));
+        let broadcast = thread_ts.is_some() && a.flag("reply_broadcast");
         let ts = next_ts();
-        let msg = Self::bot_message(
+        let mut msg = Self::bot_message(
             ts.clone(),
             thread_ts,
             content.text.unwrap_or_default(),
             blocks_or_null(content.blocks),
         );
+        msg.metadata = metadata;
+        if broadcast {
+            msg.subtype = Some("thread_broadcast".to_string());
+        }
         let message = self.message_json(&channel, &msg);
         self.messages
             .entry(channel.clone())
@@ -1229,6 +1444,7 @@ impl World {
             return Err(api_error("cant_update_message"));
         }
         let content = message_content(a)?;
+        let metadata = message_metadata(a)?;
         let edit_ts = next_ts();
         let msg = self
             .messages
@@ -1239,6 +1455,10 @@ impl World {
         // Slack keeps the previous blocks when `blocks` is left out.
         if let Some(b) = content.blocks {
             msg.blocks = blocks_or_null(Some(b));
+        }
+        // Likewise the metadata.
+        if metadata.is_some() {
+            msg.metadata = metadata;
         }
         msg.edited = Some((SlackStandIn::BOT_USER.to_string(), edit_ts));
         let msg = msg.clone();
@@ -1388,6 +1608,84 @@ impl World {
     fn conversation_info(&mut self, a: &Args) -> Reply {
         let id = self.channel_id(a.str("channel"))?;
         Ok(json!({"channel": self.channel_json(&id)}))
+    }
+
+    /// A conversation the bot may read: by id only (`channel_not_found` otherwise), and one
+    /// it is a member of (`not_in_channel`).
+    fn readable_channel(&self, raw: Option<String>) -> Result<String, Value> {
+        let id = raw
+            .map(|s| s.trim().to_string())
+            .filter(|id| self.channels.contains_key(id))
+            .ok_or_else(|| api_error("channel_not_found"))?;
+        if !self.channels[&id].is_member {
+            return Err(api_error("not_in_channel"));
+        }
+        Ok(id)
+    }
+
+    /// `conversations.history`: the channel's top-level messages (and replies broadcast to
+    /// it), newest first, within `oldest`/`latest` (exclusive unless `inclusive`), `limit`
+    /// (default 100, at most 999) a page, continued with `cursor`. Metadata only with
+    /// `include_all_metadata`.
+    fn conversation_history(&mut self, a: &Args) -> Reply {
+        let channel = self.readable_channel(a.str("channel"))?;
+        let window = Window::from_args(a)?;
+        let limit = page_limit(a, 100, 999);
+        let with_metadata = a.flag("include_all_metadata");
+        let messages: Vec<&Msg> = self
+            .messages
+            .get(&channel)
+            .map(|ms| {
+                ms.values()
+                    .rev()
+                    .filter(|m| m.thread_ts.is_none() || m.subtype.as_deref() == Some("thread_broadcast"))
+                    .filter(|m| window.contains(ts_key(&m.ts)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let (page, next_cursor) = paginate(messages, a, limit, |ts, from| ts > from)?;
+        let listed: Vec<Value> = page.iter().map(|m| self.listed(&channel, m, with_metadata)).collect();
+        Ok(json!({
+            "messages": listed,
+            "has_more": !next_cursor.is_empty(),
+            "pin_count": 0,
+            "channel_actions_ts": null,
+            "channel_actions_count": 0,
+            "response_metadata": {"next_cursor": next_cursor}
+        }))
+    }
+
+    /// `conversations.replies`: the thread `ts` names (its root, or any reply in it) — the
+    /// parent first, then the replies oldest first within `oldest`/`latest`; `limit`
+    /// (default 1000) a page, continued with `cursor` (later pages do not repeat the
+    /// parent). A message without replies lists alone. Metadata only with
+    /// `include_all_metadata`.
+    fn conversation_replies(&mut self, a: &Args) -> Reply {
+        let channel = self.readable_channel(a.str("channel"))?;
+        let root = self
+            .thread_root(&channel, a.str("ts"))
+            .ok_or_else(|| api_error("thread_not_found"))?;
+        let window = Window::from_args(a)?;
+        let limit = page_limit(a, 1000, 1000);
+        let with_metadata = a.flag("include_all_metadata");
+        let empty = BTreeMap::new();
+        let ms = self.messages.get(&channel).unwrap_or(&empty);
+        let thread: Vec<&Msg> = ms
+            .get(&root)
+            .into_iter()
+            .chain(
+                ms.values()
+                    .filter(|m| m.thread_ts.as_deref() == Some(root.as_str()))
+                    .filter(|m| window.contains(ts_key(&m.ts))),
+            )
+            .collect();
+        let (page, next_cursor) = paginate(thread, a, limit, |ts, from| ts < from)?;
+        let listed: Vec<Value> = page.iter().map(|m| self.listed(&channel, m, with_metadata)).collect();
+        Ok(json!({
+            "messages": listed,
+            "has_more": !next_cursor.is_empty(),
+            "response_metadata": {"next_cursor": next_cursor}
+        }))
     }
 
     fn add_reaction(&mut self, a: &Args) -> Reply {
@@ -2726,6 +3024,401 @@ mod tests {
         slack.assert_all_seen();
     }
 
+    fn with_metadata(text: &str, key: &str) -> SlackMessageContent {
+        SlackMessageContent::new().with_text(text.into()).with_metadata(
+            SlackMessageMetadata::new("handoff_bridge".into())
+                .with_event_payload(HashMap::from([("key".into(), key.into())])),
+        )
+    }
+
+    fn payload_key(m: &SlackHistoryMessage) -> Option<&str> {
+        let metadata = m.content.metadata.as_ref()?;
+        assert_eq!(metadata.event_type, "handoff_bridge");
+        metadata.event_payload.as_ref()?.get("key").map(String::as_str)
+    }
+
+    #[tokio::test]
+    async fn history_replies_and_metadata_with_slack_morphism() {
+        let slack = setup().await;
+        let client = client_for(&slack);
+        let token = SlackApiToken::new(TOKEN.into());
+        let session = client.open_session(&token);
+
+        let root = session
+            .chat_post_message(&SlackApiChatPostMessageRequest::new(
+                CH.into(),
+                with_metadata("Ada needs a human", "root:c1"),
+            ))
+            .await
+            .expect("root with metadata");
+        // chat.postMessage shows the metadata on the message it answers with.
+        let posted = root.message.content.metadata.as_ref().expect("metadata in the answer");
+        assert_eq!(posted.event_type, "handoff_bridge");
+        assert_eq!(posted.event_payload.as_ref().unwrap()["key"], "root:c1");
+        let mut reply_ts = Vec::new();
+        for n in 1..=2 {
+            let reply = session
+                .chat_post_message(
+                    &SlackApiChatPostMessageRequest::new(
+                        CH.into(),
+                        with_metadata(&format!("reply {n}"), &format!("reply:c1:{n}")),
+                    )
+                    .with_thread_ts(root.ts.clone()),
+                )
+                .await
+                .expect("reply with metadata");
+            reply_ts.push(reply.ts);
+        }
+        let other = session
+            .chat_post_message(&SlackApiChatPostMessageRequest::new(
+                CH.into(),
+                SlackMessageContent::new().with_text("another root".into()),
+            ))
+            .await
+            .expect("a root without metadata");
+
+        // History: top-level messages only, newest first; metadata only when asked for.
+        let history = session
+            .conversations_history(
+                &SlackApiConversationsHistoryRequest::new()
+                    .with_channel(CH.into())
+                    .with_include_all_metadata(true),
+            )
+            .await
+            .expect("conversations.history");
+        let listed: Vec<&str> = history.messages.iter().map(|m| m.origin.ts.0.as_str()).collect();
+        assert_eq!(listed, [other.ts.0.as_str(), root.ts.0.as_str()]);
+        assert_eq!(history.has_more, Some(false));
+        assert_eq!(
+            history.response_metadata.as_ref().and_then(|r| r.next_cursor.clone()),
+            None
+        );
+        let found = &history.messages[1];
+        assert_eq!(payload_key(found), Some("root:c1"));
+        assert_eq!(found.parent.reply_count, Some(2));
+        assert_eq!(found.origin.thread_ts.as_ref(), Some(&root.ts));
+        assert_eq!(found.sender.bot_id.as_ref().unwrap().0, SlackStandIn::BOT_ID);
+        assert_eq!(found.content.text.as_deref(), Some("Ada needs a human"));
+        assert!(history.messages[0].content.metadata.is_none());
+        let plain = session
+            .conversations_history(&SlackApiConversationsHistoryRequest::new().with_channel(CH.into()))
+            .await
+            .expect("conversations.history without include_all_metadata");
+        assert_eq!(plain.messages.len(), 2);
+        assert!(plain.messages.iter().all(|m| m.content.metadata.is_none()));
+
+        // Cursor pagination.
+        let first = session
+            .conversations_history(
+                &SlackApiConversationsHistoryRequest::new()
+                    .with_channel(CH.into())
+                    .with_limit(1),
+            )
+            .await
+            .expect("page 1");
+        assert_eq!(first.messages[0].origin.ts, other.ts);
+        assert_eq!(first.has_more, Some(true));
+        let cursor = first
+            .response_metadata
+            .and_then(|r| r.next_cursor)
+            .expect("next_cursor");
+        let second = session
+            .conversations_history(
+                &SlackApiConversationsHistoryRequest::new()
+                    .with_channel(CH.into())
+                    .with_limit(1)
+                    .with_cursor(cursor),
+            )
+            .await
+            .expect("page 2");
+        assert_eq!(second.messages[0].origin.ts, root.ts);
+        assert_eq!(second.has_more, Some(false));
+
+        // Replies: parent first, then replies oldest first. slack-morphism's request has no
+        // include_all_metadata, so its typed call never sees metadata…
+        let thread = session
+            .conversations_replies(&SlackApiConversationsRepliesRequest::new(CH.into(), root.ts.clone()))
+            .await
+            .expect("conversations.replies");
+        let listed: Vec<&SlackTs> = thread.messages.iter().map(|m| &m.origin.ts).collect();
+        assert_eq!(listed, [&root.ts, &reply_ts[0], &reply_ts[1]]);
+        assert!(thread.messages.iter().all(|m| m.content.metadata.is_none()));
+        assert_eq!(thread.messages[1].origin.thread_ts.as_ref(), Some(&root.ts));
+        // …but the same GET with the flag, through its session, does.
+        let thread: SlackApiConversationsRepliesResponse = session
+            .http_session_api
+            .http_get(
+                "conversations.replies",
+                &vec![
+                    ("channel", Some(CH)),
+                    ("ts", Some(reply_ts[0].0.as_str())),
+                    ("include_all_metadata", Some("true")),
+                ],
+                None,
+            )
+            .await
+            .expect("conversations.replies with include_all_metadata");
+        let keys: Vec<Option<&str>> = thread.messages.iter().map(payload_key).collect();
+        assert_eq!(keys, [Some("root:c1"), Some("reply:c1:1"), Some("reply:c1:2")]);
+
+        // chat.update replaces the metadata it is given.
+        let updated = session
+            .chat_update(&SlackApiChatUpdateRequest::new(
+                CH.into(),
+                with_metadata("Assigned to Ada", "root:c1:assigned"),
+                root.ts.clone(),
+            ))
+            .await
+            .expect("chat.update with metadata");
+        assert_eq!(
+            updated.message.content.metadata.unwrap().event_payload.unwrap()["key"],
+            "root:c1:assigned"
+        );
+        assert_eq!(
+            slack.message(CH, &root.ts.0).unwrap().metadata["event_payload"]["key"],
+            "root:c1:assigned"
+        );
+
+        // Errors.
+        let r = session
+            .conversations_replies(&SlackApiConversationsRepliesRequest::new(CH.into(), "1.000001".into()))
+            .await;
+        assert!(matches!(r, Err(SlackClientError::ApiError(e)) if e.code == "thread_not_found"));
+        let r = session
+            .conversations_history(&SlackApiConversationsHistoryRequest::new().with_channel("C0OUTSIDE".into()))
+            .await;
+        assert!(matches!(r, Err(SlackClientError::ApiError(e)) if e.code == "not_in_channel"));
+        let r = session
+            .conversations_replies(&SlackApiConversationsRepliesRequest::new(
+                "C0OUTSIDE".into(),
+                root.ts.clone(),
+            ))
+            .await;
+        assert!(matches!(r, Err(SlackClientError::ApiError(e)) if e.code == "not_in_channel"));
+        let r = session
+            .conversations_history(&SlackApiConversationsHistoryRequest::new().with_channel("C0NOPE".into()))
+            .await;
+        assert!(matches!(r, Err(SlackClientError::ApiError(e)) if e.code == "channel_not_found"));
+        slack.rate_limit_next("conversations.history", 1, 3);
+        let r = session
+            .conversations_history(&SlackApiConversationsHistoryRequest::new().with_channel(CH.into()))
+            .await;
+        assert!(matches!(r, Err(SlackClientError::RateLimitError(e)) if e.retry_after == Some(Duration::from_secs(3))));
+        slack.error_next("conversations.replies", 1, "fatal_error");
+        let r = session
+            .conversations_replies(&SlackApiConversationsRepliesRequest::new(CH.into(), root.ts.clone()))
+            .await;
+        assert!(matches!(r, Err(SlackClientError::ApiError(e)) if e.code == "fatal_error"));
+
+        let calls = slack.take_calls();
+        assert_eq!(
+            methods(&calls),
+            [
+                "chat.postMessage",
+                "chat.postMessage",
+                "chat.postMessage",
+                "chat.postMessage",
+                "conversations.history",
+                "conversations.history",
+                "conversations.history",
+                "conversations.history",
+                "conversations.replies",
+                "conversations.replies",
+                "chat.update",
+                "conversations.replies",
+                "conversations.history",
+                "conversations.replies",
+                "conversations.history",
+                "conversations.history",
+                "conversations.replies"
+            ]
+        );
+        // What slack-morphism sends: chat.postMessage as JSON with `metadata` an object;
+        // the reads as GET query parameters (strings).
+        assert_eq!(
+            calls[0].args["metadata"],
+            json!({"event_type": "handoff_bridge", "event_payload": {"key": "root:c1"}})
+        );
+        assert_eq!(calls[4].args, json!({"channel": CH, "include_all_metadata": "true"}));
+        assert_eq!(calls[6].args, json!({"channel": CH, "limit": "1"}));
+        assert_eq!(calls[8].args, json!({"channel": CH, "ts": root.ts.0}));
+        let statuses: Vec<u16> = calls.iter().map(|c| c.status).collect();
+        assert_eq!(statuses[15], 429);
+        assert!(calls.iter().all(|c| c.token_ok));
+        slack.assert_all_seen();
+    }
+
+    #[tokio::test]
+    async fn history_and_replies_over_form_and_json() {
+        let slack = setup().await;
+        let http = reqwest::Client::new();
+        let api = slack.api_url();
+        let post_json = |method: &str, body: Value| {
+            let req = http.post(format!("{api}/{method}")).bearer_auth(TOKEN).json(&body);
+            async move { req.send().await.unwrap().json::<Value>().await.unwrap() }
+        };
+        let post_form = |method: &str, fields: &[(&str, &str)]| {
+            let req = http
+                .post(format!("{api}/{method}"))
+                .bearer_auth(TOKEN)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(form_encode(fields));
+            async move { req.send().await.unwrap().json::<Value>().await.unwrap() }
+        };
+
+        // Metadata as a JSON string in a form.
+        let meta = json!({"event_type": "handoff_bridge", "event_payload": {"key": "root:c2", "n": 2}}).to_string();
+        let root = post_form(
+            "chat.postMessage",
+            &[("channel", CH), ("text", "root"), ("metadata", &meta)],
+        )
+        .await;
+        assert_eq!(root["ok"], true, "{root}");
+        assert_eq!(root["message"]["metadata"]["event_payload"]["n"], 2);
+        let root_ts = root["ts"].as_str().unwrap().to_string();
+        for (metadata, error) in [
+            ("not json", "invalid_metadata_format"),
+            ("[1]", "invalid_metadata_format"),
+            (r#"{"event_payload": {}}"#, "invalid_metadata_schema"),
+            (r#"{"event_type": "", "event_payload": {}}"#, "invalid_metadata_schema"),
+            (
+                r#"{"event_type": "x", "event_payload": "y"}"#,
+                "invalid_metadata_schema",
+            ),
+        ] {
+            let r = post_form(
+                "chat.postMessage",
+                &[("channel", CH), ("text", "x"), ("metadata", metadata)],
+            )
+            .await;
+            assert_eq!(r["error"], error, "{metadata}");
+        }
+        let r = post_json(
+            "chat.update",
+            json!({"channel": CH, "ts": root_ts, "text": "y", "metadata": "{"}),
+        )
+        .await;
+        assert_eq!(r["error"], "invalid_metadata_format");
+
+        // A plain reply, and one broadcast to the channel (JSON body).
+        let reply = post_json(
+            "chat.postMessage",
+            json!({"channel": CH, "text": "r1", "thread_ts": root_ts}),
+        )
+        .await;
+        let reply_ts = reply["ts"].as_str().unwrap().to_string();
+        let broadcast = post_json(
+            "chat.postMessage",
+            json!({"channel": CH, "text": "r2", "thread_ts": root_ts, "reply_broadcast": true,
+                   "metadata": {"event_type": "handoff_bridge", "event_payload": {"key": "reply:c2"}}}),
+        )
+        .await;
+        let broadcast_ts = broadcast["ts"].as_str().unwrap().to_string();
+        assert_eq!(broadcast["message"]["subtype"], "thread_broadcast");
+
+        // History over a form POST with `1` as true.
+        let h = post_form(
+            "conversations.history",
+            &[("channel", CH), ("include_all_metadata", "1")],
+        )
+        .await;
+        assert_eq!(h["ok"], true, "{h}");
+        let listed: Vec<&str> = h["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["ts"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            listed,
+            [broadcast_ts.as_str(), root_ts.as_str()],
+            "a broadcast reply is in history, a plain one not"
+        );
+        assert_eq!(h["messages"][0]["metadata"]["event_payload"]["key"], "reply:c2");
+        assert_eq!(h["messages"][1]["reply_count"], 2);
+        assert_eq!(h["messages"][1]["latest_reply"], broadcast_ts);
+        assert_eq!(h["response_metadata"], json!({"next_cursor": ""}));
+        assert_eq!(h["has_more"], false);
+
+        // Time windows: exclusive unless `inclusive`.
+        let h = post_json("conversations.history", json!({"channel": CH, "oldest": root_ts})).await;
+        assert_eq!(h["messages"].as_array().unwrap().len(), 1);
+        let h = post_json(
+            "conversations.history",
+            json!({"channel": CH, "oldest": root_ts, "inclusive": true}),
+        )
+        .await;
+        assert_eq!(h["messages"].as_array().unwrap().len(), 2);
+        let h = post_json(
+            "conversations.history",
+            json!({"channel": CH, "latest": root_ts, "inclusive": "true"}),
+        )
+        .await;
+        assert_eq!(h["messages"][0]["ts"], root_ts);
+        assert!(h["messages"][0].get("metadata").is_none());
+        let r = post_json("conversations.history", json!({"channel": CH, "oldest": "yesterday"})).await;
+        assert_eq!(r["error"], "invalid_ts_oldest");
+        let r = post_json(
+            "conversations.history",
+            json!({"channel": CH, "cursor": "not-a-cursor"}),
+        )
+        .await;
+        assert_eq!(r["error"], "invalid_cursor");
+        let r = post_json("conversations.history", json!({"channel": "#handoffs"})).await;
+        assert_eq!(r["error"], "channel_not_found", "history takes ids, not names");
+
+        // Replies: paginated, later pages without the parent; `oldest` keeps the parent.
+        let p1 = post_json(
+            "conversations.replies",
+            json!({"channel": CH, "ts": root_ts, "limit": 2, "include_all_metadata": true}),
+        )
+        .await;
+        let listed: Vec<&str> = p1["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["ts"].as_str().unwrap())
+            .collect();
+        assert_eq!(listed, [root_ts.as_str(), reply_ts.as_str()]);
+        assert_eq!(p1["messages"][0]["metadata"]["event_payload"]["key"], "root:c2");
+        assert_eq!(p1["has_more"], true);
+        let cursor = p1["response_metadata"]["next_cursor"].as_str().unwrap().to_string();
+        let p2 = post_form(
+            "conversations.replies",
+            &[("channel", CH), ("ts", &root_ts), ("limit", "2"), ("cursor", &cursor)],
+        )
+        .await;
+        assert_eq!(p2["messages"].as_array().unwrap().len(), 1);
+        assert_eq!(p2["messages"][0]["ts"], broadcast_ts);
+        assert_eq!(p2["messages"][0]["parent_user_id"], SlackStandIn::BOT_USER);
+        assert!(p2["messages"][0].get("metadata").is_none());
+        assert_eq!(p2["has_more"], false);
+        let newer = post_json(
+            "conversations.replies",
+            json!({"channel": CH, "ts": root_ts, "oldest": reply_ts}),
+        )
+        .await;
+        let listed: Vec<&str> = newer["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["ts"].as_str().unwrap())
+            .collect();
+        assert_eq!(listed, [root_ts.as_str(), broadcast_ts.as_str()]);
+        let r = post_json("conversations.replies", json!({"channel": CH})).await;
+        assert_eq!(r["error"], "thread_not_found");
+
+        // A user's reply recorded from an event is listed too.
+        slack.user_reply(CH, "U0ADA", "thanks", &root_ts);
+        let all = post_json("conversations.replies", json!({"channel": CH, "ts": root_ts})).await;
+        assert_eq!(all["messages"].as_array().unwrap().len(), 4);
+        assert_eq!(all["messages"][3]["user"], "U0ADA");
+        assert_eq!(all["messages"][0]["reply_users_count"], 2);
+
+        slack.take_calls();
+        slack.assert_all_seen();
+    }
+
     #[tokio::test]
     async fn form_get_auth_and_unknown_methods() {
         let slack = setup().await;
@@ -2996,6 +3689,24 @@ mod tests {
             ]
         );
         assert_eq!(percent_decode("a%2"), "a%2");
+    }
+
+    #[test]
+    fn history_cursors_and_timestamps() {
+        // The cursor of Slack's own conversations.history example.
+        let ts = (1_512_085_861, 543);
+        assert_eq!(ts_cursor(ts), "bmV4dF90czoxNTEyMDg1ODYxMDAwNTQz");
+        assert_eq!(parse_ts_cursor("bmV4dF90czoxNTEyMDg1ODYxMDAwNTQz"), Some(ts));
+        for bytes in [&b""[..], b"a", b"ab", b"abc", b"abcd"] {
+            assert_eq!(base64_decode(&base64_encode(bytes)).as_deref(), Some(bytes));
+        }
+        assert_eq!(base64_encode(b"user:U061NFTT2"), "dXNlcjpVMDYxTkZUVDI=");
+        assert_eq!(parse_ts_cursor("dXNlcjpVMDYxTkZUVDI="), None);
+        assert_eq!(parse_ts("1700000000.000100"), Some((1_700_000_000, 100)));
+        assert_eq!(parse_ts("1700000000.5"), Some((1_700_000_000, 500_000)));
+        assert_eq!(parse_ts("1700000000"), Some((1_700_000_000, 0)));
+        assert_eq!(parse_ts("-1"), None);
+        assert_eq!(parse_ts(".5"), None);
     }
 
     #[tokio::test]

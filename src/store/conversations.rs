@@ -305,15 +305,23 @@ pub async fn message(conn: &mut AnyConnection, id: i64) -> Result<Option<Message
         .await
 }
 
-/// Records where a line was posted in Slack (so it is not posted twice).
-pub async fn set_message_slack(conn: &mut AnyConnection, id: i64, channel: &str, ts: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("update messages set slack_channel = $2, slack_ts = $3 where id = $1")
-        .bind(id)
-        .bind(channel)
-        .bind(ts)
-        .execute(conn)
-        .await?;
-    Ok(())
+/// Records where a line was posted in Slack (so it is not posted twice); returns the
+/// line's delivery state as it stands after any concurrent update (the row is locked by
+/// the update, so of this and [`set_delivery`] the later one sees the other's result).
+pub async fn set_message_slack(
+    conn: &mut AnyConnection,
+    id: i64,
+    channel: &str,
+    ts: &str,
+) -> Result<Option<String>, sqlx::Error> {
+    let delivery: Option<Option<String>> =
+        sqlx::query_scalar("update messages set slack_channel = $2, slack_ts = $3 where id = $1 returning delivery")
+            .bind(id)
+            .bind(channel)
+            .bind(ts)
+            .fetch_optional(conn)
+            .await?;
+    Ok(delivery.flatten())
 }
 
 /// The conversation mirrored in this Slack thread.
@@ -350,11 +358,18 @@ pub async fn last_message_at(conn: &mut AnyConnection, id: &str) -> Result<Optio
     row.try_get::<Option<i64>, _>(0)
 }
 
-pub async fn set_delivery(conn: &mut AnyConnection, message_id: i64, delivery: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("update messages set delivery = $2 where id = $1")
-        .bind(message_id)
-        .bind(delivery)
-        .execute(conn)
-        .await?;
-    Ok(())
+/// Records whether an operator's reply reached the visitor; returns where the line is
+/// in Slack, if it is there yet (see [`set_message_slack`]).
+pub async fn set_delivery(
+    conn: &mut AnyConnection,
+    message_id: i64,
+    delivery: &str,
+) -> Result<Option<(String, String)>, sqlx::Error> {
+    let row: Option<(Option<String>, Option<String>)> =
+        sqlx::query_as("update messages set delivery = $2 where id = $1 returning slack_channel, slack_ts")
+            .bind(message_id)
+            .bind(delivery)
+            .fetch_optional(conn)
+            .await?;
+    Ok(row.and_then(|(c, t)| c.zip(t)))
 }

@@ -11,6 +11,8 @@ mod cli;
 mod outbox;
 mod routing;
 mod slack;
+mod slack_commands;
 mod sse;
+mod storage;
 mod transitions;
 mod widget_api;

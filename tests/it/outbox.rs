@@ -32,6 +32,23 @@ on_both_databases! {
         }).await;
     }
 
+    async fn a_call_that_times_out_is_retried_with_the_same_key(db) {
+        let app = TestApp::spawn_with(&db, &[("HANDOFF_OUTBOX_TIMEOUT_MS", "150")]).await;
+        app.widget.set_delay(std::time::Duration::from_millis(600));
+        app.handoff("c1", "support").await;
+        app.widget.wait_for(DEADLINE, "a first, slow call", |calls| !calls.is_empty()).await;
+        app.widget.set_delay(std::time::Duration::ZERO);
+        eventually("the row delivered", || async {
+            (app.count("select count(*) from outbox where status = 'done'").await == 1).then_some(())
+        }).await;
+        let calls = app.widget.calls();
+        assert!(calls.len() >= 2, "the timed-out call was retried: {calls:?}");
+        assert!(calls.iter().all(|c| c.idempotency_key == calls[0].idempotency_key));
+        assert_eq!(app.widget.delivered().len(), 1, "the platform acted once");
+        let error: Option<String> = sqlx::query_scalar("select last_error from outbox").fetch_one(&app.pool).await.unwrap();
+        assert_eq!(error.as_deref(), Some("timed out"));
+    }
+
     async fn a_rate_limited_call_is_held_back_and_order_is_kept(db) {
         let app = TestApp::spawn(&db).await;
         let ada = app.operator("Ada", "agent").await;
@@ -69,6 +86,8 @@ on_both_databases! {
         let metrics = app.http.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
         assert!(metrics.contains("handoff_outbox_deliveries_total"), "{metrics}");
         assert!(metrics.contains("result=\"dead\""));
+        assert!(metrics.contains("handoff_http_request_seconds"), "request latencies are measured");
+        assert!(metrics.contains("handoff_outbox_rows{status=\"dead\"} 1"), "{metrics}");
     }
 
     async fn after_a_crash_every_undelivered_call_goes_out_once(db) {

@@ -319,6 +319,20 @@ on_both_databases! {
         s.finish().await;
     }
 
+    async fn a_root_whose_answer_was_lost_is_found_again_not_posted_twice(db) {
+        let s = SlackApp::spawn(&db).await;
+        s.slack.lose_response_next("chat.postMessage", 1);
+        s.app.handoff("c1", "support").await;
+        let calls = s.expect(&["chat.postMessage", "conversations.history", "chat.postMessage", "chat.postMessage"]).await;
+        assert_eq!(calls[0].status, 504);
+        let root_ts = calls[0].response["lost"]["ts"].as_str().unwrap();
+        assert_eq!(calls[1].args["include_all_metadata"], "true");
+        assert_eq!(calls[2].args["thread_ts"], root_ts, "the transcript goes under the root that was posted");
+        assert_eq!(s.slack.messages(CHANNEL).iter().filter(|m| m.thread_ts.is_none()).count(), 1, "one thread, not two");
+        assert_eq!(s.root("c1").await.ts, root_ts);
+        s.finish().await;
+    }
+
     async fn bad_signatures_are_refused_and_change_nothing(db) {
         let s = SlackApp::spawn(&db).await;
         let root = s.handoff("c1").await;
@@ -379,8 +393,9 @@ on_both_databases! {
         let res = s.sender.command(ADA, CHANNEL, "reply c1 Yes, refunded!").await;
         let body: Value = res.json().await.unwrap();
         assert_eq!(body["response_type"], "ephemeral");
-        let calls = s.expect(&["chat.update", "chat.postMessage"]).await;
+        let calls = s.expect(&["chat.update", "chat.postMessage", "reactions.add"]).await;
         assert_eq!(calls[1].args["thread_ts"], root.as_str());
+        assert_eq!(calls[2].args["timestamp"], calls[1].response["ts"], "the ✅ goes on the thread copy");
         let texts: Vec<String> = s.widget.delivered().iter().filter(|c| c.kind.as_deref() == Some("messages")).map(|c| c.body["text"].as_str().unwrap().to_owned()).collect();
         assert_eq!(texts, ["Yes, refunded!"]);
         s.finish().await;

@@ -1,0 +1,99 @@
+//! The storage contract, run on both backends: the version check, inbound idempotency,
+//! and the outbox's claims (head of each ordering key only, disjoint between workers,
+//! leases that expire after a crash).
+
+use crate::helpers::*;
+use crate::on_both_databases;
+use handoff_bridge::engine::{Assignment, Status, WorkspaceId};
+use handoff_bridge::store::conversations::{self as convs, NewConversation};
+use handoff_bridge::store::outbox::{self, NewRow};
+use handoff_bridge::store::{Store, inbound, now_ms, widgets};
+use serde_json::json;
+
+async fn store(db: &Db) -> Store {
+    Store::connect(&db.url).await.expect("connect and migrate")
+}
+
+fn row(key: &str, n: i64) -> NewRow {
+    NewRow {
+        workspace_id: 1,
+        target: "widget",
+        kind: "assignment",
+        ordering_key: key.into(),
+        payload: json!({"n": n}),
+    }
+}
+
+on_both_databases! {
+    async fn a_write_with_an_old_version_changes_nothing(db) {
+        let store = store(&db).await;
+        let mut tx = store.write().await.unwrap();
+        widgets::ensure(tx.conn(), WorkspaceId(1), "w", 0).await.unwrap();
+        let new = NewConversation { id: "c1", workspace: WorkspaceId(1), widget: "w", visitor_name: None, visitor_email: None, summary: None, reason: None, now: 0 };
+        convs::insert(tx.conn(), &new).await.unwrap();
+        let a = Assignment { status: Status::HandedOff, assignee: None, team: None };
+        assert!(convs::write_assignment(tx.conn(), "c1", 0, &a, None, 1).await.unwrap());
+        let b = Assignment { status: Status::Active, assignee: None, team: None };
+        assert!(!convs::write_assignment(tx.conn(), "c1", 0, &b, None, 2).await.unwrap(), "version 0 is gone");
+        let c = convs::get(tx.conn(), "c1").await.unwrap().unwrap();
+        assert_eq!((c.version, c.status.as_str()), (1, "handed_off"));
+        tx.commit().await.unwrap();
+    }
+
+    async fn an_inbound_event_id_is_recorded_once(db) {
+        let store = store(&db).await;
+        let mut tx = store.write().await.unwrap();
+        assert!(inbound::first_time(tx.conn(), "slack", "Ev1", 0).await.unwrap());
+        assert!(!inbound::first_time(tx.conn(), "slack", "Ev1", 0).await.unwrap());
+        assert!(inbound::first_time(tx.conn(), "widget", "Ev1", 0).await.unwrap(), "ids are per source");
+        tx.commit().await.unwrap();
+    }
+
+    async fn the_outbox_hands_out_only_the_head_of_each_key_and_never_the_same_row_twice(db) {
+        let store = store(&db).await;
+        let mut tx = store.write().await.unwrap();
+        for n in 0..3 {
+            outbox::enqueue(tx.conn(), &row("a", n), 0).await.unwrap();
+            outbox::enqueue(tx.conn(), &row("b", n), 0).await.unwrap();
+        }
+        for n in 0..10 {
+            outbox::enqueue(tx.conn(), &row(&format!("k{n}"), n), 0).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+        let now = now_ms();
+        // Two workers claim at once: disjoint, and only one row of `a` and of `b`.
+        let claim = || async {
+            let mut tx = store.write().await.unwrap();
+            let rows = outbox::claim(tx.conn(), now, now + 60_000, 100).await.unwrap();
+            tx.commit().await.unwrap();
+            rows
+        };
+        let (x, y) = tokio::join!(claim(), claim());
+        let mut ids: Vec<i64> = x.iter().chain(y.iter()).map(|r| r.id).collect();
+        let total = ids.len();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), total, "no row went to both workers");
+        assert_eq!(total, 12, "10 single rows and the heads of a and b");
+        let a: Vec<_> = x.iter().chain(y.iter()).filter(|r| r.ordering_key == "a").collect();
+        assert_eq!(a.len(), 1);
+        assert_eq!(a[0].payload, json!({"n": 0}).to_string());
+        // Until the head is done, nothing behind it moves; then the next one does.
+        assert!(claim().await.is_empty());
+        let mut tx = store.write().await.unwrap();
+        outbox::mark_done(tx.conn(), a[0].id, now).await.unwrap();
+        tx.commit().await.unwrap();
+        let next = claim().await;
+        assert_eq!(next.len(), 1);
+        assert_eq!(next[0].payload, json!({"n": 1}).to_string());
+        assert_eq!(next[0].claims, 1);
+        // A crashed worker's lease runs out: the row is claimed again, and says so.
+        let later = now + 120_000;
+        let mut tx = store.write().await.unwrap();
+        let again = outbox::claim(tx.conn(), later, later + 60_000, 100).await.unwrap();
+        tx.commit().await.unwrap();
+        let again_a: Vec<_> = again.iter().filter(|r| r.ordering_key == "a").collect();
+        assert_eq!(again_a.len(), 1);
+        assert_eq!((again_a[0].id, again_a[0].claims), (next[0].id, 2));
+    }
+}

@@ -6,7 +6,7 @@ use super::views::{NewToken, OperatorView, TeamView, WidgetView};
 use super::{Service, ServiceError};
 use crate::engine::{Actor, OperatorId, OperatorRef, Presence, Role, RoutingMode, TeamId, WorkspaceId, permissions};
 use crate::store::operators::{OperatorFields, OperatorRow};
-use crate::store::{is_unique_violation, now_ms, operators, teams, tokens, widgets};
+use crate::store::{Tx, is_unique_violation, now_ms, operators, teams, tokens, widgets};
 use serde::Deserialize;
 use sqlx::AnyConnection;
 use utoipa::ToSchema;
@@ -106,6 +106,16 @@ impl Service {
         })
     }
 
+    /// Reloads an operator changed in `tx`, commits, and returns their view.
+    async fn commit_operator(&self, mut tx: Tx, ws: WorkspaceId, id: OperatorId) -> Result<OperatorView, ServiceError> {
+        let o = operators::get(tx.conn(), ws, id)
+            .await?
+            .ok_or_else(|| no_operator(id))?;
+        let view = self.operator_view(tx.conn(), o).await?;
+        tx.commit().await?;
+        Ok(view)
+    }
+
     pub async fn list_operators(&self, ws: WorkspaceId) -> Result<Vec<OperatorView>, ServiceError> {
         let mut conn = self.store().read().await?;
         let mut out = Vec::new();
@@ -146,12 +156,7 @@ impl Service {
         let id = operators::insert(tx.conn(), ws, &fields, now_ms())
             .await
             .map_err(linked_conflict)?;
-        let o = operators::get(tx.conn(), ws, OperatorId(id))
-            .await?
-            .ok_or_else(|| no_operator(OperatorId(id)))?;
-        let view = self.operator_view(tx.conn(), o).await?;
-        tx.commit().await?;
-        Ok(view)
+        self.commit_operator(tx, ws, OperatorId(id)).await
     }
 
     pub async fn update_operator(
@@ -185,12 +190,7 @@ impl Service {
         operators::update(tx.conn(), id, &fields)
             .await
             .map_err(linked_conflict)?;
-        let o = operators::get(tx.conn(), ws, id)
-            .await?
-            .ok_or_else(|| no_operator(id))?;
-        let view = self.operator_view(tx.conn(), o).await?;
-        tx.commit().await?;
-        Ok(view)
+        self.commit_operator(tx, ws, id).await
     }
 
     pub async fn set_presence(
@@ -206,12 +206,7 @@ impl Service {
             .ok_or_else(|| no_operator(id))?;
         forbid(permissions::set_presence(actor, id))?;
         operators::set_presence(tx.conn(), id, presence.as_str()).await?;
-        let o = operators::get(tx.conn(), ws, id)
-            .await?
-            .ok_or_else(|| no_operator(id))?;
-        let view = self.operator_view(tx.conn(), o).await?;
-        tx.commit().await?;
-        Ok(view)
+        self.commit_operator(tx, ws, id).await
     }
 
     pub async fn create_token(

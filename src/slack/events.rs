@@ -164,18 +164,17 @@ impl Slack {
 
     /// Tells one user something privately (an ephemeral message, through the outbox).
     pub async fn tell(&self, n: Notice) -> Result<(), ServiceError> {
-        let mut tx = self.service().store().write().await?;
         let payload = json!({
             "channel": n.channel, "user": n.user, "text": n.text, "thread_ts": n.thread_ts, "button": n.button,
         });
-        crate::service::enqueue_slack(
-            tx.conn(),
-            DEFAULT_WORKSPACE.0,
-            "ephemeral",
-            format!("slack:{}", n.conversation),
-            payload,
-        )
-        .await?;
+        self.queue("ephemeral", format!("slack:{}", n.conversation), payload)
+            .await
+    }
+
+    /// Queues one Slack outbox row in a transaction of its own and wakes the workers.
+    pub(crate) async fn queue(&self, kind: &'static str, key: String, payload: Value) -> Result<(), ServiceError> {
+        let mut tx = self.service().store().write().await?;
+        crate::service::enqueue_slack(tx.conn(), DEFAULT_WORKSPACE.0, kind, key, payload).await?;
         tx.commit().await?;
         self.service().wake_outbox();
         Ok(())

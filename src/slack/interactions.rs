@@ -156,18 +156,12 @@ impl Slack {
 
     /// Queues a re-render of a conversation's root.
     async fn refresh(&self, conversation: &str) -> Result<(), ServiceError> {
-        let mut tx = self.service().store().write().await?;
-        crate::service::enqueue_slack(
-            tx.conn(),
-            DEFAULT_WORKSPACE.0,
+        self.queue(
             "render",
             format!("slack:{conversation}"),
             json!({"conversation": conversation}),
         )
-        .await?;
-        tx.commit().await?;
-        self.service().wake_outbox();
-        Ok(())
+        .await
     }
 
     async fn open_modal(
@@ -196,19 +190,10 @@ impl Slack {
         } else {
             render::resolve_modal(c)
         };
-        let mut tx = self.service().store().write().await?;
         // Its own ordering key: a modal must open within Slack's 3-second trigger window.
-        crate::service::enqueue_slack(
-            tx.conn(),
-            DEFAULT_WORKSPACE.0,
-            "modal",
-            format!("slack:modal:{}", click.trigger),
-            json!({"trigger_id": click.trigger, "view": view}),
-        )
-        .await?;
-        tx.commit().await?;
-        self.service().wake_outbox();
-        Ok(())
+        let payload = json!({"trigger_id": click.trigger, "view": view});
+        self.queue("modal", format!("slack:modal:{}", click.trigger), payload)
+            .await
     }
 
     async fn takeover_and_send(&self, click: &Click<'_>, value: &str) -> Result<(), ServiceError> {

@@ -176,6 +176,7 @@ impl Slack {
             ),
             None => content,
         };
+        self.pace("chat.postMessage", Some(channel)).await;
         let (client, token) = self.session();
         let mut req = SlackApiChatPostMessageRequest::new(SlackChannelId(channel.to_owned()), content);
         if let Some(ts) = thread_ts {
@@ -191,6 +192,7 @@ impl Slack {
 
     /// Finds a message this bridge posted with `key` among the channel's latest messages.
     async fn find_posted(&self, channel: &str, key: &str) -> Step<Option<String>> {
+        self.pace("conversations.history", None).await;
         let (client, token) = self.session();
         let req = SlackApiConversationsHistoryRequest::new()
             .with_channel(SlackChannelId(channel.to_owned()))
@@ -317,6 +319,7 @@ impl Slack {
             return Ok(()); // no thread (yet): the open_thread row renders it
         };
         let content = self.root_content(id).await?;
+        self.pace("chat.update", None).await;
         let (client, token) = self.session();
         let req = SlackApiChatUpdateRequest::new(SlackChannelId(channel.clone()), content, SlackTs(ts.clone()));
         client
@@ -377,6 +380,7 @@ impl Slack {
         let session = client.open_session(&token);
         let permalink = match (&row.slack_channel, &row.slack_thread_ts) {
             (Some(c), Some(ts)) => {
+                self.pace("chat.getPermalink", None).await;
                 let req = SlackApiChatGetPermalinkRequest::new(SlackChannelId(c.clone()), SlackTs(ts.clone()));
                 Some(
                     session
@@ -389,6 +393,7 @@ impl Slack {
             }
             _ => None,
         };
+        self.pace("conversations.open", None).await;
         let open = SlackApiConversationsOpenRequest::new().with_users(vec![SlackUserId(slack_user)]);
         let im = session
             .conversations_open(&open)
@@ -396,6 +401,7 @@ impl Slack {
             .map_err(|e| classify(&e))?
             .channel
             .id;
+        self.pace("chat.postMessage", Some(&im.0)).await;
         let req = SlackApiChatPostMessageRequest::new(im, render::dm(&view.conversation, permalink.as_deref()));
         session.chat_post_message(&req).await.map_err(|e| classify(&e))?;
         Ok(())
@@ -421,6 +427,7 @@ impl Slack {
         if let Some(ts) = payload["thread_ts"].as_str() {
             req = req.with_thread_ts(SlackTs(ts.to_owned()));
         }
+        self.pace("chat.postEphemeral", None).await;
         let (client, token) = self.session();
         client
             .open_session(&token)
@@ -434,6 +441,7 @@ impl Slack {
         let trigger = str_of(payload, "trigger_id")?;
         let view: SlackView =
             serde_json::from_value(payload["view"].clone()).map_err(|e| Delivery::Dead(format!("bad view: {e}")))?;
+        self.pace("views.open", None).await;
         let (client, token) = self.session();
         let req = SlackApiViewsOpenRequest::new(SlackTriggerId(trigger.to_owned()), view);
         client
@@ -448,6 +456,7 @@ impl Slack {
         let channel = str_of(payload, "channel")?;
         let ts = str_of(payload, "ts")?;
         let name = str_of(payload, "name")?;
+        self.pace("reactions.add", None).await;
         let (client, token) = self.session();
         let req = SlackApiReactionsAddRequest::new(
             SlackChannelId(channel.to_owned()),

@@ -11,11 +11,13 @@
 //! - [`render`] — Block Kit for thread roots, transcript lines, DMs and modals.
 //! - [`deliver`] — the outbox target that makes the Web API calls.
 //! - [`people`] — Slack users as operators (found, or created from `users.info`).
+//! - [`limits`] — Slack's published rate limits, kept before each call.
 
 pub mod commands;
 pub mod deliver;
 pub mod events;
 pub mod interactions;
+pub mod limits;
 pub mod people;
 pub mod render;
 pub mod verify;
@@ -48,6 +50,7 @@ struct Inner {
     admins: Vec<String>,
     /// The bridge's own bot user, learned from `auth.test`: its messages are ignored.
     bot_user: tokio::sync::OnceCell<Option<String>>,
+    limits: limits::Limits,
 }
 
 impl Slack {
@@ -69,6 +72,7 @@ impl Slack {
                 default_channel: settings.default_channel.clone(),
                 admins: settings.admins.clone(),
                 bot_user: tokio::sync::OnceCell::new(),
+                limits: limits::Limits::default(),
             }),
         })
     }
@@ -81,9 +85,14 @@ impl Slack {
         SlackApiToken::new(SlackApiTokenValue(self.inner.token.expose_secret().to_owned()))
     }
 
-    /// Runs `f` with a Web API session.
+    /// A client and the token for Web API calls (each preceded by [`Slack::pace`]).
     pub(crate) fn session(&self) -> (SlackHyperClient, SlackApiToken) {
         (self.inner.client.clone(), self.token())
+    }
+
+    /// Waits until Slack's rate limits allow a call of `method` (on `channel`, for posts).
+    pub(crate) async fn pace(&self, method: &str, channel: Option<&str>) {
+        self.inner.limits.wait(method, channel).await;
     }
 
     pub fn signing_secret(&self) -> &SecretString {
@@ -103,6 +112,7 @@ impl Slack {
         self.inner
             .bot_user
             .get_or_init(|| async {
+                self.pace("auth.test", None).await;
                 let (client, token) = self.session();
                 match client.open_session(&token).auth_test().await {
                     Ok(r) => Some(r.user_id.0),

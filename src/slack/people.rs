@@ -19,6 +19,7 @@ impl Slack {
         if let Some(op) = self.service().operator_by_slack(ws, user).await? {
             return Ok(op);
         }
+        self.pace("users.info", None).await;
         let (client, token) = self.session();
         let session = client.open_session(&token);
         let request = SlackApiUsersInfoRequest::new(SlackUserId(user.to_owned()));

@@ -550,7 +550,11 @@ impl Settings {
             on(self.widget.is_some()),
             on(self.widget.as_ref().is_some_and(|w| w.api_url.is_some())),
             on(self.slack.is_some()),
-            on(self.discord.is_some()),
+            if self.discord.is_some() {
+                "configured, but not in this version"
+            } else {
+                "off"
+            },
             self.seed.widgets.len(),
             self.seed.operators.len(),
             self.seed.teams.len(),

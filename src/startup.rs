@@ -68,6 +68,12 @@ impl Application {
             wake.clone(),
         );
         service.apply_seed(&settings.seed).await?;
+        if settings.discord.is_some() {
+            tracing::warn!(
+                "Discord settings are set, but this version has no Discord adapter yet: Discord stays off \
+                 (the widget API, the HTTP API and Slack work as configured)"
+            );
+        }
         let slack = match &settings.slack {
             Some(s) => Some(Slack::new(service.clone(), s)?),
             None => None,

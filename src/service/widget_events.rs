@@ -290,8 +290,14 @@ impl Service {
             actor_eligible: true,
             policy: self.policy(),
         };
-        let decision =
-            transition::decide(&conv, &ctx, &cmd).map_err(|r| ServiceError::InvalidState(format!("{r:?}")))?;
+        let decision = transition::decide(&conv, &ctx, &cmd).map_err(|r| match r {
+            // The widget platform acts with every right; only the state can refuse it.
+            crate::engine::transition::Refusal::InvalidState(why)
+            | crate::engine::transition::Refusal::Forbidden(why) => ServiceError::InvalidState(why),
+            crate::engine::transition::Refusal::AlreadyAssigned { .. } => {
+                ServiceError::InvalidState("the conversation is assigned".into())
+            }
+        })?;
         let Some(applied) = self
             .apply_decision(conn, &row, &Actor::Widget, &cmd, decision, &super::Origin::Api)
             .await?

@@ -232,6 +232,25 @@ on_both_databases! {
         s.finish().await;
     }
 
+    async fn a_reply_the_visitor_could_not_get_is_marked_with_a_warning_and_a_note(db) {
+        let s = SlackApp::spawn(&db).await;
+        let root = s.handoff("c1").await;
+        s.click(ADA, "c1", "hb_accept").await;
+        s.expect(&["chat.update"]).await;
+        s.widget.fail_next(1, 410);
+        let event = s.slack.user_reply(CHANNEL, ADA, "Are you still there?", &root);
+        s.sender.event("EvW1", event.clone()).await;
+        let calls = s.expect(&["auth.test", "reactions.add", "chat.postMessage"]).await;
+        assert_eq!(calls[1].args["name"], "warning");
+        assert_eq!(calls[1].args["timestamp"], event["ts"]);
+        assert_eq!(calls[2].args["thread_ts"], root.as_str());
+        assert!(calls[2].args["text"].as_str().unwrap().contains("could not be delivered"), "{}", calls[2].args["text"]);
+        let c = s.conversation("c1").await;
+        let line = c["transcript"].as_array().unwrap().iter().find(|l| l["author"] == "operator").unwrap().clone();
+        assert_eq!(line["delivery"], "failed");
+        s.finish().await;
+    }
+
     async fn a_reply_by_someone_else_is_held_back_and_a_manager_may_take_over_and_send(db) {
         let s = SlackApp::spawn(&db).await;
         let root = s.handoff("c1").await;

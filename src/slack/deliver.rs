@@ -19,6 +19,9 @@ use slack_morphism::errors::SlackClientError;
 use slack_morphism::prelude::*;
 use std::time::Duration;
 
+/// The bridge's keyed messages in a thread: metadata key → ts.
+type Posted = std::collections::HashMap<String, String>;
+
 /// The metadata event type of the bridge's thread roots.
 const METADATA_EVENT: &str = "handoff_bridge";
 
@@ -100,7 +103,7 @@ impl Slack {
         let step = match row.kind.as_str() {
             "open_thread" => self.open_thread(&payload, row.claims > 1).await,
             "render" => self.render_root(&payload).await,
-            "mirror" => self.mirror(&payload).await,
+            "mirror" => self.mirror(&payload, row.claims > 1).await,
             "dm" => self.dm(&payload).await,
             "ephemeral" => self.ephemeral(&payload).await,
             "modal" => self.modal(&payload).await,
@@ -255,13 +258,59 @@ impl Slack {
             let mut conn = self.service().store().read().await.map_err(internal)?;
             convs::messages(&mut conn, id).await.map_err(internal)?
         };
-        for line in lines.iter().filter(|m| m.slack_ts.is_none() && m.author != "held") {
-            self.post_line(&channel, &thread_ts, line).await?;
+        let pending: Vec<_> = lines
+            .iter()
+            .filter(|m| m.slack_ts.is_none() && m.author != "held")
+            .collect();
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let earlier = self.earlier_posts(&channel, &thread_ts, claimed_before).await?;
+        for line in pending {
+            self.post_line(&channel, &thread_ts, line, &earlier).await?;
         }
         Ok(())
     }
 
-    async fn post_line(&self, channel: &str, thread_ts: &str, line: &convs::MessageRow) -> Step<()> {
+    /// The bridge's keyed messages in a thread: key → ts.
+    async fn posted_in_thread(&self, channel: &str, thread_ts: &str) -> Step<Posted> {
+        self.pace("conversations.replies", None).await;
+        let (client, token) = self.session();
+        let session = client.open_session(&token);
+        // slack-morphism's typed request cannot ask for metadata: call the method directly.
+        let params = [
+            ("channel", Some(channel)),
+            ("ts", Some(thread_ts)),
+            ("include_all_metadata", Some("true")),
+        ];
+        let res: SlackApiConversationsRepliesResponse = session
+            .http_session_api
+            .http_get("conversations.replies", &params, None)
+            .await
+            .map_err(|e| classify(&e))?;
+        Ok(res
+            .messages
+            .into_iter()
+            .filter_map(|m| {
+                let md = m.content.metadata?;
+                let key = (md.event_type == METADATA_EVENT).then(|| md.event_payload?.get("key").cloned())??;
+                Some((key, m.origin.ts.0))
+            })
+            .collect())
+    }
+
+    /// What an earlier attempt of a row may already have posted in a thread (a lost answer,
+    /// a crash): nothing to look up unless the row was claimed before.
+    async fn earlier_posts(&self, channel: &str, thread_ts: &str, claimed_before: bool) -> Step<Posted> {
+        match claimed_before {
+            true => self.posted_in_thread(channel, thread_ts).await,
+            false => Ok(Posted::new()),
+        }
+    }
+
+    /// Posts one transcript line into the thread (in pieces if long) and records where;
+    /// pieces found in `earlier` are not posted again.
+    async fn post_line(&self, channel: &str, thread_ts: &str, line: &convs::MessageRow, earlier: &Posted) -> Step<()> {
         let operator = match line.operator_id {
             Some(op) => {
                 let mut conn = self.service().store().read().await.map_err(internal)?;
@@ -273,8 +322,15 @@ impl Slack {
             None => None,
         };
         let mut first_ts = None;
-        for content in render::transcript_line(&line.author, operator.as_deref(), &line.text) {
-            let ts = self.post(channel, content, Some(thread_ts)).await?;
+        for (i, content) in render::transcript_line(&line.author, operator.as_deref(), &line.text)
+            .into_iter()
+            .enumerate()
+        {
+            let key = format!("line:{}:{i}", line.id);
+            let ts = match earlier.get(&key) {
+                Some(ts) => ts.clone(),
+                None => self.post_keyed(channel, content, Some(thread_ts), Some(&key)).await?,
+            };
             first_ts.get_or_insert(ts);
         }
         if let Some(ts) = first_ts {
@@ -331,7 +387,7 @@ impl Slack {
     }
 
     /// Shows a transcript line in the thread (if the thread exists and it is not there yet).
-    async fn mirror(&self, payload: &Value) -> Step<()> {
+    async fn mirror(&self, payload: &Value, claimed_before: bool) -> Step<()> {
         let id = str_of(payload, "conversation")?;
         let message = payload["message"]
             .as_i64()
@@ -347,7 +403,10 @@ impl Slack {
             convs::message(&mut conn, message).await.map_err(internal)?
         };
         match line {
-            Some(line) if line.slack_ts.is_none() => self.post_line(channel, thread_ts, &line).await,
+            Some(line) if line.slack_ts.is_none() => {
+                let earlier = self.earlier_posts(channel, thread_ts, claimed_before).await?;
+                self.post_line(channel, thread_ts, &line, &earlier).await
+            }
             _ => Ok(()),
         }
     }

@@ -342,13 +342,23 @@ on_both_databases! {
         let s = SlackApp::spawn(&db).await;
         s.slack.lose_response_next("chat.postMessage", 1);
         s.app.handoff("c1", "support").await;
-        let calls = s.expect(&["chat.postMessage", "conversations.history", "chat.postMessage", "chat.postMessage"]).await;
+        let calls = s.expect(&["chat.postMessage", "conversations.history", "conversations.replies", "chat.postMessage", "chat.postMessage"]).await;
         assert_eq!(calls[0].status, 504);
         let root_ts = calls[0].response["lost"]["ts"].as_str().unwrap();
         assert_eq!(calls[1].args["include_all_metadata"], "true");
-        assert_eq!(calls[2].args["thread_ts"], root_ts, "the transcript goes under the root that was posted");
+        assert_eq!(calls[3].args["thread_ts"], root_ts, "the transcript goes under the root that was posted");
         assert_eq!(s.slack.messages(CHANNEL).iter().filter(|m| m.thread_ts.is_none()).count(), 1, "one thread, not two");
         assert_eq!(s.root("c1").await.ts, root_ts);
+
+        // The same for a transcript line: found again by its metadata, not posted twice.
+        s.slack.lose_response_next("chat.postMessage", 1);
+        let res = s.client.send(&handoff_bridge::standins::widget::WidgetClient::message_event("c1", "visitor", "hello?")).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let calls = s.expect(&["chat.postMessage", "conversations.replies"]).await;
+        assert_eq!(calls[0].status, 504);
+        assert_eq!(calls[1].args["include_all_metadata"], "true");
+        let replies = s.slack.replies(CHANNEL, root_ts);
+        assert_eq!(replies.iter().filter(|m| m.text.contains("hello?")).count(), 1, "posted once");
         s.finish().await;
     }
 

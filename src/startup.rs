@@ -1,6 +1,7 @@
 //! Builds the application from settings and runs it: binds the listener first (so tests
-//! can ask for port 0 and read the port back), starts the outbox worker, serves until the
-//! stop signal, then finishes in-flight requests, ends event streams and stops the worker.
+//! can ask for port 0 and read the port back), starts the outbox worker and the change
+//! feed, serves until the stop signal, then finishes in-flight requests, ends event
+//! streams and stops both.
 
 use crate::config::Settings;
 use crate::http::{self, AppState};
@@ -127,6 +128,7 @@ impl Application {
             shutdown,
         } = self;
         let worker = tokio::spawn(worker.run(shutdown.clone()));
+        let feed = tokio::spawn(service.clone().run_feed(shutdown.clone()));
         let signal = shutdown.clone();
         let serve = axum::serve(listener, router).with_graceful_shutdown(async move {
             stop.await;
@@ -138,6 +140,7 @@ impl Application {
         if let Err(e) = worker.await {
             tracing::warn!(error = %e, "outbox worker ended abnormally");
         }
+        let _ = feed.await;
         service.store().close().await;
         tracing::info!("stopped");
         result.map_err(Into::into)

@@ -2,9 +2,7 @@
 //! inbox views. [`Service::apply_decision`] is the single writer of assignment changes:
 //! the widget events go through it too.
 
-use super::views::{
-    AuditEntry, ChangeEvent, ConversationDetail, ConversationView, TeamRef, TranscriptLine, Visitor, rfc3339,
-};
+use super::views::{AuditEntry, ConversationDetail, ConversationView, TeamRef, TranscriptLine, Visitor, rfc3339};
 use super::{MAX_ATTEMPTS, Origin, Service, ServiceError, deliveries};
 use crate::engine::effects::{self, Effect};
 use crate::engine::routing;
@@ -30,7 +28,8 @@ pub(super) struct Applied {
     pub outcome: Outcome,
     pub row: ConversationRow,
     pub message_id: Option<i64>,
-    pub events: Vec<ChangeEvent>,
+    /// Whether an assignment change was written (the change feed reads it back).
+    pub changed: bool,
     pub outbox_rows: bool,
 }
 
@@ -57,7 +56,7 @@ impl Service {
             };
             let view = self.view(tx.conn(), &applied.row).await?;
             tx.commit().await?;
-            self.announce(applied.events, applied.outbox_rows);
+            self.announce(applied.changed, applied.outbox_rows);
             return Ok(Acted {
                 outcome: applied.outcome,
                 conversation: view,
@@ -155,7 +154,6 @@ impl Service {
         let before = row.assignment();
         let mut message_id = None;
         let mut fx = Vec::new();
-        let mut events = Vec::new();
 
         if let Command::Reply { text, .. } = cmd {
             let author = match decision.outcome {
@@ -223,7 +221,6 @@ impl Service {
             }
             for a in &audit_rows {
                 audit::insert(conn, a).await?;
-                events.push(self.change_event(conn, row, a).await?);
             }
             fx = effects::plan(&before, &to, change, actor);
         }
@@ -244,7 +241,7 @@ impl Service {
             outcome: decision.outcome,
             row: after,
             message_id,
-            events,
+            changed: decision.change.is_some(),
             outbox_rows,
         }))
     }
@@ -290,31 +287,6 @@ impl Service {
         Ok(Some("routed"))
     }
 
-    async fn change_event(
-        &self,
-        conn: &mut AnyConnection,
-        row: &ConversationRow,
-        a: &AuditRow,
-    ) -> Result<ChangeEvent, ServiceError> {
-        let assignee = match a.to_assignee {
-            Some(op) => operator_ref(conn, OperatorId(op)).await?,
-            None => None,
-        };
-        Ok(ChangeEvent {
-            workspace_id: row.workspace_id,
-            conversation_id: row.id.clone(),
-            widget_id: row.widget_id.clone(),
-            version: a.version,
-            status: a.to_status.parse().unwrap_or(Status::Bot),
-            assignee,
-            team_id: a.team_id,
-            reason: a.reason.clone(),
-            actor: a.actor.clone(),
-            actor_operator_id: a.actor_operator_id,
-            at: rfc3339(a.at),
-        })
-    }
-
     /// Adds an internal note (team only) to a conversation and shows it in its threads.
     pub async fn add_note(
         &self,
@@ -346,7 +318,7 @@ impl Service {
         let fx = [Effect::MirrorMessage { message_id }];
         let rows = deliveries::enqueue(tx.conn(), self.inner.targets, &row, &fx, now).await?;
         tx.commit().await?;
-        self.announce(Vec::new(), rows);
+        self.announce(false, rows);
         Ok(())
     }
 

@@ -8,6 +8,7 @@ mod conversations;
 mod deliveries;
 mod directory;
 mod error;
+mod feed;
 mod seed;
 mod views;
 mod widget_events;
@@ -51,6 +52,8 @@ struct Inner {
     /// Which platforms get outbox rows.
     targets: Targets,
     outbox_wake: Arc<Notify>,
+    /// Wakes the change feed after a local commit.
+    feed_wake: Notify,
     events: broadcast::Sender<ChangeEvent>,
 }
 
@@ -90,6 +93,7 @@ impl Service {
                 admin_token_hash: options.admin_token.map(|t| store::tokens::hash(t.expose_secret())),
                 targets: options.targets,
                 outbox_wake,
+                feed_wake: Notify::new(),
                 events,
             }),
         }
@@ -103,18 +107,19 @@ impl Service {
         &self.inner.policy
     }
 
-    /// A receiver of every committed assignment change.
+    /// A receiver of every committed assignment change (see [`Service::run_feed`]).
     pub fn subscribe(&self) -> broadcast::Receiver<ChangeEvent> {
         self.inner.events.subscribe()
     }
 
-    fn announce(&self, events: Vec<ChangeEvent>, outbox_rows: bool) {
+    /// After a commit: wakes the outbox workers if it wrote rows, and the change feed if
+    /// it changed an assignment.
+    fn announce(&self, changed: bool, outbox_rows: bool) {
         if outbox_rows {
             self.inner.outbox_wake.notify_one();
         }
-        for e in events {
-            // No subscribers is fine: nobody is listening.
-            let _ = self.inner.events.send(e);
+        if changed {
+            self.inner.feed_wake.notify_one();
         }
     }
 

@@ -155,11 +155,7 @@ impl Service {
     }
 
     #[allow(clippy::type_complexity)]
-    async fn ingest_in(
-        &self,
-        tx: &mut Tx,
-        event: &WidgetEvent,
-    ) -> Result<Option<(String, Vec<super::ChangeEvent>, bool)>, ServiceError> {
+    async fn ingest_in(&self, tx: &mut Tx, event: &WidgetEvent) -> Result<Option<(String, bool, bool)>, ServiceError> {
         let conn = tx.conn();
         let now = now_ms();
         let ws = DEFAULT_WORKSPACE;
@@ -259,14 +255,14 @@ impl Service {
                 )
                 .await?;
                 let Some(message_id) = stored else {
-                    return Ok(Some(("message already stored".into(), Vec::new(), false)));
+                    return Ok(Some(("message already stored".into(), false, false)));
                 };
                 let row = convs::get(conn, &c.id)
                     .await?
                     .ok_or_else(|| ServiceError::Internal(anyhow::anyhow!("conversation {} vanished", c.id)))?;
                 let fx = [Effect::MirrorMessage { message_id }];
                 let rows = super::deliveries::enqueue(conn, self.inner.targets, &row, &fx, now).await?;
-                Ok(Some(("message stored".into(), Vec::new(), rows)))
+                Ok(Some(("message stored".into(), false, rows)))
             }
             WidgetEventKind::Closed { conversation: c } => {
                 let row = convs::get(conn, &c.id)
@@ -283,7 +279,7 @@ impl Service {
         conn: &mut sqlx::AnyConnection,
         row: convs::ConversationRow,
         cmd: Command,
-    ) -> Result<Option<(String, Vec<super::ChangeEvent>, bool)>, ServiceError> {
+    ) -> Result<Option<(String, bool, bool)>, ServiceError> {
         let conv = row.to_engine(convs::declined(conn, &row.id).await?);
         let ctx = Context {
             actor: &Actor::Widget,
@@ -313,6 +309,6 @@ impl Service {
             Outcome::Closed => "resolved".to_owned(),
             other => format!("{other:?}"),
         };
-        Ok(Some((what, applied.events, applied.outbox_rows)))
+        Ok(Some((what, applied.changed, applied.outbox_rows)))
     }
 }

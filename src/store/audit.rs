@@ -52,3 +52,44 @@ pub async fn for_conversation(conn: &mut AnyConnection, id: &str) -> Result<Vec<
     .fetch_all(conn)
     .await
 }
+
+/// An audit row with what the event stream shows about it.
+#[derive(Debug, Clone, FromRow)]
+pub struct FeedRow {
+    pub id: i64,
+    pub workspace_id: i64,
+    pub conversation_id: String,
+    pub widget_id: String,
+    pub version: i64,
+    pub to_status: String,
+    pub to_assignee: Option<i64>,
+    pub assignee_name: Option<String>,
+    pub team_id: Option<i64>,
+    pub actor: String,
+    pub actor_operator_id: Option<i64>,
+    pub reason: String,
+    pub at: i64,
+}
+
+/// Audit rows with an id above `after`, oldest first.
+pub async fn after(conn: &mut AnyConnection, after: i64, limit: i64) -> Result<Vec<FeedRow>, sqlx::Error> {
+    sqlx::query_as(
+        "select a.id, a.workspace_id, a.conversation_id, c.widget_id, a.version, a.to_status, a.to_assignee, \
+         o.name as assignee_name, a.team_id, a.actor, a.actor_operator_id, a.reason, a.at \
+         from assignment_events a join conversations c on c.id = a.conversation_id \
+         left join operators o on o.id = a.to_assignee \
+         where a.id > $1 order by a.id limit $2",
+    )
+    .bind(after)
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
+
+/// The newest audit row's id (0 when there is none).
+pub async fn last_id(conn: &mut AnyConnection) -> Result<i64, sqlx::Error> {
+    let id: Option<i64> = sqlx::query_scalar("select max(id) from assignment_events")
+        .fetch_one(conn)
+        .await?;
+    Ok(id.unwrap_or(0))
+}

@@ -44,6 +44,29 @@ on_both_databases! {
         assert_eq!(event["version"], 2);
     }
 
+    async fn a_stream_shows_changes_made_through_another_instance_on_the_same_database(db) {
+        let a = TestApp::spawn(&db).await;
+        let b = TestApp::spawn(&db).await;
+        let ada = a.operator("Ada", "agent").await;
+        a.handoff("c1", "support").await;
+        let mut res = a.http.get(a.url("/v1/events")).bearer_auth(ADMIN_TOKEN).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let (s, _) = b.post("/v1/conversations/c1/claim", &ada.token, json!({})).await;
+        assert_eq!(s, StatusCode::OK);
+        let mut buf = String::new();
+        let seen = tokio::time::timeout(DEADLINE, async {
+            while let Some(chunk) = res.chunk().await.unwrap() {
+                buf.push_str(&String::from_utf8_lossy(&chunk));
+                if buf.contains("\"reason\":\"claim\"") {
+                    return;
+                }
+            }
+        })
+        .await;
+        assert!(seen.is_ok(), "instance A's stream carried the claim made on B: {buf}");
+        assert!(buf.contains("\"name\":\"Ada\""), "{buf}");
+    }
+
     async fn the_stream_needs_a_token(db) {
         let app = TestApp::spawn(&db).await;
         let res = app.http.get(app.url("/v1/events")).send().await.unwrap();

@@ -40,7 +40,6 @@ use axum::routing::{any, post};
 use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{Map, Value, json};
 use sha2::Sha256;
-use tokio::sync::oneshot;
 
 use crate::signature::unix_now;
 
@@ -207,22 +206,12 @@ impl Shared {
 }
 
 /// Stops the server when the last clone of the [`SlackStandIn`] is dropped.
-struct ShutdownGuard(Mutex<Option<oneshot::Sender<()>>>);
-
-impl Drop for ShutdownGuard {
-    fn drop(&mut self) {
-        if let Some(tx) = self.0.lock().unwrap_or_else(|e| e.into_inner()).take() {
-            let _ = tx.send(());
-        }
-    }
-}
-
 /// The Slack Web API stand-in: an HTTP server on 127.0.0.1. Cheap to clone; the server
 /// stops when every clone is dropped.
 #[derive(Clone)]
 pub struct SlackStandIn {
     shared: Arc<Shared>,
-    _guard: Arc<ShutdownGuard>,
+    _guard: Arc<super::ServerGuard>,
     base_url: String,
 }
 
@@ -268,20 +257,10 @@ impl SlackStandIn {
             .route("/hooks/{kind}/{id}", post(hook_handler))
             .fallback(|| async { json_response(404, &api_error("unknown_method"), None) })
             .with_state(shared.clone());
-        let (tx, rx) = oneshot::channel::<()>();
-        tokio::spawn(async move {
-            let served = axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = rx.await;
-                })
-                .await;
-            if let Err(e) = served {
-                tracing::warn!(error = %e, "slack stand-in stopped with an error");
-            }
-        });
+        let guard = super::serve(listener, app, "slack");
         SlackStandIn {
             shared,
-            _guard: Arc::new(ShutdownGuard(Mutex::new(Some(tx)))),
+            _guard: Arc::new(guard),
             base_url,
         }
     }

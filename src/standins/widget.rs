@@ -26,7 +26,6 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use serde_json::{Value, json};
-use tokio::sync::oneshot;
 
 use crate::signature;
 
@@ -84,29 +83,13 @@ impl Shared {
 }
 
 /// Stops the server when the last clone of the [`WidgetPlatform`] is dropped.
-struct ShutdownGuard(Mutex<Option<oneshot::Sender<()>>>);
-
-impl ShutdownGuard {
-    fn fire(&self) {
-        if let Some(tx) = self.0.lock().unwrap_or_else(|e| e.into_inner()).take() {
-            let _ = tx.send(());
-        }
-    }
-}
-
-impl Drop for ShutdownGuard {
-    fn drop(&mut self) {
-        self.fire();
-    }
-}
-
 /// The widget platform stand-in: an HTTP server on 127.0.0.1 receiving the bridge's §7.2
 /// calls. Cheap to clone; the server stops when every clone is dropped or on
 /// [`WidgetPlatform::shutdown`].
 #[derive(Clone)]
 pub struct WidgetPlatform {
     shared: Arc<Shared>,
-    guard: Arc<ShutdownGuard>,
+    guard: Arc<super::ServerGuard>,
     url: String,
 }
 
@@ -136,20 +119,10 @@ impl WidgetPlatform {
             .await
             .expect("widget stand-in: bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("widget stand-in: local address");
-        let (tx, rx) = oneshot::channel::<()>();
-        tokio::spawn(async move {
-            let served = axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = rx.await;
-                })
-                .await;
-            if let Err(e) = served {
-                tracing::warn!(error = %e, "widget stand-in stopped with an error");
-            }
-        });
+        let guard = super::serve(listener, app, "widget");
         WidgetPlatform {
             shared,
-            guard: Arc::new(ShutdownGuard(Mutex::new(Some(tx)))),
+            guard: Arc::new(guard),
             url: format!("http://{addr}"),
         }
     }

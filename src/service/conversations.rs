@@ -442,8 +442,8 @@ impl Service {
         conn: &mut AnyConnection,
         row: &ConversationRow,
     ) -> Result<ConversationView, ServiceError> {
-        let names = Names::load(conn, WorkspaceId(row.workspace_id)).await?;
         let declined = convs::declined(conn, &row.id).await?;
+        let names = Names::of(conn, row, &declined).await?;
         Ok(names.view(row, &declined))
     }
 }
@@ -491,6 +491,30 @@ pub struct Names {
 }
 
 impl Names {
+    /// Just the names one conversation's view needs (its assignee, team and decliners).
+    async fn of(
+        conn: &mut AnyConnection,
+        row: &ConversationRow,
+        declined: &[OperatorId],
+    ) -> Result<Names, sqlx::Error> {
+        let mut operators = HashMap::new();
+        for id in row.assignee_id.into_iter().chain(declined.iter().map(|d| d.0)) {
+            if let Some(r) = operator_ref(conn, OperatorId(id)).await? {
+                operators.insert(id, r.name);
+            }
+        }
+        let mut teams = HashMap::new();
+        if let Some(t) = row.team_id {
+            let name: Option<String> = sqlx::query_scalar("select name from teams where id = $1")
+                .bind(t)
+                .fetch_optional(&mut *conn)
+                .await?;
+            teams.extend(name.map(|n| (t, n)));
+        }
+        Ok(Names { operators, teams })
+    }
+
+    /// Every operator and team name of a workspace, for lists.
     pub async fn load(conn: &mut AnyConnection, ws: WorkspaceId) -> Result<Names, sqlx::Error> {
         let operators = operators::list(conn, ws)
             .await?

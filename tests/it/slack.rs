@@ -96,8 +96,13 @@ on_both_databases! {
     async fn of_two_concurrent_accepts_one_wins_and_the_other_is_told_privately_who_has_it(db) {
         let s = SlackApp::spawn(&db).await;
         s.handoff("c1").await;
-        let (a, b) = tokio::join!(s.click(ADA, "c1", "hb_accept"), s.click(BO, "c1", "hb_accept"));
-        assert_eq!((a, b), (StatusCode::OK, StatusCode::OK));
+        // Both see the same root and click Accept at once.
+        let root = s.root("c1").await;
+        let value = s.buttons("c1").await.into_iter().find(|(a, _, _)| a == "hb_accept").unwrap().2;
+        let message = s.slack.message_json(CHANNEL, &root.ts).unwrap();
+        let click = |user| s.sender.block_action(user, CHANNEL, &root.ts, message.clone(), "hb_accept", &value);
+        let (a, b) = tokio::join!(click(ADA), click(BO));
+        assert_eq!((a.status(), b.status()), (StatusCode::OK, StatusCode::OK));
         let c = s.conversation("c1").await;
         let winner = c["assignee"]["name"].as_str().unwrap().to_owned();
         let (loser_id, winner_id) = if winner == "Ada" { (BO, ADA) } else { (ADA, BO) };

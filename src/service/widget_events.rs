@@ -115,21 +115,31 @@ fn parse_time(at: Option<&str>, default: i64) -> i64 {
 impl WidgetEvent {
     /// Checks what serde cannot: ids are not empty.
     pub fn validate(&self) -> Result<(), String> {
-        let blank = |s: &str| s.trim().is_empty();
-        if blank(&self.id) {
-            return Err("`id` must not be empty".into());
-        }
-        match &self.kind {
-            WidgetEventKind::HandedOff { conversation: c } if blank(&c.id) || blank(&c.widget_id) => {
-                Err("`conversation.id` and `conversation.widget_id` must not be empty".into())
+        check_id("id", &self.id)?;
+        let (conversation, widget) = match &self.kind {
+            WidgetEventKind::HandedOff { conversation: c } => (&c.id, Some(&c.widget_id)),
+            WidgetEventKind::Message { conversation: c, .. } | WidgetEventKind::Closed { conversation: c } => {
+                (&c.id, c.widget_id.as_ref())
             }
-            WidgetEventKind::Message { conversation: c, .. } | WidgetEventKind::Closed { conversation: c }
-                if blank(&c.id) =>
-            {
-                Err("`conversation.id` must not be empty".into())
-            }
-            _ => Ok(()),
+        };
+        check_id("conversation.id", conversation)?;
+        if let Some(widget) = widget {
+            check_id("conversation.widget_id", widget)?;
         }
+        Ok(())
+    }
+}
+
+/// Ids the bridge stores and shows (in Slack buttons, URLs): 1 to 200 characters.
+const MAX_ID_LEN: usize = 200;
+
+fn check_id(field: &str, value: &str) -> Result<(), String> {
+    if value.trim().is_empty() {
+        Err(format!("`{field}` must not be empty"))
+    } else if value.chars().count() > MAX_ID_LEN {
+        Err(format!("`{field}` is longer than {MAX_ID_LEN} characters"))
+    } else {
+        Ok(())
     }
 }
 

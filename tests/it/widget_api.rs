@@ -120,6 +120,13 @@ on_both_databases! {
         unknown_type["type"] = json!("conversation.exploded");
         assert_eq!(app.client.send(&unknown_type).await.status(), StatusCode::UNPROCESSABLE_ENTITY);
 
+        let mut long_id = event.clone();
+        long_id["conversation"]["id"] = json!("c".repeat(201));
+        let too_long = app.client.send(&long_id).await;
+        assert_eq!(too_long.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let msg: Value = too_long.json().await.unwrap();
+        assert!(msg["error"]["message"].as_str().unwrap().contains("200 characters"), "{msg}");
+
         let close_unknown = app.client.send(&WidgetClient::closed_event("conv_nope")).await;
         assert_eq!(close_unknown.status(), StatusCode::NOT_FOUND);
         let msg: Value = close_unknown.json().await.unwrap();

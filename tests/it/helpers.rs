@@ -46,17 +46,51 @@ macro_rules! on_both_databases {
     };
 }
 
-/// A database of the test's own.
+/// A database of the test's own: a SQLite file in a temporary directory, or a
+/// PostgreSQL database that is dropped again when the test ends.
 pub struct Db {
     pub url: String,
     _dir: Option<tempfile::TempDir>,
+    /// The admin URL and the name of a PostgreSQL database to drop.
+    postgres: Option<(String, String)>,
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        let Some((admin, name)) = self.postgres.take() else {
+            return;
+        };
+        // Drop runs outside any runtime guarantee: use a thread with its own.
+        let dropped = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            rt.block_on(async {
+                let pool = AnyPool::connect(&admin).await.ok()?;
+                let res = sqlx::query(&format!("drop database if exists {name} with (force)"))
+                    .execute(&pool)
+                    .await;
+                pool.close().await;
+                res.ok()
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Some(_))) {
+            eprintln!("note: a test database was left behind");
+        }
+    }
 }
 
 impl Db {
     pub fn sqlite() -> Db {
         let dir = tempfile::tempdir().expect("temp dir");
         let url = format!("sqlite://{}/handoff.db", dir.path().display());
-        Db { url, _dir: Some(dir) }
+        Db {
+            url,
+            _dir: Some(dir),
+            postgres: None,
+        }
     }
 
     pub async fn postgres() -> Option<Db> {
@@ -73,6 +107,7 @@ impl Db {
         Some(Db {
             url: format!("{base}/{name}"),
             _dir: None,
+            postgres: Some((admin.clone(), name)),
         })
     }
 

@@ -503,15 +503,16 @@ impl Names {
                 operators.insert(id, r.name);
             }
         }
-        let mut teams = HashMap::new();
-        if let Some(t) = row.team_id {
-            let name: Option<String> = sqlx::query_scalar("select name from teams where id = $1")
-                .bind(t)
-                .fetch_optional(&mut *conn)
-                .await?;
-            teams.extend(name.map(|n| (t, n)));
+        let mut names = HashMap::new();
+        if let Some(t) = row.team_id
+            && let Some(team) = teams::get(conn, WorkspaceId(row.workspace_id), TeamId(t)).await?
+        {
+            names.insert(t, team.name);
         }
-        Ok(Names { operators, teams })
+        Ok(Names {
+            operators,
+            teams: names,
+        })
     }
 
     /// Every operator and team name of a workspace, for lists.

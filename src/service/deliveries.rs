@@ -8,10 +8,12 @@
 
 use super::Targets;
 use super::conversations::operator_ref;
-use crate::engine::OperatorId;
 use crate::engine::effects::Effect;
+use crate::engine::{OperatorId, TeamId, WorkspaceId};
+use crate::store::conversations as convs;
 use crate::store::conversations::ConversationRow;
 use crate::store::outbox::{self, NewRow};
+use crate::store::teams;
 use serde_json::json;
 use sqlx::AnyConnection;
 
@@ -99,13 +101,8 @@ async fn enqueue_widget(
                     Some(op) => operator_ref(conn, OperatorId(op)).await?,
                     None => None,
                 };
-                let team: Option<(i64, String)> = match row.team_id {
-                    Some(t) => {
-                        sqlx::query_as("select id, name from teams where id = $1")
-                            .bind(t)
-                            .fetch_optional(&mut *conn)
-                            .await?
-                    }
+                let team = match row.team_id {
+                    Some(t) => teams::get(conn, WorkspaceId(row.workspace_id), TeamId(t)).await?,
                     None => None,
                 };
                 (
@@ -113,7 +110,7 @@ async fn enqueue_widget(
                     json!({
                         "status": row.status,
                         "assignee": assignee,
-                        "team": team.map(|(id, name)| json!({"id": id, "name": name})),
+                        "team": team.map(|t| json!({"id": t.id, "name": t.name})),
                         "version": row.version,
                     }),
                 )
@@ -123,19 +120,16 @@ async fn enqueue_widget(
                 json!({"topic": r.topic, "outcome": r.outcome, "tags": r.tags, "version": row.version}),
             ),
             Effect::WidgetMessage { message_id } => {
-                let m: Option<(String, Option<i64>)> =
-                    sqlx::query_as("select text, operator_id from messages where id = $1")
-                        .bind(message_id)
-                        .fetch_optional(&mut *conn)
-                        .await?;
-                let Some((text, op)) = m else { continue };
-                let operator = match op {
+                let Some(line) = convs::message(conn, *message_id).await? else {
+                    continue;
+                };
+                let operator = match line.operator_id {
                     Some(op) => operator_ref(conn, OperatorId(op)).await?,
                     None => None,
                 };
                 (
                     "messages",
-                    json!({"text": text, "operator": operator, "message_id": message_id}),
+                    json!({"text": line.text, "operator": operator, "message_id": message_id}),
                 )
             }
             Effect::OpenThreads | Effect::RenderThreads | Effect::NotifyAssignee(_) | Effect::MirrorMessage { .. } => {

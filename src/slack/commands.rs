@@ -338,38 +338,14 @@ impl Slack {
                 for id in self.operators_of(&users).await? {
                     view = service.set_team_member(ws, &actor, TeamId(t.id), id, add).await?;
                 }
-                let names: Vec<String> = view.members.iter().map(|m| m.name.clone()).collect();
-                format!(
-                    "Team *{}*: {}",
-                    view.name,
-                    if names.is_empty() {
-                        "no members".into()
-                    } else {
-                        names.join(", ")
-                    }
-                )
+                format!("Team *{}*: {}", view.name, members(&view))
             }
             Subcommand::TeamList => {
                 let teams = service.list_teams(ws).await?;
                 if teams.is_empty() {
                     "No teams yet: `/handoff team create <name>`.".into()
                 } else {
-                    teams
-                        .iter()
-                        .map(|t| {
-                            let names: Vec<&str> = t.members.iter().map(|m| m.name.as_str()).collect();
-                            format!(
-                                "• *{}*: {}",
-                                t.name,
-                                if names.is_empty() {
-                                    "no members".into()
-                                } else {
-                                    names.join(", ")
-                                }
-                            )
-                        })
-                        .collect::<Vec<_>>()
-                        .join("\n")
+                    teams.iter().map(team_line).collect::<Vec<_>>().join("\n")
                 }
             }
             Subcommand::RoutingShow(widget) => {
@@ -424,6 +400,20 @@ impl Slack {
         };
         Ok(text.into())
     }
+}
+
+/// A team's members by name, or "no members".
+fn members(t: &crate::service::TeamView) -> String {
+    let names: Vec<&str> = t.members.iter().map(|m| m.name.as_str()).collect();
+    if names.is_empty() {
+        "no members".to_owned()
+    } else {
+        names.join(", ")
+    }
+}
+
+fn team_line(t: &crate::service::TeamView) -> String {
+    format!("• *{}*: {}", t.name, members(t))
 }
 
 fn widget_line(w: &crate::service::WidgetView, default_channel: Option<&str>) -> String {

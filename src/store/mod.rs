@@ -114,14 +114,6 @@ impl Store {
         Ok(())
     }
 
-    pub fn backend(&self) -> Backend {
-        self.backend
-    }
-
-    pub fn pool(&self) -> &AnyPool {
-        &self.pool
-    }
-
     /// Begins a write transaction.
     pub async fn write(&self) -> Result<Tx, sqlx::Error> {
         match &self.write_lock {

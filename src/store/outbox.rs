@@ -147,19 +147,3 @@ pub async fn depth(conn: &mut AnyConnection) -> Result<Vec<(String, i64)>, sqlx:
         .fetch_all(conn)
         .await
 }
-
-pub async fn list(conn: &mut AnyConnection, status: Option<&str>) -> Result<Vec<OutboxRow>, sqlx::Error> {
-    match status {
-        Some(s) => {
-            sqlx::query_as(&format!("select {COLUMNS} from outbox where status = $1 order by id"))
-                .bind(s)
-                .fetch_all(conn)
-                .await
-        }
-        None => {
-            sqlx::query_as(&format!("select {COLUMNS} from outbox order by id"))
-                .fetch_all(conn)
-                .await
-        }
-    }
-}

@@ -398,11 +398,6 @@ on_both_databases! {
     async fn reply_reaches_the_visitor_is_mirrored_in_the_thread_and_a_note_stays_internal(db) {
         let s = SlackApp::spawn(&db).await;
         let root = s.handoff("c1").await;
-        // The widget platform answers slowly, so that each reply's copy is in the thread
-        // before the platform accepts the reply: in the other order the ✅ is lost (the
-        // ignored test `a_reply_sent_before_its_thread_copy_is_posted_still_gets_its_receipt`).
-        s.app.widget.set_delay(Duration::from_millis(500));
-
         // Unassigned: Ada's reply claims it and goes to the visitor.
         assert_eq!(say(&s, ADA, "reply c1 Hi there,  I can help with the refund").await, "Sent to the visitor of `c1`.");
         let calls = s.app.widget.wait_for(DEADLINE, "the reply at the widget platform", |calls| {

@@ -5,9 +5,8 @@
 
 use crate::config::Settings;
 use crate::http::{self, AppState};
-use crate::outbox::{WidgetTarget, Worker};
-use crate::service::{Service, ServiceOptions};
-use crate::slack::Slack;
+use crate::outbox::{Faults, Targets, WidgetTarget, Worker};
+use crate::service::{Service, ServiceOptions, TARGET_WIDGET, WithReceipts};
 use crate::store::Store;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use secrecy::ExposeSecret;
@@ -25,6 +24,10 @@ pub struct Application {
     service: Service,
     shutdown: CancellationToken,
 }
+
+/// How long the supervisor waits before restarting an outbox worker that stopped
+/// unexpectedly.
+const WORKER_RESTART_DELAY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The process-wide metrics recorder (installed once, shared by every application in
 /// the process).
@@ -56,15 +59,14 @@ impl Application {
             },
             None => None,
         };
+        let adapters = crate::platform::configured(&settings);
         let service = Service::new(
             store.clone(),
             ServiceOptions {
                 policy: settings.policy.clone(),
                 admin_token: settings.admin_token.clone(),
-                targets: crate::service::Targets {
-                    widget: widget_target.is_some(),
-                    slack: settings.slack.is_some(),
-                },
+                widget: widget_target.is_some(),
+                mirrors: adapters.iter().map(|a| a.mirror()).collect(),
             },
             wake.clone(),
         );
@@ -75,17 +77,21 @@ impl Application {
                  (the widget API, the HTTP API and Slack work as configured)"
             );
         }
-        let slack = match &settings.slack {
-            Some(s) => Some(Slack::new(service.clone(), s)?),
-            None => None,
-        };
-        let worker = Worker::new(
-            store.clone(),
-            wake,
-            settings.outbox.clone(),
-            widget_target,
-            slack.clone(),
-        );
+        let mut targets = Targets::default();
+        if let Some(w) = widget_target {
+            targets.insert(TARGET_WIDGET, Arc::new(WithReceipts::new(w, &service)));
+        }
+        let mut platform_routes = Vec::new();
+        for adapter in adapters {
+            let name = adapter.name();
+            let started = adapter.start(&service)?;
+            platform_routes.push(started.routes);
+            for (target, deliverer) in started.targets {
+                targets.insert(target, deliverer);
+            }
+            tracing::info!(platform = name, "platform adapter started");
+        }
+        let worker = Worker::new(store.clone(), wake, settings.outbox.clone(), targets);
         let shutdown = CancellationToken::new();
         let state = AppState {
             service: service.clone(),
@@ -93,9 +99,9 @@ impl Application {
             metrics: metrics_handle(),
             shutdown: shutdown.clone(),
             api_enabled: settings.admin_token.is_some(),
-            slack,
+            outbox: worker.health(),
         };
-        let router = http::router(state, settings.max_body_bytes);
+        let router = http::router(state, platform_routes, settings.max_body_bytes);
         let listener = TcpListener::bind(settings.listen).await?;
         Ok(Application {
             listener,
@@ -118,6 +124,11 @@ impl Application {
         &self.service
     }
 
+    /// Faults to inject into the outbox worker (for reliability tests).
+    pub fn outbox_faults(&self) -> Arc<Faults> {
+        self.worker.faults()
+    }
+
     /// Serves until `stop` completes, then shuts down gracefully.
     pub async fn run_until_stopped(self, stop: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let Application {
@@ -127,7 +138,7 @@ impl Application {
             service,
             shutdown,
         } = self;
-        let worker = tokio::spawn(worker.run(shutdown.clone()));
+        let worker = tokio::spawn(worker.run_supervised(shutdown.clone(), WORKER_RESTART_DELAY));
         let feed = tokio::spawn(service.clone().run_feed(shutdown.clone()));
         let signal = shutdown.clone();
         let serve = axum::serve(listener, router).with_graceful_shutdown(async move {
@@ -141,7 +152,7 @@ impl Application {
             tracing::warn!(error = %e, "outbox worker ended abnormally");
         }
         let _ = feed.await;
-        service.store().close().await;
+        service.close().await;
         tracing::info!("stopped");
         result.map_err(Into::into)
     }

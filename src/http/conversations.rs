@@ -2,12 +2,13 @@
 //! and the actions (claim, reject, transfer, unassign, resolve, reply).
 
 use super::AppState;
-use super::error::ApiError;
-use super::extract::{ApiJson, Auth, OptionalJson};
+use super::auth::Auth;
 use crate::engine::transition::{Command, Outcome, TransferTarget};
 use crate::engine::{OperatorId, Resolution, Status, TeamId};
 use crate::service::{Acted, ConversationDetail, ConversationView};
 use crate::store::conversations::Filter;
+use crate::web::error::ApiError;
+use crate::web::extract::{ApiJson, OptionalJson};
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::routing::{get, post};

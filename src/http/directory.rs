@@ -1,10 +1,11 @@
 //! The directory routes of §7.3: operators (with presence and tokens), teams and widgets.
 
 use super::AppState;
-use super::error::ApiError;
-use super::extract::{ApiJson, Auth, OptionalJson};
+use super::auth::Auth;
 use crate::engine::{OperatorId, Presence, TeamId};
 use crate::service::{NewOperator, NewToken, OperatorPatch, OperatorView, TeamView, WidgetPatch, WidgetView};
+use crate::web::error::ApiError;
+use crate::web::extract::{ApiJson, OptionalJson};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post, put};

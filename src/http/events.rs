@@ -2,7 +2,7 @@
 //! dashboards and web inboxes that want to stay live.
 
 use super::AppState;
-use super::extract::Auth;
+use super::auth::Auth;
 use axum::Router;
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};

@@ -1,7 +1,6 @@
 //! Liveness, readiness and Prometheus metrics.
 
 use super::AppState;
-use crate::store::outbox;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
@@ -22,17 +21,22 @@ pub async fn healthz() -> Json<serde_json::Value> {
     Json(json!({"status": "ok"}))
 }
 
-/// Ready: the database answers.
-#[utoipa::path(get, path = "/readyz", tag = "health", responses((status = 200, description = "ready"), (status = 503, description = "database unreachable")))]
+/// Ready: the database answers and the outbox worker is running.
+#[utoipa::path(get, path = "/readyz", tag = "health", responses((status = 200, description = "ready"), (status = 503, description = "database unreachable or outbox worker down")))]
 pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
-    if state.service.store().ping().await {
-        (StatusCode::OK, Json(json!({"status": "ready", "database": "ok"})))
+    let database = state.service.ping().await;
+    let outbox = state.outbox.is_running();
+    let body = json!({
+        "status": if database && outbox { "ready" } else { "not ready" },
+        "database": if database { "ok" } else { "unreachable" },
+        "outbox": if outbox { "running" } else { "stopped" },
+    });
+    let status = if database && outbox {
+        StatusCode::OK
     } else {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"status": "not ready", "database": "unreachable"})),
-        )
-    }
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(body))
 }
 
 /// Prometheus text exposition.
@@ -41,9 +45,7 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let Some(handle) = &state.metrics else {
         return (StatusCode::NOT_FOUND, "metrics are off".to_owned());
     };
-    if let Ok(mut conn) = state.service.store().read().await
-        && let Ok(depth) = outbox::depth(&mut conn).await
-    {
+    if let Ok(depth) = state.service.outbox_depth().await {
         for status in ["pending", "inflight", "dead"] {
             let n = depth.iter().find(|(s, _)| s == status).map_or(0, |(_, n)| *n);
             metrics::gauge!("handoff_outbox_rows", "status" => status).set(n as f64);

@@ -1,12 +1,13 @@
-//! The HTTP surface (axum): the widget platform's events (§7.1), the HTTP API (§7.3),
-//! the event stream, health, readiness, metrics and the OpenAPI document. Handlers parse
-//! and authenticate, call the service, and shape the answer; they decide nothing.
+//! The HTTP surface (axum): the widget platform's events
+//! (`docs/widget-api.md#inbound-events`), the HTTP API, the event stream, health,
+//! readiness, metrics and the OpenAPI document. Handlers parse and authenticate, call
+//! the service, and shape the answer; they decide nothing. Chat platform adapters bring
+//! routers of their own, merged here at start-up.
 
+mod auth;
 mod conversations;
 mod directory;
-pub mod error;
 mod events;
-pub mod extract;
 mod health;
 mod openapi;
 mod widget_events;
@@ -33,17 +34,15 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// Whether the HTTP API (bearer-token routes) is on.
     pub api_enabled: bool,
-    /// The Slack adapter, when Slack is configured.
-    pub slack: Option<crate::slack::Slack>,
+    /// Whether the outbox worker is running (readiness).
+    pub outbox: crate::outbox::Health,
 }
 
-pub fn router(state: AppState, max_body_bytes: usize) -> Router {
+/// The whole HTTP surface: the API's routes and each adapter's `platform_routes`.
+pub fn router(state: AppState, platform_routes: Vec<Router>, max_body_bytes: usize) -> Router {
     let mut app = Router::new().merge(health::router()).merge(openapi::router());
     if state.widget_secret.is_some() {
         app = app.merge(widget_events::router());
-    }
-    if state.slack.is_some() {
-        app = app.merge(crate::slack::Slack::router());
     }
     if state.api_enabled {
         app = app
@@ -51,11 +50,14 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
             .merge(directory::router())
             .merge(events::router());
     }
+    let mut app = app.with_state(state);
+    for routes in platform_routes {
+        app = app.merge(routes);
+    }
     app.route_layer(axum::middleware::from_fn(track))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(TraceLayer::new_for_http())
-        .with_state(state)
 }
 
 /// Records every request's latency by route and status (`/metrics`).
@@ -78,7 +80,7 @@ async fn track(req: axum::extract::Request, next: axum::middleware::Next) -> axu
     res
 }
 
-async fn not_found(uri: axum::http::Uri) -> error::ApiError {
+async fn not_found(uri: axum::http::Uri) -> crate::web::error::ApiError {
     let hint = if uri.path().starts_with("/v1/widget") {
         " (widget events are off until HANDOFF_WIDGET_SECRET is set)"
     } else if uri.path().starts_with("/v1/") {
@@ -86,5 +88,5 @@ async fn not_found(uri: axum::http::Uri) -> error::ApiError {
     } else {
         ""
     };
-    error::ApiError::not_found(format!("no route {}{hint}", uri.path()))
+    crate::web::error::ApiError::not_found(format!("no route {}{hint}", uri.path()))
 }

@@ -2,10 +2,10 @@
 //! signature is checked on the raw body before anything is parsed.
 
 use super::AppState;
-use super::error::ApiError;
-use super::extract::{RawBody, parse_json};
 use crate::service::{Ingested, WidgetEvent};
 use crate::signature;
+use crate::web::error::ApiError;
+use crate::web::extract::{RawBody, parse_json};
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::routing::post;

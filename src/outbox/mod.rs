@@ -1,23 +1,37 @@
-//! Outbox workers (SPEC §6): deliver the rows that state changes wrote, in order per
-//! ordering key, retrying 5xx and timeouts with exponential backoff, holding back as a
-//! 429's `Retry-After` says, and keeping what fails for good as a dead letter. Every
-//! delivery carries the row's idempotency key, so a retry after a crash cannot act twice
-//! at a platform that honours it. Rows are leased, so a crashed worker's rows are picked
-//! up again once the lease runs out; a restarted process resumes with the same keys.
+//! The outbox worker: delivers the rows that state changes wrote (see
+//! `docs/architecture.md#the-outbox`), in order per ordering key, retrying 5xx and
+//! timeouts with exponential backoff, holding back as a 429's `Retry-After` says, and
+//! keeping what fails for good as a dead letter. Every delivery carries the row's
+//! idempotency key, so a retry after a crash cannot act twice at a platform that
+//! honours it.
+//!
+//! The worker knows no platform: it delivers each row through the [`Target`] registered
+//! under the row's `target` name. Rows are delivered independently — a slow or hung
+//! call holds up only its own ordering key — each under a timeout shorter than the
+//! lease, and a panic in one delivery is caught and retried like any failure. The loop
+//! itself runs under a supervisor that restarts it if it panics; [`Health`] says
+//! whether it is running, for `/readyz`.
 
+mod retry_after;
 mod widget;
 
-pub use widget::WidgetTarget;
+pub use retry_after::{MAX_HOLD_BACK, parse as parse_retry_after};
+pub use widget::{WidgetTarget, classify};
 
 use crate::config::OutboxSettings;
-use crate::slack::Slack;
 use crate::store::outbox::{self, OutboxRow};
-use crate::store::{Store, conversations, now_ms};
+use crate::store::{Backend, Store, now_ms};
 use backon::{BackoffBuilder, ExponentialBuilder};
+use futures_util::FutureExt;
+use sqlx::AnyConnection;
+use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 /// How a delivery attempt ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,68 +39,204 @@ pub enum Delivery {
     Delivered,
     /// 5xx, timeout, connection failure: try again later.
     Retry(String),
-    /// 429: try again after this long, without using up an attempt.
-    HoldBack(Duration, String),
+    /// 429: try again after this long (`None`: the platform did not say in a form we
+    /// trust, so the normal backoff), without using up an attempt.
+    HoldBack(Option<Duration>, String),
     /// Any other 4xx, or nowhere to send it: keep as a dead letter.
     Dead(String),
 }
 
-/// Rows claimed per pass; each heads its own ordering key, so they go out concurrently.
-const BATCH: i64 = 32;
+/// Where the rows of one `target` go: a chat platform, the widget platform, or an
+/// adapter's own queue of inbound events.
+#[async_trait::async_trait]
+pub trait Target: Send + Sync + 'static {
+    /// Delivers one row. Runs under the worker's timeout; a panic counts as a retry.
+    async fn deliver(&self, row: &OutboxRow) -> Delivery;
+
+    /// Called in the transaction that records a row's final result — delivered
+    /// (`failure` is `None`) or dead — to write what follows from it (such as a
+    /// delivery receipt). Returns whether it queued new rows.
+    async fn settled(
+        &self,
+        _conn: &mut AnyConnection,
+        _row: &OutboxRow,
+        _failure: Option<&str>,
+    ) -> anyhow::Result<bool> {
+        Ok(false)
+    }
+}
+
+/// The targets rows are delivered to, by name.
+#[derive(Clone, Default)]
+pub struct Targets(HashMap<String, Arc<dyn Target>>);
+
+impl Targets {
+    pub fn insert(&mut self, name: impl Into<String>, target: Arc<dyn Target>) {
+        self.0.insert(name.into(), target);
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Arc<dyn Target>> {
+        self.0.get(name)
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.0.keys().map(String::as_str)
+    }
+}
+
+/// Whether the worker loop is running (`/readyz` fails while it is not).
+#[derive(Clone, Default)]
+pub struct Health(Arc<AtomicBool>);
+
+impl Health {
+    pub fn is_running(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+
+    fn set(&self, running: bool) {
+        self.0.store(running, Ordering::SeqCst);
+    }
+}
+
+/// Faults a test can inject into the worker loop, to prove the supervisor restarts it.
+#[derive(Default)]
+pub struct Faults {
+    panics: AtomicUsize,
+}
+
+impl Faults {
+    /// Makes the worker loop panic at its next `n` passes.
+    pub fn panic_next_passes(&self, n: usize) {
+        self.panics.store(n, Ordering::SeqCst);
+    }
+
+    fn take_panic(&self) -> bool {
+        self.panics
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+    }
+}
+
+/// Rows in flight at once (each heads its own ordering key).
+const MAX_IN_FLIGHT: usize = 64;
 /// Longest idle wait between looks at the table (other instances may have written rows).
 const IDLE_POLL: Duration = Duration::from_millis(500);
 
+#[derive(Clone)]
 pub struct Worker {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
     store: Store,
     wake: Arc<Notify>,
     settings: OutboxSettings,
-    widget: Option<WidgetTarget>,
-    slack: Option<Slack>,
+    targets: Targets,
+    /// One permit per delivery in flight.
+    slots: Arc<Semaphore>,
+    /// Deliveries in flight, awaited on shutdown.
+    tracker: TaskTracker,
+    /// The rows this worker is delivering: never claimed again by it, even if a slow
+    /// result makes their lease run out (another instance may; its claim then wins).
+    delivering: std::sync::Mutex<std::collections::HashSet<i64>>,
+    health: Health,
+    faults: Arc<Faults>,
 }
 
 impl Worker {
-    pub fn new(
-        store: Store,
-        wake: Arc<Notify>,
-        settings: OutboxSettings,
-        widget: Option<WidgetTarget>,
-        slack: Option<Slack>,
-    ) -> Worker {
+    pub fn new(store: Store, wake: Arc<Notify>, settings: OutboxSettings, targets: Targets) -> Worker {
         Worker {
-            store,
-            wake,
-            settings,
-            widget,
-            slack,
+            inner: Arc::new(Inner {
+                store,
+                wake,
+                settings,
+                targets,
+                slots: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
+                tracker: TaskTracker::new(),
+                delivering: Default::default(),
+                health: Health::default(),
+                faults: Arc::new(Faults::default()),
+            }),
         }
     }
 
-    /// Delivers until `stop` is cancelled; deliveries in flight finish first.
-    pub async fn run(self, stop: CancellationToken) {
+    pub fn health(&self) -> Health {
+        self.inner.health.clone()
+    }
+
+    pub fn faults(&self) -> Arc<Faults> {
+        self.inner.faults.clone()
+    }
+
+    /// Waits until every delivery started so far has finished and recorded its result.
+    pub async fn settle(&self) {
+        let tracker = &self.inner.tracker;
+        tracker.close();
+        tracker.wait().await;
+        tracker.reopen();
+    }
+
+    /// How long one delivery may take: the request timeout, but always well inside the
+    /// lease, so no other worker can claim a row that is still being delivered.
+    pub fn delivery_timeout(&self) -> Duration {
+        let s = &self.inner.settings;
+        s.request_timeout.min(s.lease.mul_f64(0.8))
+    }
+
+    /// Runs the worker loop until `stop` is cancelled, restarting it if it panics;
+    /// deliveries in flight finish first.
+    pub async fn run_supervised(self, stop: CancellationToken, restart_delay: Duration) {
+        loop {
+            let run = tokio::spawn(self.clone().run(stop.clone()));
+            match run.await {
+                Ok(()) => break,
+                Err(e) => {
+                    self.inner.health.set(false);
+                    metrics::counter!("handoff_outbox_worker_restarts_total").increment(1);
+                    tracing::error!(error = %e, "outbox worker stopped unexpectedly; restarting");
+                    tokio::select! {
+                        _ = tokio::time::sleep(restart_delay) => {}
+                        _ = stop.cancelled() => break,
+                    }
+                }
+            }
+        }
+        self.inner.health.set(false);
+        self.inner.tracker.close();
+        self.inner.tracker.wait().await;
+        tracing::info!("outbox worker stopped");
+    }
+
+    /// The worker loop: claims what is due whenever a slot is free, and sleeps until
+    /// woken (a commit, a finished delivery) or the next row falls due.
+    async fn run(self, stop: CancellationToken) {
+        self.inner.health.set(true);
         tracing::info!("outbox worker started");
         while !stop.is_cancelled() {
-            let delivered = match self.pass().await {
+            if self.inner.faults.take_panic() {
+                panic!("injected outbox worker fault");
+            }
+            let claimed = match self.pass().await {
                 Ok(n) => n,
                 Err(e) => {
                     tracing::warn!(error = %e, "outbox pass failed");
                     0
                 }
             };
-            if delivered > 0 {
+            if claimed > 0 && self.inner.slots.available_permits() > 0 {
                 continue;
             }
             let wait = self.idle_wait().await;
             tokio::select! {
-                _ = self.wake.notified() => {}
+                _ = self.inner.wake.notified() => {}
                 _ = tokio::time::sleep(wait) => {}
                 _ = stop.cancelled() => {}
             }
         }
-        tracing::info!("outbox worker stopped");
     }
 
     async fn idle_wait(&self) -> Duration {
-        let next = match self.store.read().await {
+        let next = match self.inner.store.read().await {
             Ok(mut conn) => outbox::next_due(&mut conn).await.ok().flatten(),
             Err(_) => None,
         };
@@ -96,128 +246,135 @@ impl Worker {
         }
     }
 
-    /// Claims one batch and delivers it; returns how many rows it handled.
+    /// Claims as many due rows as there are free slots and starts delivering each on its
+    /// own; returns how many it claimed.
     pub async fn pass(&self) -> anyhow::Result<usize> {
+        let free = self.inner.slots.available_permits();
+        if free == 0 {
+            return Ok(0);
+        }
         let now = now_ms();
+        let lease_until = now + self.inner.settings.lease.as_millis() as i64;
+        let skip_locked = self.inner.store.backend() == Backend::Postgres;
+        let busy: Vec<i64> = self.delivering().iter().copied().collect();
         let rows = {
-            let mut tx = self.store.write().await?;
-            let rows = outbox::claim(tx.conn(), now, now + self.settings.lease.as_millis() as i64, BATCH).await?;
+            let mut tx = self.inner.store.write().await?;
+            let rows = outbox::claim(tx.conn(), now, lease_until, free as i64, skip_locked, &busy).await?;
             tx.commit().await?;
             rows
         };
         let n = rows.len();
-        metrics::gauge!("handoff_outbox_inflight").set(n as f64);
-        futures_util::future::join_all(rows.into_iter().map(|row| self.deliver(row))).await;
+        self.delivering().extend(rows.iter().map(|r| r.id));
+        for row in rows {
+            let permit = self.inner.slots.clone().acquire_owned().await?;
+            let worker = self.clone();
+            self.inner.tracker.spawn(async move {
+                let id = row.id;
+                worker.deliver(row).await;
+                worker.delivering().remove(&id);
+                drop(permit);
+                // The key's next row may be due now, and a slot is free.
+                worker.inner.wake.notify_one();
+            });
+        }
+        metrics::gauge!("handoff_outbox_inflight").set((MAX_IN_FLIGHT - self.inner.slots.available_permits()) as f64);
         Ok(n)
+    }
+
+    fn delivering(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<i64>> {
+        self.inner.delivering.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     async fn deliver(&self, row: OutboxRow) {
         let started = std::time::Instant::now();
-        let result = match row.target.as_str() {
-            crate::service::TARGET_WIDGET => match &self.widget {
-                Some(w) => w.deliver(&row).await,
-                None => Delivery::Dead("the widget platform's API URL is not configured".into()),
-            },
-            crate::service::TARGET_SLACK => match &self.slack {
-                Some(s) => s.deliver(&row).await,
-                None => Delivery::Dead("Slack is not configured".into()),
-            },
-            crate::slack::TARGET_SLACK_INBOUND => match &self.slack {
-                Some(s) => s.process_inbound(&row).await,
-                None => Delivery::Dead("Slack is not configured".into()),
-            },
-            other => Delivery::Dead(format!("no delivery target `{other}` is configured")),
+        let target = self.inner.targets.get(&row.target).cloned();
+        let result = match &target {
+            Some(t) => {
+                let attempt = AssertUnwindSafe(t.deliver(&row)).catch_unwind();
+                match tokio::time::timeout(self.delivery_timeout(), attempt).await {
+                    Ok(Ok(result)) => result,
+                    Ok(Err(_)) => Delivery::Retry("the delivery panicked".into()),
+                    Err(_) => Delivery::Retry(format!("timed out after {:?}", self.delivery_timeout())),
+                }
+            }
+            None => Delivery::Dead(format!("no delivery target `{}` is configured", row.target)),
         };
         metrics::histogram!("handoff_outbox_delivery_seconds", "target" => row.target.clone())
             .record(started.elapsed().as_secs_f64());
-        if let Err(e) = self.record(&row, &result).await {
+        if let Err(e) = self.record(&row, &result, target.as_deref()).await {
             // The lease runs out and the row is tried again, with the same key.
             tracing::warn!(outbox_id = row.id, error = %e, "could not record a delivery result");
         }
     }
 
-    async fn record(&self, row: &OutboxRow, result: &Delivery) -> anyhow::Result<()> {
+    async fn record(&self, row: &OutboxRow, result: &Delivery, target: Option<&dyn Target>) -> anyhow::Result<()> {
         let now = now_ms();
-        let target = row.target.clone();
-        let mut tx = self.store.write().await?;
+        let name = row.target.clone();
+        let mut tx = self.inner.store.write().await?;
         let conn = tx.conn();
-        match result {
-            Delivery::Delivered => {
-                outbox::mark_done(conn, row.id, now).await?;
-                self.note_message(conn, row, None).await?;
-                metrics::counter!("handoff_outbox_deliveries_total", "target" => target, "result" => "delivered")
-                    .increment(1);
-                tracing::debug!(outbox_id = row.id, kind = %row.kind, "delivered");
-            }
+        let (held, outcome, failure) = match result {
+            Delivery::Delivered => (outbox::mark_done(conn, row, now).await?, "delivered", Some(None)),
             Delivery::HoldBack(after, why) => {
-                let at = now + after.as_millis() as i64;
-                outbox::mark_retry(conn, row.id, at, why, false).await?;
-                metrics::counter!("handoff_outbox_deliveries_total", "target" => target, "result" => "rate_limited")
-                    .increment(1);
-                tracing::info!(
-                    outbox_id = row.id,
-                    retry_in_ms = after.as_millis() as u64,
-                    "rate limited; holding back"
-                );
+                let after = after.unwrap_or_else(|| self.backoff(row.attempts));
+                let held = outbox::mark_retry(conn, row, now + after.as_millis() as i64, why, false).await?;
+                if held {
+                    tracing::info!(
+                        outbox_id = row.id,
+                        retry_in_ms = after.as_millis() as u64,
+                        "rate limited; holding back"
+                    );
+                }
+                (held, "rate_limited", None)
             }
-            Delivery::Retry(why) if (row.attempts + 1) < i64::from(self.settings.max_attempts) => {
+            Delivery::Retry(why) if (row.attempts + 1) < i64::from(self.inner.settings.max_attempts) => {
                 let delay = self.backoff(row.attempts);
-                outbox::mark_retry(conn, row.id, now + delay.as_millis() as i64, why, true).await?;
-                metrics::counter!("handoff_outbox_deliveries_total", "target" => target, "result" => "retry")
-                    .increment(1);
-                tracing::info!(outbox_id = row.id, attempt = row.attempts + 1, retry_in_ms = delay.as_millis() as u64, error = %why, "delivery failed; will retry");
+                let held = outbox::mark_retry(conn, row, now + delay.as_millis() as i64, why, true).await?;
+                if held {
+                    tracing::info!(outbox_id = row.id, attempt = row.attempts + 1, retry_in_ms = delay.as_millis() as u64, error = %why, "delivery failed; will retry");
+                }
+                (held, "retry", None)
             }
             Delivery::Retry(why) | Delivery::Dead(why) => {
-                outbox::mark_dead(conn, row.id, why).await?;
-                self.note_message(conn, row, Some(why.as_str())).await?;
-                metrics::counter!("handoff_outbox_deliveries_total", "target" => target, "result" => "dead")
-                    .increment(1);
-                tracing::warn!(outbox_id = row.id, kind = %row.kind, error = %why, "delivery failed for good; kept as a dead letter");
+                let held = outbox::mark_dead(conn, row, why).await?;
+                if held {
+                    tracing::warn!(outbox_id = row.id, kind = %row.kind, error = %why, "delivery failed for good; kept as a dead letter");
+                }
+                (held, "dead", Some(Some(why.as_str())))
             }
+        };
+        if !held {
+            // Another worker claimed the row after this one's lease ran out: its result
+            // stands, this one is dropped.
+            metrics::counter!("handoff_outbox_stale_results_total", "target" => name).increment(1);
+            tracing::warn!(
+                outbox_id = row.id,
+                "the row's lease ran out during delivery; result dropped"
+            );
+            return Ok(());
+        }
+        let mut queued = false;
+        if let (Some(failure), Some(target)) = (failure, target) {
+            queued = target.settled(conn, row, failure).await?;
         }
         tx.commit().await?;
-        Ok(())
-    }
-
-    /// Operator replies carry their transcript line's id: record whether the visitor got
-    /// it (`failure` = why not), and put the receipt where the reply was written — a ✅
-    /// reaction, or ⚠️ and a short thread note (§3.2a).
-    async fn note_message(
-        &self,
-        conn: &mut sqlx::AnyConnection,
-        row: &OutboxRow,
-        failure: Option<&str>,
-    ) -> anyhow::Result<()> {
-        if row.target != crate::service::TARGET_WIDGET || row.kind != "messages" {
-            return Ok(());
-        }
-        let payload: serde_json::Value = serde_json::from_str(&row.payload)?;
-        let Some(id) = payload["body"]["message_id"].as_i64() else {
-            return Ok(());
-        };
-        let delivery = if failure.is_none() { "delivered" } else { "failed" };
-        let posted = conversations::set_delivery(conn, id, delivery).await?;
-        if let (Some(_), Some((channel, ts))) = (&self.slack, posted) {
-            if let Some(line) = conversations::message(conn, id).await? {
-                let conversation = line.conversation_id;
-                crate::slack::deliver::enqueue_receipt(conn, row.workspace_id, &conversation, &channel, &ts, failure)
-                    .await?;
-            }
-            self.wake.notify_one();
+        metrics::counter!("handoff_outbox_deliveries_total", "target" => name, "result" => outcome).increment(1);
+        if queued {
+            self.inner.wake.notify_one();
         }
         Ok(())
     }
 
     /// The wait before attempt `attempts + 1`: exponential from the minimum, capped, with jitter.
     fn backoff(&self, attempts: i64) -> Duration {
+        let s = &self.inner.settings;
         ExponentialBuilder::new()
-            .with_min_delay(self.settings.backoff_min)
-            .with_max_delay(self.settings.backoff_max)
+            .with_min_delay(s.backoff_min)
+            .with_max_delay(s.backoff_max)
             .with_factor(2.0)
             .with_jitter()
             .without_max_times()
             .build()
             .nth(attempts.clamp(0, 64) as usize)
-            .unwrap_or(self.settings.backoff_max)
+            .unwrap_or(s.backoff_max)
     }
 }

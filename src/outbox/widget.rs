@@ -1,6 +1,7 @@
-//! Delivery to the widget platform (§7.2): a signed POST with the row's idempotency key.
+//! Delivery to the widget platform (`docs/widget-api.md#outbound-calls`): a signed POST
+//! with the row's idempotency key.
 
-use super::Delivery;
+use super::{Delivery, Target};
 use crate::signature;
 use crate::store::outbox::OutboxRow;
 use secrecy::{ExposeSecret, SecretString};
@@ -25,7 +26,7 @@ impl WidgetTarget {
         })
     }
 
-    pub async fn deliver(&self, row: &OutboxRow) -> Delivery {
+    async fn post(&self, row: &OutboxRow) -> Delivery {
         let payload: serde_json::Value = match serde_json::from_str(&row.payload) {
             Ok(p) => p,
             Err(e) => return Delivery::Dead(format!("unreadable payload: {e}")),
@@ -59,17 +60,22 @@ impl WidgetTarget {
     }
 }
 
-/// What an HTTP status means for an outbox row.
+#[async_trait::async_trait]
+impl Target for WidgetTarget {
+    async fn deliver(&self, row: &OutboxRow) -> Delivery {
+        self.post(row).await
+    }
+}
+
+/// What an HTTP status means for an outbox row. A 429's `Retry-After` is honoured only
+/// when well formed (see [`super::parse_retry_after`]).
 pub fn classify(status: u16, retry_after: Option<&str>) -> Delivery {
     match status {
         200..=299 => Delivery::Delivered,
-        429 => {
-            let secs = retry_after
-                .and_then(|v| v.trim().parse::<f64>().ok())
-                .unwrap_or(1.0)
-                .clamp(0.0, 3600.0);
-            Delivery::HoldBack(Duration::from_secs_f64(secs), format!("429, Retry-After {secs}s"))
-        }
+        429 => match retry_after.and_then(|v| super::parse_retry_after(v, std::time::SystemTime::now())) {
+            Some(after) => Delivery::HoldBack(Some(after), format!("429, Retry-After {}s", after.as_secs())),
+            None => Delivery::HoldBack(None, "429 without a usable Retry-After".into()),
+        },
         408 | 500..=599 => Delivery::Retry(format!("HTTP {status}")),
         _ => Delivery::Dead(format!("HTTP {status}")),
     }
@@ -83,7 +89,9 @@ mod tests {
     fn statuses_map_to_retry_holdback_or_dead() {
         assert_eq!(classify(200, None), Delivery::Delivered);
         assert!(matches!(classify(503, None), Delivery::Retry(_)));
-        assert!(matches!(classify(429, Some("3")), Delivery::HoldBack(d, _) if d == Duration::from_secs(3)));
+        assert!(matches!(classify(429, Some("3")), Delivery::HoldBack(Some(d), _) if d == Duration::from_secs(3)));
+        assert!(matches!(classify(429, Some("nan")), Delivery::HoldBack(None, _)));
+        assert!(matches!(classify(429, None), Delivery::HoldBack(None, _)));
         assert!(matches!(classify(404, None), Delivery::Dead(_)));
     }
 }

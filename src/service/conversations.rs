@@ -10,7 +10,7 @@ use crate::engine::transition::{self, Command, Context, Decision, Outcome, Refus
 use crate::engine::{Actor, Assignment, OperatorId, OperatorRef, RoutingMode, Status, TeamId, WorkspaceId};
 use crate::store::audit::{self, AuditRow};
 use crate::store::conversations::{self as convs, ConversationRow, Filter, NewMessage};
-use crate::store::{Tx, now_ms, operators, teams, widgets};
+use crate::store::{Tx, now_ms, operators, refs, teams, widgets};
 use sqlx::AnyConnection;
 use std::collections::HashMap;
 
@@ -21,6 +21,15 @@ pub struct Acted {
     pub conversation: ConversationView,
     /// The transcript line written (a reply or a note), if any.
     pub message_id: Option<i64>,
+}
+
+/// A reply that was not sent, waiting for its author to take over and send it.
+#[derive(Debug, Clone)]
+pub struct HeldReply {
+    pub conversation_id: String,
+    pub text: String,
+    /// Where it was written.
+    pub origin: Origin,
 }
 
 /// What [`Service::apply_decision`] wrote, before commit.
@@ -40,7 +49,8 @@ impl Service {
         self.act_from(ws, id, actor, cmd, &Origin::Api).await
     }
 
-    /// [`Service::act`] for a message written somewhere in particular (a Slack thread).
+    /// [`Service::act`] for a message written somewhere in particular (a thread on a chat
+    /// platform).
     pub async fn act_from(
         &self,
         ws: WorkspaceId,
@@ -173,19 +183,15 @@ impl Service {
                         external_id: None,
                         delivery: (author == "operator").then_some("pending"),
                         at: now,
-                        slack: match origin {
-                            Origin::Slack { channel, ts } => Some((channel.as_str(), ts.as_str())),
-                            Origin::Api => None,
-                        },
                     },
                 )
                 .await?;
+                if let (Some(id), Origin::Platform(at)) = (message_id, origin) {
+                    refs::set_message(conn, id, at).await?;
+                }
             }
         }
-        let mirror = match (message_id, origin) {
-            (Some(message_id), Origin::Api) => Some(Effect::MirrorMessage { message_id }),
-            _ => None,
-        };
+        let mirror = message_id.map(|message_id| Effect::MirrorMessage { message_id });
 
         if let Some(change) = &decision.change {
             if change.clear_declines {
@@ -236,7 +242,7 @@ impl Service {
         } else {
             row.clone()
         };
-        let outbox_rows = deliveries::enqueue(conn, self.inner.targets, &after, &fx, now).await?;
+        let outbox_rows = deliveries::enqueue(conn, &self.recipients(origin.platform()), &after, &fx, now).await?;
         Ok(Some(Applied {
             outcome: decision.outcome,
             row: after,
@@ -259,7 +265,12 @@ impl Service {
         let Some(widget) = widgets::get(conn, &row.widget_id).await? else {
             return Ok(None);
         };
-        let mode: RoutingMode = widget.routing.parse().unwrap_or(RoutingMode::Manual);
+        let mode: RoutingMode = widget.routing.parse().map_err(|e| {
+            ServiceError::Internal(anyhow::anyhow!(
+                "widget `{}` has a corrupt routing mode: {e}",
+                widget.id
+            ))
+        })?;
         if mode == RoutingMode::Manual {
             return Ok(None);
         }
@@ -310,13 +321,12 @@ impl Service {
             external_id: None,
             delivery: None,
             at: now,
-            slack: None,
         };
         let Some(message_id) = convs::insert_message(tx.conn(), &message).await? else {
             return Ok(());
         };
         let fx = [Effect::MirrorMessage { message_id }];
-        let rows = deliveries::enqueue(tx.conn(), self.inner.targets, &row, &fx, now).await?;
+        let rows = deliveries::enqueue(tx.conn(), &self.recipients(None), &row, &fx, now).await?;
         tx.commit().await?;
         self.announce(false, rows);
         Ok(())
@@ -329,7 +339,7 @@ impl Service {
         conversation: &str,
         operator: OperatorId,
         text: &str,
-        slack: Option<(&str, &str)>,
+        origin: &Origin,
     ) -> Result<i64, ServiceError> {
         let mut tx = self.store().write().await?;
         let id = convs::insert_message(
@@ -343,29 +353,45 @@ impl Service {
                 external_id: None,
                 delivery: None,
                 at: now_ms(),
-                slack,
             },
         )
         .await?
         .ok_or_else(|| ServiceError::Internal(anyhow::anyhow!("held reply not stored")))?;
+        if let Origin::Platform(at) = origin {
+            refs::set_message(tx.conn(), id, at).await?;
+        }
         tx.commit().await?;
         Ok(id)
     }
 
     /// Takes back a held reply of `operator` (it is removed): its conversation, text and
     /// where it was written.
-    pub async fn take_held(&self, id: i64, operator: OperatorId) -> Result<convs::MessageRow, ServiceError> {
+    pub async fn take_held(&self, id: i64, operator: OperatorId) -> Result<HeldReply, ServiceError> {
         let mut tx = self.store().write().await?;
         let line = convs::message(tx.conn(), id)
             .await?
             .filter(|m| m.author == "held" && m.operator_id == Some(operator.0))
             .ok_or_else(|| ServiceError::NotFound("that reply is no longer waiting to be sent".into()))?;
+        let written = refs::messages_of(tx.conn(), id).await?.into_iter().next();
         sqlx::query("delete from messages where id = $1")
             .bind(id)
             .execute(tx.conn())
             .await?;
         tx.commit().await?;
-        Ok(line)
+        Ok(HeldReply {
+            conversation_id: line.conversation_id,
+            text: line.text,
+            origin: written.map_or(Origin::Api, Origin::Platform),
+        })
+    }
+
+    /// Who gets outbox rows for a change; `origin` is the platform a reply was written on.
+    pub(super) fn recipients<'a>(&'a self, origin: Option<&'a str>) -> deliveries::Recipients<'a> {
+        deliveries::Recipients {
+            widget: self.inner.widget,
+            mirrors: &self.inner.mirrors,
+            origin,
+        }
     }
 
     /// An inbox: `filter` and optional widget and status.

@@ -1,12 +1,11 @@
-//! Turns a change's effects into outbox rows, one set per platform that is switched on,
-//! written in the change's own transaction. Payloads are built now, from the state this
-//! transaction wrote, so a later delivery tells the platform exactly what was true then.
-//!
-//! The widget platform's calls (§7.2) carry their payload. Slack rows carry only ids:
-//! the Slack adapter renders thread roots from the state at delivery time, so a late
-//! delivery never shows an older state than the latest one.
+//! Turns a change's effects into outbox rows, for the widget platform and for every
+//! chat platform that is switched on, written in the change's own transaction. The
+//! widget platform's payloads are built now, from the state this transaction wrote, so
+//! a later delivery tells it exactly what was true then
+//! (`docs/widget-api.md#outbound-calls`). Chat platforms plan their own rows through
+//! their [`Mirror`].
 
-use super::Targets;
+use super::Mirror;
 use super::conversations::operator_ref;
 use crate::engine::effects::Effect;
 use crate::engine::{OperatorId, TeamId, WorkspaceId};
@@ -16,72 +15,63 @@ use crate::store::outbox::{self, NewRow};
 use crate::store::teams;
 use serde_json::json;
 use sqlx::AnyConnection;
+use std::sync::Arc;
 
 pub const TARGET_WIDGET: &str = "widget";
-pub const TARGET_SLACK: &str = "slack";
-
-/// A conversation's Slack rows share this key: one thread, in order.
-pub fn slack_ordering_key(conversation: &str) -> String {
-    format!("slack:{conversation}")
-}
-
-/// Writes one Slack outbox row (ephemerals, modals, reactions: what the Slack adapter
-/// decides itself).
-pub async fn enqueue_slack(
-    conn: &mut AnyConnection,
-    workspace_id: i64,
-    kind: &'static str,
-    ordering_key: String,
-    payload: serde_json::Value,
-) -> Result<(), sqlx::Error> {
-    let row = NewRow {
-        workspace_id,
-        target: TARGET_SLACK,
-        kind,
-        ordering_key,
-        payload,
-    };
-    outbox::enqueue(conn, &row, crate::store::now_ms()).await?;
-    Ok(())
-}
 
 /// The widget platform's outbox rows of one conversation share this key: in order.
 pub fn widget_ordering_key(conversation: &str) -> String {
     format!("widget:{conversation}")
 }
 
-/// Writes the outbox rows for `effects`; returns whether any were written.
-pub async fn enqueue(
+/// Writes one planned row of a platform.
+pub(super) async fn write(
     conn: &mut AnyConnection,
-    targets: Targets,
+    workspace_id: i64,
+    target: &'static str,
+    row: super::Planned,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    let new = NewRow {
+        workspace_id,
+        target,
+        kind: row.kind,
+        ordering_key: row.ordering_key,
+        payload: row.payload,
+    };
+    outbox::enqueue(conn, &new, now).await?;
+    Ok(())
+}
+
+/// Who gets rows for a change.
+pub(super) struct Recipients<'a> {
+    pub widget: bool,
+    pub mirrors: &'a [Arc<dyn Mirror>],
+    /// The platform a reply was written on: it is not mirrored back there.
+    pub origin: Option<&'a str>,
+}
+
+/// Writes the outbox rows for `effects`; returns whether any were written.
+pub(super) async fn enqueue(
+    conn: &mut AnyConnection,
+    to: &Recipients<'_>,
     row: &ConversationRow,
     effects: &[Effect],
     now: i64,
 ) -> Result<bool, sqlx::Error> {
     let mut written = false;
-    if targets.widget {
+    if to.widget {
         written |= enqueue_widget(conn, row, effects, now).await?;
     }
-    if targets.slack {
+    for mirror in to.mirrors {
         for effect in effects {
-            let (kind, payload) = match effect {
-                Effect::OpenThreads => ("open_thread", json!({"conversation": row.id})),
-                Effect::RenderThreads => ("render", json!({"conversation": row.id})),
-                Effect::NotifyAssignee(op) => ("dm", json!({"conversation": row.id, "operator": op.0})),
-                Effect::MirrorMessage { message_id } => {
-                    ("mirror", json!({"conversation": row.id, "message": message_id}))
-                }
-                Effect::WidgetAssignment | Effect::WidgetHandback(_) | Effect::WidgetMessage { .. } => continue,
-            };
-            let new = NewRow {
-                workspace_id: row.workspace_id,
-                target: TARGET_SLACK,
-                kind,
-                ordering_key: slack_ordering_key(&row.id),
-                payload,
-            };
-            outbox::enqueue(conn, &new, now).await?;
-            written = true;
+            if matches!(effect, Effect::MirrorMessage { .. }) && to.origin == Some(mirror.platform()) {
+                continue;
+            }
+            for planned in mirror.plan(&row.id, effect) {
+                write(conn, row.workspace_id, mirror.platform(), planned, now).await?;
+                written = true;
+            }
         }
     }
     Ok(written)
@@ -136,7 +126,7 @@ async fn enqueue_widget(
                 continue;
             }
         };
-        let path = format!("/conversations/{}/{kind}", urlencode(&row.id));
+        let path = format!("/conversations/{}/{kind}", path_segment(&row.id));
         outbox::enqueue(
             conn,
             &NewRow {
@@ -154,15 +144,9 @@ async fn enqueue_widget(
     Ok(written)
 }
 
-/// Percent-encodes a path segment (conversation ids are the platform's, any text).
-fn urlencode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+/// Percent-encodes a path segment (conversation ids are the widget platform's, any text).
+fn path_segment(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
 }

@@ -6,7 +6,7 @@ use super::views::{NewToken, OperatorView, TeamView, WidgetView};
 use super::{Service, ServiceError};
 use crate::engine::{Actor, OperatorId, OperatorRef, Presence, Role, RoutingMode, TeamId, WorkspaceId, permissions};
 use crate::store::operators::{OperatorFields, OperatorRow};
-use crate::store::{Tx, is_unique_violation, now_ms, operators, teams, tokens, widgets};
+use crate::store::{Tx, identities, is_unique_violation, now_ms, operators, teams, tokens, widgets};
 use serde::Deserialize;
 use sqlx::AnyConnection;
 use utoipa::ToSchema;
@@ -53,6 +53,36 @@ pub struct WidgetPatch {
     pub discord_channel: Option<Option<String>>,
 }
 
+// The HTTP API carries each platform's account and channel in a field of its own; inside
+// they are entries keyed by platform name.
+
+impl NewOperator {
+    fn accounts(&self) -> [(&'static str, Option<String>); 2] {
+        [
+            ("slack", clean_id(self.slack_user_id.clone())),
+            ("discord", clean_id(self.discord_user_id.clone())),
+        ]
+    }
+}
+
+impl OperatorPatch {
+    fn accounts(&self) -> [(&'static str, Option<Option<String>>); 2] {
+        [
+            ("slack", self.slack_user_id.clone().map(clean_id)),
+            ("discord", self.discord_user_id.clone().map(clean_id)),
+        ]
+    }
+}
+
+impl WidgetPatch {
+    fn channels(&self) -> [(&'static str, Option<Option<String>>); 2] {
+        [
+            ("slack", self.slack_channel.clone().map(clean_id)),
+            ("discord", self.discord_channel.clone().map(clean_id)),
+        ]
+    }
+}
+
 /// Tells "absent" (outer `None`) from "null" (`Some(None)`).
 fn double_option<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
@@ -85,23 +115,51 @@ fn check_name(name: &str) -> Result<String, ServiceError> {
 
 fn linked_conflict(e: sqlx::Error) -> ServiceError {
     if is_unique_violation(&e) {
-        ServiceError::Conflict("that Slack or Discord user id is already linked to another operator".into())
+        ServiceError::Conflict("that platform account is already linked to another operator".into())
     } else {
         e.into()
     }
 }
 
+/// A text column that holds an enum; corrupt data is an error, never a default.
+pub(super) fn parse_column<T: std::str::FromStr>(what: &str, value: &str) -> Result<T, ServiceError>
+where
+    T::Err: std::fmt::Display,
+{
+    value
+        .parse()
+        .map_err(|e| ServiceError::Internal(anyhow::anyhow!("corrupt {what} `{value}` in the database: {e}")))
+}
+
+/// Sets an operator's accounts; `None` leaves one as it is, `Some(None)` removes it.
+async fn set_accounts(
+    conn: &mut AnyConnection,
+    ws: WorkspaceId,
+    id: OperatorId,
+    accounts: impl IntoIterator<Item = (&'static str, Option<Option<String>>)>,
+) -> Result<(), ServiceError> {
+    for (platform, account) in accounts {
+        if let Some(account) = account {
+            identities::set(conn, ws, id, platform, account.as_deref())
+                .await
+                .map_err(linked_conflict)?;
+        }
+    }
+    Ok(())
+}
+
 impl Service {
     async fn operator_view(&self, conn: &mut AnyConnection, o: OperatorRow) -> Result<OperatorView, ServiceError> {
         let open_chats = operators::open_chats(conn, OperatorId(o.id)).await?;
+        let mut accounts = identities::of_operator(conn, OperatorId(o.id)).await?;
         Ok(OperatorView {
             id: o.id,
+            role: parse_column("operator role", &o.role)?,
+            presence: parse_column("operator presence", &o.presence)?,
             name: o.name,
-            role: o.role.parse().unwrap_or(Role::Agent),
-            presence: o.presence.parse().unwrap_or(Presence::Away),
             capacity: o.capacity,
-            slack_user_id: o.slack_user_id,
-            discord_user_id: o.discord_user_id,
+            slack_user_id: accounts.remove("slack"),
+            discord_user_id: accounts.remove("discord"),
             open_chats,
         })
     }
@@ -149,14 +207,12 @@ impl Service {
             name: check_name(&new.name)?,
             role: role.as_str().into(),
             capacity: new.capacity,
-            slack_user_id: clean_id(new.slack_user_id),
-            discord_user_id: clean_id(new.discord_user_id),
         };
         let mut tx = self.store().write().await?;
-        let id = operators::insert(tx.conn(), ws, &fields, now_ms())
-            .await
-            .map_err(linked_conflict)?;
-        self.commit_operator(tx, ws, OperatorId(id)).await
+        let id = OperatorId(operators::insert(tx.conn(), ws, &fields, now_ms()).await?);
+        let accounts = new.accounts().map(|(p, a)| (p, Some(a)));
+        set_accounts(tx.conn(), ws, id, accounts).await?;
+        self.commit_operator(tx, ws, id).await
     }
 
     pub async fn update_operator(
@@ -184,12 +240,9 @@ impl Service {
             },
             role: patch.role.map(|r| r.as_str().to_owned()).unwrap_or(o.role.clone()),
             capacity: patch.capacity.unwrap_or(o.capacity),
-            slack_user_id: patch.slack_user_id.map(clean_id).unwrap_or(o.slack_user_id.clone()),
-            discord_user_id: patch.discord_user_id.map(clean_id).unwrap_or(o.discord_user_id.clone()),
         };
-        operators::update(tx.conn(), id, &fields)
-            .await
-            .map_err(linked_conflict)?;
+        operators::update(tx.conn(), id, &fields).await?;
+        set_accounts(tx.conn(), ws, id, patch.accounts()).await?;
         self.commit_operator(tx, ws, id).await
     }
 
@@ -322,12 +375,13 @@ impl Service {
             .into_iter()
             .filter_map(|o| names.operator(o))
             .collect();
+        let mut channels = widgets::channels(conn, &w.id).await?;
         Ok(WidgetView {
-            routing: w.routing.parse().unwrap_or(RoutingMode::Manual),
+            routing: parse_column("routing mode", &w.routing)?,
             id: w.id,
             eligible,
-            slack_channel: w.slack_channel,
-            discord_channel: w.discord_channel,
+            slack_channel: channels.remove("slack"),
+            discord_channel: channels.remove("discord"),
         })
     }
 
@@ -378,18 +432,19 @@ impl Service {
         patch: WidgetPatch,
     ) -> Result<WidgetView, ServiceError> {
         let mut tx = self.store().write().await?;
-        let w = widgets::get(tx.conn(), id)
+        widgets::get(tx.conn(), id)
             .await?
             .filter(|w| w.workspace_id == ws.0)
             .ok_or_else(|| no_widget(id))?;
         forbid(permissions::configure_widget(actor))?;
-        let routing = patch
-            .routing
-            .map(|r| r.as_str().to_owned())
-            .unwrap_or(w.routing.clone());
-        let slack = patch.slack_channel.map(clean_id).unwrap_or(w.slack_channel.clone());
-        let discord = patch.discord_channel.map(clean_id).unwrap_or(w.discord_channel.clone());
-        widgets::update(tx.conn(), id, &routing, slack.as_deref(), discord.as_deref()).await?;
+        if let Some(routing) = patch.routing {
+            widgets::set_routing(tx.conn(), id, routing.as_str()).await?;
+        }
+        for (platform, channel) in patch.channels() {
+            if let Some(channel) = channel {
+                widgets::set_channel(tx.conn(), id, platform, channel.as_deref()).await?;
+            }
+        }
         if let Some(eligible) = &patch.eligible {
             let mut ids = Vec::new();
             for op in eligible {
@@ -422,55 +477,6 @@ impl LinkedOperator {
             id: self.id,
             role: self.role,
         }
-    }
-}
-
-impl Service {
-    /// The operator linked to this Slack user, if any.
-    pub async fn operator_by_slack(
-        &self,
-        ws: WorkspaceId,
-        slack_user: &str,
-    ) -> Result<Option<LinkedOperator>, ServiceError> {
-        let mut conn = self.store().read().await?;
-        let row: Option<(i64, String, String)> =
-            sqlx::query_as("select id, role, name from operators where workspace_id = $1 and slack_user_id = $2")
-                .bind(ws.0)
-                .bind(slack_user)
-                .fetch_optional(&mut *conn)
-                .await?;
-        Ok(row.map(|(id, role, name)| LinkedOperator {
-            id: OperatorId(id),
-            role: role.parse().unwrap_or(Role::Agent),
-            name,
-        }))
-    }
-
-    /// Creates the operator of a Slack user seen for the first time; if a concurrent
-    /// request created them first, returns that one.
-    pub async fn link_slack_operator(
-        &self,
-        ws: WorkspaceId,
-        slack_user: &str,
-        name: &str,
-        role: Role,
-    ) -> Result<LinkedOperator, ServiceError> {
-        let mut tx = self.store().write().await?;
-        sqlx::query(
-            "insert into operators (workspace_id, name, role, presence, slack_user_id, created_at) \
-             values ($1, $2, $3, 'available', $4, $5) on conflict do nothing",
-        )
-        .bind(ws.0)
-        .bind(name)
-        .bind(role.as_str())
-        .bind(slack_user)
-        .bind(now_ms())
-        .execute(tx.conn())
-        .await?;
-        tx.commit().await?;
-        self.operator_by_slack(ws, slack_user)
-            .await?
-            .ok_or_else(|| ServiceError::Internal(anyhow::anyhow!("operator for Slack user {slack_user} vanished")))
     }
 }
 

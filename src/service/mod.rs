@@ -2,21 +2,33 @@
 //! action loads what the engine needs inside one write transaction, asks the engine,
 //! writes the new state with a version check, the audit rows and the outbox rows, and
 //! commits; then it wakes the outbox workers and announces the change on the event
-//! stream. The HTTP API, the widget endpoint (and the chat adapters) call only this.
+//! stream. The HTTP API, the widget endpoint and the chat platform adapters call only
+//! this; none of them reaches the store.
+//!
+//! Chat platforms are not named here: each is a [`Mirror`] registered at start-up,
+//! which turns a change's effects into outbox rows of its own (see
+//! `docs/architecture.md#the-platform-seam`).
 
 mod conversations;
 mod deliveries;
 mod directory;
 mod error;
 mod feed;
+mod mirror;
+mod platforms;
+mod receipts;
 mod seed;
 mod views;
 mod widget_events;
 
-pub use conversations::{Acted, Names};
-pub use deliveries::{TARGET_SLACK, TARGET_WIDGET, enqueue_slack};
+pub use crate::store::refs::{MessageRef, ThreadRef};
+pub use conversations::{Acted, HeldReply, Names};
+pub use deliveries::TARGET_WIDGET;
 pub use directory::{LinkedOperator, NewOperator, OperatorPatch, WidgetPatch};
 pub use error::ServiceError;
+pub use mirror::{Mirror, Planned};
+pub use platforms::{Line, ThreadState};
+pub use receipts::WithReceipts;
 pub use views::*;
 pub use widget_events::{Ingested, WidgetEvent, WidgetEventKind};
 
@@ -49,8 +61,10 @@ struct Inner {
     store: Store,
     policy: Policy,
     admin_token_hash: Option<String>,
-    /// Which platforms get outbox rows.
-    targets: Targets,
+    /// Whether the widget platform gets outbox rows (its API URL is set).
+    widget: bool,
+    /// The chat platforms that are switched on, each turning effects into its rows.
+    mirrors: Vec<Arc<dyn Mirror>>,
     outbox_wake: Arc<Notify>,
     /// Wakes the change feed after a local commit.
     feed_wake: Notify,
@@ -61,16 +75,10 @@ struct Inner {
 pub struct ServiceOptions {
     pub policy: Policy,
     pub admin_token: Option<SecretString>,
-    pub targets: Targets,
-}
-
-/// The platforms that are switched on, and so receive outbox rows.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Targets {
-    /// The widget platform's API URL is set.
+    /// Whether the widget platform's API URL is set.
     pub widget: bool,
-    /// Slack is configured.
-    pub slack: bool,
+    /// The chat platforms that are switched on.
+    pub mirrors: Vec<Arc<dyn Mirror>>,
 }
 
 /// Where an operator's message was written, so it is mirrored everywhere else and its
@@ -79,8 +87,18 @@ pub struct Targets {
 pub enum Origin {
     /// The HTTP API (a web inbox).
     Api,
-    /// A Slack thread message.
-    Slack { channel: String, ts: String },
+    /// A message in a mirrored thread on a chat platform.
+    Platform(MessageRef),
+}
+
+impl Origin {
+    /// The platform it was written on, if any.
+    pub fn platform(&self) -> Option<&str> {
+        match self {
+            Origin::Api => None,
+            Origin::Platform(r) => Some(&r.platform),
+        }
+    }
 }
 
 impl Service {
@@ -91,7 +109,8 @@ impl Service {
                 store,
                 policy: options.policy,
                 admin_token_hash: options.admin_token.map(|t| store::tokens::hash(t.expose_secret())),
-                targets: options.targets,
+                widget: options.widget,
+                mirrors: options.mirrors,
                 outbox_wake,
                 feed_wake: Notify::new(),
                 events,
@@ -99,8 +118,24 @@ impl Service {
         }
     }
 
-    pub fn store(&self) -> &Store {
+    fn store(&self) -> &Store {
         &self.inner.store
+    }
+
+    /// Whether the database answers (readiness).
+    pub async fn ping(&self) -> bool {
+        self.store().ping().await
+    }
+
+    /// Outbox rows per status, for metrics.
+    pub async fn outbox_depth(&self) -> Result<Vec<(String, i64)>, ServiceError> {
+        let mut conn = self.store().read().await?;
+        Ok(store::outbox::depth(&mut conn).await?)
+    }
+
+    /// Closes the database pool (at shutdown).
+    pub async fn close(&self) {
+        self.store().close().await
     }
 
     pub fn policy(&self) -> &Policy {
@@ -177,11 +212,15 @@ impl Service {
             .bind(op)
             .fetch_optional(&mut *conn)
             .await?;
-        Ok(row.map(|(ws, role)| Principal {
+        let Some((ws, role)) = row else { return Ok(None) };
+        let role: Role = role
+            .parse()
+            .map_err(|e| ServiceError::Internal(anyhow::anyhow!("operator {op} has a corrupt role: {e}")))?;
+        Ok(Some(Principal {
             workspace: WorkspaceId(ws),
             actor: Actor::Operator {
                 id: OperatorId(op),
-                role: role.parse().unwrap_or(Role::Agent),
+                role,
             },
         }))
     }

@@ -6,7 +6,7 @@ use super::{DEFAULT_WORKSPACE, Service, ServiceError};
 use crate::config::Seed;
 use crate::engine::{OperatorId, Role, TeamId};
 use crate::store::operators::OperatorFields;
-use crate::store::{now_ms, operators, teams, widgets};
+use crate::store::{identities, now_ms, operators, teams, widgets};
 use std::collections::HashMap;
 
 pub(super) async fn apply(service: &Service, seed: &Seed) -> Result<(), ServiceError> {
@@ -20,8 +20,6 @@ pub(super) async fn apply(service: &Service, seed: &Seed) -> Result<(), ServiceE
             name: o.name.clone(),
             role: o.role.as_deref().unwrap_or(Role::Agent.as_str()).to_owned(),
             capacity: o.capacity,
-            slack_user_id: o.slack_user_id.clone(),
-            discord_user_id: o.discord_user_id.clone(),
         };
         let id = match operators::find_by_name(conn, ws, &o.name).await? {
             Some(existing) => {
@@ -30,6 +28,10 @@ pub(super) async fn apply(service: &Service, seed: &Seed) -> Result<(), ServiceE
             }
             None => operators::insert(conn, ws, &fields, now).await?,
         };
+        let accounts = [("slack", &o.slack_user_id), ("discord", &o.discord_user_id)];
+        for (platform, account) in accounts {
+            identities::set(conn, ws, OperatorId(id), platform, account.as_deref()).await?;
+        }
         ids.insert(o.name.as_str(), OperatorId(id));
     }
     let lookup =
@@ -45,20 +47,12 @@ pub(super) async fn apply(service: &Service, seed: &Seed) -> Result<(), ServiceE
     }
     for w in &seed.widgets {
         widgets::ensure(conn, ws, &w.id, now).await?;
-        let current = widgets::get(conn, &w.id).await?;
-        let routing = w
-            .routing
-            .clone()
-            .or(current.map(|c| c.routing))
-            .unwrap_or_else(|| "manual".into());
-        widgets::update(
-            conn,
-            &w.id,
-            &routing,
-            w.slack_channel.as_deref(),
-            w.discord_channel.as_deref(),
-        )
-        .await?;
+        if let Some(routing) = &w.routing {
+            widgets::set_routing(conn, &w.id, routing).await?;
+        }
+        for (platform, channel) in [("slack", &w.slack_channel), ("discord", &w.discord_channel)] {
+            widgets::set_channel(conn, &w.id, platform, channel.as_deref()).await?;
+        }
         widgets::set_eligible(conn, &w.id, &lookup(&w.eligible)).await?;
     }
     tx.commit().await?;

@@ -211,7 +211,6 @@ impl Service {
                             external_id: None,
                             delivery: None,
                             at,
-                            slack: None,
                         },
                     )
                     .await?;
@@ -260,7 +259,6 @@ impl Service {
                         external_id: m.id.as_deref(),
                         delivery: None,
                         at: parse_time(m.at.as_deref(), now),
-                        slack: None,
                     },
                 )
                 .await?;
@@ -271,7 +269,7 @@ impl Service {
                     .await?
                     .ok_or_else(|| ServiceError::Internal(anyhow::anyhow!("conversation {} vanished", c.id)))?;
                 let fx = [Effect::MirrorMessage { message_id }];
-                let rows = super::deliveries::enqueue(conn, self.inner.targets, &row, &fx, now).await?;
+                let rows = super::deliveries::enqueue(conn, &self.recipients(None), &row, &fx, now).await?;
                 Ok(Some(("message stored".into(), false, rows)))
             }
             WidgetEventKind::Closed { conversation: c } => {

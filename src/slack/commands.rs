@@ -7,10 +7,9 @@ use super::Slack;
 use super::verify::{SignedBody, form};
 use crate::engine::transition::{Command, Outcome};
 use crate::engine::{OperatorId, Presence, RoutingMode, TeamId};
-use crate::http::AppState;
-use crate::http::error::ApiError;
-use crate::service::{DEFAULT_WORKSPACE, LinkedOperator, ServiceError, WidgetPatch};
+use crate::service::{DEFAULT_WORKSPACE, LinkedOperator, Origin, ServiceError, WidgetPatch};
 use crate::store::conversations::Filter;
+use crate::web::error::ApiError;
 use axum::Json;
 use axum::extract::State;
 use serde_json::{Value, json};
@@ -177,10 +176,7 @@ impl From<String> for Answer {
     }
 }
 
-pub async fn receive(State(state): State<AppState>, SignedBody(body): SignedBody) -> Result<Json<Value>, ApiError> {
-    let Some(slack) = &state.slack else {
-        return Err(ApiError::not_found("Slack is not configured"));
-    };
+pub async fn receive(State(slack): State<Slack>, SignedBody(body): SignedBody) -> Result<Json<Value>, ApiError> {
     let fields = form(&body);
     let field = |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
     let (Some(user), Some(channel)) = (field("user_id"), field("channel_id")) else {
@@ -309,7 +305,7 @@ impl Slack {
                         owner,
                         takeover_allowed: true,
                     }) => {
-                        let held = service.hold_reply(&conversation, op.id, &text, None).await?;
+                        let held = service.hold_reply(&conversation, op.id, &text, &Origin::Api).await?;
                         return Ok(Answer::with_button(
                             format!(
                                 "⚠️ Not sent to the visitor: *{}* is handling this conversation. \

@@ -6,18 +6,15 @@
 //! was claimed before (a lost response, a crash), the channel's history is searched for
 //! it first, so a conversation never gets two threads.
 
-use super::Slack;
 use super::render::{self, RootContext};
+use super::{PLATFORM, Slack};
 use crate::engine::OperatorId;
 use crate::outbox::Delivery;
-use crate::service::DEFAULT_WORKSPACE;
-use crate::store::conversations::{self as convs, ConversationRow};
+use crate::service::{Line, MessageRef, Planned, ThreadRef, ThreadState};
 use crate::store::outbox::OutboxRow;
-use crate::store::{audit, operators, widgets};
 use serde_json::Value;
 use slack_morphism::errors::SlackClientError;
 use slack_morphism::prelude::*;
-use std::time::Duration;
 
 /// The bridge's keyed messages in a thread: metadata key → ts.
 type Posted = std::collections::HashMap<String, String>;
@@ -25,52 +22,58 @@ type Posted = std::collections::HashMap<String, String>;
 /// The metadata event type of the bridge's thread roots.
 const METADATA_EVENT: &str = "handoff_bridge";
 
-/// Queues the delivery receipt of an operator's reply where it stands in Slack: ✅ when
-/// the visitor got it, ⚠️ and a short thread note when not (§3.2a).
-pub async fn enqueue_receipt(
-    conn: &mut sqlx::AnyConnection,
-    workspace_id: i64,
+/// The rows that show an operator reply's delivery receipt where it stands in Slack: ✅
+/// when the visitor got it, ⚠️ and a short thread note when not.
+pub fn receipt(
     conversation: &str,
-    channel: &str,
-    ts: &str,
+    thread: Option<&ThreadRef>,
+    reply: &MessageRef,
     failure: Option<&str>,
-) -> Result<(), sqlx::Error> {
-    let key = format!("slack:{conversation}");
+) -> Vec<Planned> {
+    let key = super::ordering_key(conversation);
     let name = if failure.is_none() {
         "white_check_mark"
     } else {
         "warning"
     };
-    let react = serde_json::json!({"channel": channel, "ts": ts, "name": name});
-    crate::service::enqueue_slack(conn, workspace_id, "react", key.clone(), react).await?;
+    let mut rows = vec![Planned {
+        kind: "react",
+        ordering_key: key.clone(),
+        payload: serde_json::json!({"channel": reply.channel, "ts": reply.message, "name": name}),
+    }];
     if let Some(why) = failure {
-        let thread_ts = convs::get(conn, conversation).await?.and_then(|c| c.slack_thread_ts);
-        let note = serde_json::json!({
-            "channel": channel,
-            "thread_ts": thread_ts.as_deref().unwrap_or(ts),
-            "text": format!("⚠️ That reply could not be delivered to the visitor ({why})."),
+        let thread_ts = thread.and_then(|t| t.thread.as_deref()).unwrap_or(&reply.message);
+        rows.push(Planned {
+            kind: "thread_note",
+            ordering_key: key,
+            payload: serde_json::json!({
+                "channel": reply.channel,
+                "thread_ts": thread_ts,
+                "text": format!("⚠️ That reply could not be delivered to the visitor ({why})."),
+            }),
         });
-        crate::service::enqueue_slack(conn, workspace_id, "thread_note", key, note).await?;
     }
-    Ok(())
+    rows
 }
 
 /// Maps a Slack client error to what the outbox should do with the row.
 pub fn classify(e: &SlackClientError) -> Delivery {
     match e {
+        // slack-morphism reads whole seconds only: anything else arrives as `None` and
+        // gets the normal backoff.
         SlackClientError::RateLimitError(r) => Delivery::HoldBack(
-            r.retry_after.unwrap_or(Duration::from_secs(1)),
+            r.retry_after.map(|d| d.min(crate::outbox::MAX_HOLD_BACK)),
             "Slack: ratelimited".into(),
         ),
         SlackClientError::ApiError(a) => match a.code.as_str() {
-            "ratelimited" => Delivery::HoldBack(Duration::from_secs(1), "Slack: ratelimited".into()),
+            "ratelimited" => Delivery::HoldBack(None, "Slack: ratelimited".into()),
             "internal_error" | "fatal_error" | "service_unavailable" | "request_timeout" => {
                 Delivery::Retry(format!("Slack: {}", a.code))
             }
             code => Delivery::Dead(format!("Slack: {code}")),
         },
         SlackClientError::HttpError(h) if h.status_code.as_u16() == 429 => {
-            Delivery::HoldBack(Duration::from_secs(1), "Slack: HTTP 429".into())
+            Delivery::HoldBack(None, "Slack: HTTP 429".into())
         }
         SlackClientError::HttpError(h) if h.status_code.is_server_error() => {
             Delivery::Retry(format!("Slack: HTTP {}", h.status_code))
@@ -84,7 +87,7 @@ pub fn classify(e: &SlackClientError) -> Delivery {
 type Step<T> = Result<T, Delivery>;
 
 fn internal(e: impl std::fmt::Display) -> Delivery {
-    Delivery::Retry(format!("database: {e}"))
+    Delivery::Retry(format!("service: {e}"))
 }
 
 fn str_of<'a>(payload: &'a Value, key: &str) -> Step<&'a str> {
@@ -117,47 +120,32 @@ impl Slack {
         }
     }
 
-    async fn conversation(&self, id: &str) -> Step<Option<ConversationRow>> {
-        let mut conn = self.service().store().read().await.map_err(internal)?;
-        convs::get(&mut conn, id).await.map_err(internal)
+    /// A conversation as its Slack thread shows it (`None`: it no longer exists).
+    async fn state(&self, id: &str) -> Step<Option<ThreadState>> {
+        self.service().thread_state(PLATFORM, id).await.map_err(internal)
     }
 
     /// The channel a conversation's thread belongs in.
-    async fn channel_for(&self, row: &ConversationRow) -> Step<String> {
-        let mut conn = self.service().store().read().await.map_err(internal)?;
-        let widget = widgets::get(&mut conn, &row.widget_id).await.map_err(internal)?;
-        widget
-            .and_then(|w| w.slack_channel)
+    fn channel_for(&self, state: &ThreadState) -> Step<String> {
+        let widget = &state.conversation.widget_id;
+        state
+            .widget_channel
+            .clone()
             .or_else(|| self.default_channel().map(str::to_owned))
             .ok_or_else(|| {
                 Delivery::Dead(format!(
-                    "widget `{}` has no Slack channel: run `/handoff connect {}` in one, or set HANDOFF_SLACK_DEFAULT_CHANNEL",
-                    row.widget_id, row.widget_id
+                    "widget `{widget}` has no Slack channel: run `/handoff connect {widget}` in one, or set HANDOFF_SLACK_DEFAULT_CHANNEL"
                 ))
             })
     }
 
-    /// The rendered root of a conversation, from the current state.
-    async fn root_content(&self, id: &str) -> Step<SlackMessageContent> {
-        let view = self
-            .service()
-            .conversation(DEFAULT_WORKSPACE, id)
-            .await
-            .map_err(|e| Delivery::Retry(format!("loading {id}: {e}")))?;
-        let mut conn = self.service().store().read().await.map_err(internal)?;
-        let assignee_slack = match &view.conversation.assignee {
-            Some(a) => operators::get(&mut conn, DEFAULT_WORKSPACE, a.id)
-                .await
-                .map_err(internal)?
-                .and_then(|o| o.slack_user_id),
-            None => None,
-        };
-        let last = audit::for_conversation(&mut conn, id).await.map_err(internal)?.pop();
+    /// The rendered root of a conversation, from its current state.
+    fn root_content(state: &ThreadState) -> SlackMessageContent {
         let ctx = RootContext {
-            assignee_slack: assignee_slack.as_deref(),
-            nobody_available: last.is_some_and(|a| a.reason == "unrouted"),
+            assignee_slack: state.assignee_account.as_deref(),
+            nobody_available: state.unrouted,
         };
-        Ok(render::root(&view.conversation, &ctx))
+        render::root(&state.conversation, &ctx)
     }
 
     async fn post(&self, channel: &str, content: SlackMessageContent, thread_ts: Option<&str>) -> Step<String> {
@@ -226,13 +214,17 @@ impl Slack {
     /// `claimed_before`: an earlier attempt of this row may have posted the root already.
     async fn open_thread(&self, payload: &Value, claimed_before: bool) -> Step<()> {
         let id = str_of(payload, "conversation")?;
-        let Some(row) = self.conversation(id).await? else {
+        let Some(state) = self.state(id).await? else {
             return Ok(());
         };
-        let (channel, thread_ts) = match (&row.slack_channel, &row.slack_thread_ts) {
-            (Some(c), Some(t)) => (c.clone(), t.clone()),
-            _ => {
-                let channel = self.channel_for(&row).await?;
+        let (channel, thread_ts) = match state
+            .thread
+            .as_ref()
+            .and_then(|t| Some((t.channel.clone(), t.thread.clone()?)))
+        {
+            Some(known) => known,
+            None => {
+                let channel = self.channel_for(&state)?;
                 let key = format!("root:{id}");
                 let earlier = if claimed_before {
                     self.find_posted(&channel, &key).await?
@@ -242,31 +234,26 @@ impl Slack {
                 let ts = match earlier {
                     Some(ts) => ts,
                     None => {
-                        let content = self.root_content(id).await?;
-                        self.post_keyed(&channel, content, None, Some(&key)).await?
+                        self.post_keyed(&channel, Self::root_content(&state), None, Some(&key))
+                            .await?
                     }
                 };
-                let mut tx = self.service().store().write().await.map_err(internal)?;
-                convs::set_slack_thread(tx.conn(), id, &channel, &ts)
-                    .await
-                    .map_err(internal)?;
-                tx.commit().await.map_err(internal)?;
+                let thread = ThreadRef {
+                    platform: PLATFORM.into(),
+                    channel: channel.clone(),
+                    thread: Some(ts.clone()),
+                    root_message: Some(ts.clone()),
+                };
+                self.service().record_thread(id, &thread).await.map_err(internal)?;
                 (channel, ts)
             }
         };
-        let lines = {
-            let mut conn = self.service().store().read().await.map_err(internal)?;
-            convs::messages(&mut conn, id).await.map_err(internal)?
-        };
-        let pending: Vec<_> = lines
-            .iter()
-            .filter(|m| m.slack_ts.is_none() && m.author != "held")
-            .collect();
+        let pending = self.service().lines_to_mirror(PLATFORM, id).await.map_err(internal)?;
         if pending.is_empty() {
             return Ok(());
         }
         let earlier = self.earlier_posts(&channel, &thread_ts, claimed_before).await?;
-        for line in pending {
+        for line in &pending {
             self.post_line(&channel, &thread_ts, line, &earlier).await?;
         }
         Ok(())
@@ -310,19 +297,9 @@ impl Slack {
 
     /// Posts one transcript line into the thread (in pieces if long) and records where;
     /// pieces found in `earlier` are not posted again.
-    async fn post_line(&self, channel: &str, thread_ts: &str, line: &convs::MessageRow, earlier: &Posted) -> Step<()> {
-        let operator = match line.operator_id {
-            Some(op) => {
-                let mut conn = self.service().store().read().await.map_err(internal)?;
-                operators::get(&mut conn, DEFAULT_WORKSPACE, OperatorId(op))
-                    .await
-                    .map_err(internal)?
-                    .map(|o| o.name)
-            }
-            None => None,
-        };
+    async fn post_line(&self, channel: &str, thread_ts: &str, line: &Line, earlier: &Posted) -> Step<()> {
         let mut first_ts = None;
-        for (i, content) in render::transcript_line(&line.author, operator.as_deref(), &line.text)
+        for (i, content) in render::transcript_line(&line.author, line.operator.as_deref(), &line.text)
             .into_iter()
             .enumerate()
         {
@@ -334,33 +311,12 @@ impl Slack {
             first_ts.get_or_insert(ts);
         }
         if let Some(ts) = first_ts {
-            let mut tx = self.service().store().write().await.map_err(internal)?;
-            let delivery = convs::set_message_slack(tx.conn(), line.id, channel, &ts)
-                .await
-                .map_err(internal)?;
-            // The visitor got (or could not get) it before it reached the thread: the
-            // receipt goes on this copy now.
-            if line.author == "operator" {
-                let failure = match delivery.as_deref() {
-                    Some("delivered") => Some(None),
-                    Some("failed") => Some(Some("see the service log")),
-                    _ => None,
-                };
-                if let Some(failure) = failure {
-                    enqueue_receipt(
-                        tx.conn(),
-                        DEFAULT_WORKSPACE.0,
-                        &line.conversation_id,
-                        channel,
-                        &ts,
-                        failure,
-                    )
-                    .await
-                    .map_err(internal)?;
-                }
-            }
-            tx.commit().await.map_err(internal)?;
-            self.service().wake_outbox();
+            let at = MessageRef {
+                platform: PLATFORM.into(),
+                channel: channel.to_owned(),
+                message: ts,
+            };
+            self.service().record_line(line.id, &at).await.map_err(internal)?;
         }
         Ok(())
     }
@@ -368,16 +324,20 @@ impl Slack {
     /// Updates the root in place.
     async fn render_root(&self, payload: &Value) -> Step<()> {
         let id = str_of(payload, "conversation")?;
-        let Some(row) = self.conversation(id).await? else {
+        let Some(state) = self.state(id).await? else {
             return Ok(());
         };
-        let (Some(channel), Some(ts)) = (&row.slack_channel, &row.slack_thread_ts) else {
+        let Some((channel, ts)) = state
+            .thread
+            .as_ref()
+            .and_then(|t| Some((t.channel.clone(), t.root_message.clone()?)))
+        else {
             return Ok(()); // no thread (yet): the open_thread row renders it
         };
-        let content = self.root_content(id).await?;
+        let content = Self::root_content(&state);
         self.pace("chat.update", None).await;
         let (client, token) = self.session();
-        let req = SlackApiChatUpdateRequest::new(SlackChannelId(channel.clone()), content, SlackTs(ts.clone()));
+        let req = SlackApiChatUpdateRequest::new(SlackChannelId(channel), content, SlackTs(ts));
         client
             .open_session(&token)
             .chat_update(&req)
@@ -392,22 +352,27 @@ impl Slack {
         let message = payload["message"]
             .as_i64()
             .ok_or_else(|| Delivery::Dead("payload has no `message`".into()))?;
-        let Some(row) = self.conversation(id).await? else {
+        let Some(state) = self.state(id).await? else {
             return Ok(());
         };
-        let (Some(channel), Some(thread_ts)) = (&row.slack_channel, &row.slack_thread_ts) else {
+        let Some((channel, thread_ts)) = state
+            .thread
+            .as_ref()
+            .and_then(|t| Some((t.channel.clone(), t.thread.clone()?)))
+        else {
             return Ok(()); // posted with the transcript when the thread opens
         };
-        let line = {
-            let mut conn = self.service().store().read().await.map_err(internal)?;
-            convs::message(&mut conn, message).await.map_err(internal)?
-        };
+        let line = self
+            .service()
+            .line_to_mirror(PLATFORM, message)
+            .await
+            .map_err(internal)?;
         match line {
-            Some(line) if line.slack_ts.is_none() => {
-                let earlier = self.earlier_posts(channel, thread_ts, claimed_before).await?;
-                self.post_line(channel, thread_ts, &line, &earlier).await
+            Some(line) => {
+                let earlier = self.earlier_posts(&channel, &thread_ts, claimed_before).await?;
+                self.post_line(&channel, &thread_ts, &line, &earlier).await
             }
-            _ => Ok(()),
+            None => Ok(()),
         }
     }
 
@@ -417,28 +382,21 @@ impl Slack {
         let operator = payload["operator"]
             .as_i64()
             .ok_or_else(|| Delivery::Dead("payload has no `operator`".into()))?;
-        let slack_user = {
-            let mut conn = self.service().store().read().await.map_err(internal)?;
-            operators::get(&mut conn, DEFAULT_WORKSPACE, OperatorId(operator))
-                .await
-                .map_err(internal)?
-                .and_then(|o| o.slack_user_id)
-        };
+        let slack_user = self
+            .service()
+            .account_of(PLATFORM, OperatorId(operator))
+            .await
+            .map_err(internal)?;
         let Some(slack_user) = slack_user else {
             return Ok(()); // not on Slack
         };
-        let Some(row) = self.conversation(id).await? else {
+        let Some(state) = self.state(id).await? else {
             return Ok(());
         };
-        let view = self
-            .service()
-            .conversation(DEFAULT_WORKSPACE, id)
-            .await
-            .map_err(|e| Delivery::Retry(format!("loading {id}: {e}")))?;
         let (client, token) = self.session();
         let session = client.open_session(&token);
-        let permalink = match (&row.slack_channel, &row.slack_thread_ts) {
-            (Some(c), Some(ts)) => {
+        let permalink = match state.thread.as_ref().map(|t| (&t.channel, &t.root_message)) {
+            Some((c, Some(ts))) => {
                 self.pace("chat.getPermalink", None).await;
                 let req = SlackApiChatGetPermalinkRequest::new(SlackChannelId(c.clone()), SlackTs(ts.clone()));
                 Some(
@@ -461,7 +419,7 @@ impl Slack {
             .channel
             .id;
         self.pace("chat.postMessage", Some(&im.0)).await;
-        let req = SlackApiChatPostMessageRequest::new(im, render::dm(&view.conversation, permalink.as_deref()));
+        let req = SlackApiChatPostMessageRequest::new(im, render::dm(&state.conversation, permalink.as_deref()));
         session.chat_post_message(&req).await.map_err(|e| classify(&e))?;
         Ok(())
     }

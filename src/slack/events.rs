@@ -2,28 +2,24 @@
 //! every `event_callback` is recorded by its `event_id` and queued, and Slack gets its
 //! 200 at once — a retry (`X-Slack-Retry-Num`, same `event_id`) finds the id recorded
 //! and changes nothing. The queued event is acted on by the outbox worker: an operator's
-//! message in a mirrored thread becomes a reply (§3.2, §3.2a).
+//! message in a mirrored thread becomes a reply
+//! (`docs/behaviour.md#replies-and-notes`).
 
 use super::render;
 use super::verify::SignedBody;
-use super::{Slack, TARGET_SLACK_INBOUND};
+use super::{PLATFORM, Slack, TARGET_INBOUND};
 use crate::engine::transition::Command;
-use crate::http::AppState;
-use crate::http::error::ApiError;
 use crate::outbox::Delivery;
-use crate::service::{DEFAULT_WORKSPACE, Origin, ServiceError};
-use crate::store::conversations as convs;
+use crate::service::{DEFAULT_WORKSPACE, MessageRef, Origin, ServiceError};
 use crate::store::outbox::OutboxRow;
+use crate::web::error::ApiError;
 use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use slack_morphism::prelude::*;
 
-pub async fn receive(State(state): State<AppState>, SignedBody(body): SignedBody) -> Result<Response, ApiError> {
-    let Some(slack) = &state.slack else {
-        return Err(ApiError::not_found("Slack is not configured"));
-    };
+pub async fn receive(State(slack): State<Slack>, SignedBody(body): SignedBody) -> Result<Response, ApiError> {
     let raw: Value =
         serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("the body is not JSON: {e}")))?;
     let event: SlackPushEvent = serde_json::from_value(raw.clone())
@@ -43,7 +39,7 @@ pub async fn receive(State(state): State<AppState>, SignedBody(body): SignedBody
             };
             let fresh = slack
                 .service()
-                .accept_inbound("slack", &cb.event_id.0, TARGET_SLACK_INBOUND, key, raw)
+                .accept_inbound(PLATFORM, &cb.event_id.0, TARGET_INBOUND, key, raw)
                 .await?;
             if !fresh {
                 tracing::debug!(event_id = %cb.event_id.0, "repeated Slack event ignored");
@@ -94,10 +90,10 @@ impl Slack {
         if thread_ts == &m.origin.ts || self.bot_user().await.as_deref() == Some(user.0.as_str()) {
             return Ok(());
         }
-        let conversation = {
-            let mut conn = self.service().store().read().await?;
-            convs::by_slack_thread(&mut conn, &channel.0, &thread_ts.0).await?
-        };
+        let conversation = self
+            .service()
+            .conversation_of_thread(PLATFORM, &channel.0, &thread_ts.0)
+            .await?;
         let Some(conversation) = conversation else {
             return Ok(()); // a thread the bridge did not open
         };
@@ -107,10 +103,11 @@ impl Slack {
             return Ok(());
         }
         let op = self.operator(&user.0, None).await?;
-        let origin = Origin::Slack {
+        let origin = Origin::Platform(MessageRef {
+            platform: PLATFORM.into(),
             channel: channel.0.clone(),
-            ts: m.origin.ts.0.clone(),
-        };
+            message: m.origin.ts.0.clone(),
+        });
         let cmd = Command::Reply {
             text: text.clone(),
             explicit: false,
@@ -118,10 +115,10 @@ impl Slack {
         };
         let result = self
             .service()
-            .act_from(DEFAULT_WORKSPACE, &conversation.id, &op.actor(), cmd, &origin)
+            .act_from(DEFAULT_WORKSPACE, &conversation, &op.actor(), cmd, &origin)
             .await;
         let tell = |text: String, button: Option<Value>| Notice {
-            conversation: conversation.id.clone(),
+            conversation: conversation.clone(),
             channel: channel.0.clone(),
             user: user.0.clone(),
             thread_ts: Some(thread_ts.0.clone()),
@@ -141,7 +138,7 @@ impl Slack {
                 let button = if takeover_allowed {
                     let held = self
                         .service()
-                        .hold_reply(&conversation.id, op.id, &reply_text, Some((&channel.0, &m.origin.ts.0)))
+                        .hold_reply(&conversation, op.id, &reply_text, &origin)
                         .await?;
                     text.push_str(" You can take it over and send your message.");
                     Some(
@@ -167,17 +164,8 @@ impl Slack {
         let payload = json!({
             "channel": n.channel, "user": n.user, "text": n.text, "thread_ts": n.thread_ts, "button": n.button,
         });
-        self.queue("ephemeral", format!("slack:{}", n.conversation), payload)
+        self.queue("ephemeral", super::ordering_key(&n.conversation), payload)
             .await
-    }
-
-    /// Queues one Slack outbox row in a transaction of its own and wakes the workers.
-    pub(crate) async fn queue(&self, kind: &'static str, key: String, payload: Value) -> Result<(), ServiceError> {
-        let mut tx = self.service().store().write().await?;
-        crate::service::enqueue_slack(tx.conn(), DEFAULT_WORKSPACE.0, kind, key, payload).await?;
-        tx.commit().await?;
-        self.service().wake_outbox();
-        Ok(())
     }
 }
 

@@ -11,9 +11,8 @@ use super::render::{self, RootContext};
 use super::verify::{SignedBody, form};
 use crate::engine::transition::{Command, TransferTarget};
 use crate::engine::{OperatorId, Resolution, TeamId};
-use crate::http::AppState;
-use crate::http::error::ApiError;
-use crate::service::{DEFAULT_WORKSPACE, LinkedOperator, Origin, ServiceError};
+use crate::service::{DEFAULT_WORKSPACE, LinkedOperator, ServiceError};
+use crate::web::error::ApiError;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -22,10 +21,7 @@ use serde_json::{Value, json};
 use slack_morphism::prelude::*;
 use std::collections::HashMap;
 
-pub async fn receive(State(state): State<AppState>, SignedBody(body): SignedBody) -> Result<Response, ApiError> {
-    let Some(slack) = &state.slack else {
-        return Err(ApiError::not_found("Slack is not configured"));
-    };
+pub async fn receive(State(slack): State<Slack>, SignedBody(body): SignedBody) -> Result<Response, ApiError> {
     let payload = form(&body)
         .into_iter()
         .find(|(k, _)| k == "payload")
@@ -158,7 +154,7 @@ impl Slack {
     async fn refresh(&self, conversation: &str) -> Result<(), ServiceError> {
         self.queue(
             "render",
-            format!("slack:{conversation}"),
+            super::ordering_key(conversation),
             json!({"conversation": conversation}),
         )
         .await
@@ -213,13 +209,6 @@ impl Slack {
             }
             Err(e) => return Err(e),
         };
-        let origin = match (&held.slack_channel, &held.slack_ts) {
-            (Some(c), Some(ts)) => Origin::Slack {
-                channel: c.clone(),
-                ts: ts.clone(),
-            },
-            _ => Origin::Api,
-        };
         let cmd = Command::Reply {
             text: held.text.clone(),
             explicit: true,
@@ -232,7 +221,7 @@ impl Slack {
                 &held.conversation_id,
                 &click.op.actor(),
                 cmd,
-                &origin,
+                &held.origin,
             )
             .await;
         let conversation = held.conversation_id.clone();

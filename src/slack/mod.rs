@@ -1,8 +1,10 @@
-//! The Slack adapter (SPEC §4): turns Slack's Events API messages, button clicks, modal
-//! submissions and `/handoff` commands into engine commands through the service, and
-//! turns the service's outbox rows into Slack Web API calls (thread roots, transcript
-//! replies, root updates, DMs, ephemerals, modals, reactions) with slack-morphism.
-//! Permissions are the engine's; this module only translates and renders.
+//! The Slack adapter: turns Slack's Events API messages, button clicks, modal
+//! submissions and `/handoff` commands into service commands, and turns its outbox rows
+//! into Slack Web API calls (thread roots, transcript replies, root updates, DMs,
+//! ephemerals, modals, reactions) with slack-morphism. Permissions are the engine's;
+//! this module only translates and renders. It plugs into the core through the platform
+//! seam (`docs/architecture.md#the-platform-seam`): a [`SlackMirror`], two outbox
+//! targets and its own routes.
 //!
 //! - [`verify`] — the signed-request extractor (v0 HMAC, 5-minute window).
 //! - [`events`] — `POST /slack/events`: acknowledged at once, acted on from the outbox.
@@ -23,16 +25,116 @@ pub mod render;
 pub mod verify;
 
 use crate::config::SlackSettings;
-use crate::http::AppState;
-use crate::service::Service;
+use crate::engine::effects::Effect;
+use crate::outbox::{Delivery, Target};
+use crate::platform::{Adapter, Started};
+use crate::service::{MessageRef, Mirror, Planned, Service, ThreadRef};
+use crate::store::outbox::OutboxRow;
 use axum::Router;
 use axum::routing::post;
 use secrecy::{ExposeSecret, SecretString};
+use serde_json::json;
 use slack_morphism::prelude::*;
 use std::sync::Arc;
 
+/// The platform's name: the outbox target of its rows and the key of its references.
+pub const PLATFORM: &str = "slack";
 /// The outbox target of inbound Slack events (acted on after the 200).
-pub const TARGET_SLACK_INBOUND: &str = "slack_in";
+pub const TARGET_INBOUND: &str = "slack_in";
+
+/// A conversation's Slack rows share this key: one thread, in order.
+pub fn ordering_key(conversation: &str) -> String {
+    format!("slack:{conversation}")
+}
+
+/// Slack as an adapter: built from its settings, started on the service.
+pub struct SlackAdapter {
+    settings: SlackSettings,
+}
+
+impl SlackAdapter {
+    pub fn new(settings: SlackSettings) -> SlackAdapter {
+        SlackAdapter { settings }
+    }
+}
+
+impl Adapter for SlackAdapter {
+    fn name(&self) -> &'static str {
+        PLATFORM
+    }
+
+    fn mirror(&self) -> Arc<dyn Mirror> {
+        Arc::new(SlackMirror)
+    }
+
+    fn start(self: Box<Self>, service: &Service) -> anyhow::Result<Started> {
+        let slack = Slack::new(service.clone(), &self.settings)?;
+        Ok(Started {
+            routes: slack.router(),
+            targets: vec![
+                (PLATFORM, Arc::new(Outbound(slack.clone())) as Arc<dyn Target>),
+                (TARGET_INBOUND, Arc::new(Inbound(slack))),
+            ],
+        })
+    }
+}
+
+/// Which Slack rows a change's effects become. Rows carry ids only: the root, lines and
+/// DMs are rendered at delivery time from the state then.
+pub struct SlackMirror;
+
+impl Mirror for SlackMirror {
+    fn platform(&self) -> &'static str {
+        PLATFORM
+    }
+
+    fn plan(&self, conversation: &str, effect: &Effect) -> Vec<Planned> {
+        let (kind, payload) = match effect {
+            Effect::OpenThreads => ("open_thread", json!({"conversation": conversation})),
+            Effect::RenderThreads => ("render", json!({"conversation": conversation})),
+            Effect::NotifyAssignee(op) => ("dm", json!({"conversation": conversation, "operator": op.0})),
+            Effect::MirrorMessage { message_id } => {
+                ("mirror", json!({"conversation": conversation, "message": message_id}))
+            }
+            Effect::WidgetAssignment | Effect::WidgetHandback(_) | Effect::WidgetMessage { .. } => return vec![],
+        };
+        vec![Planned {
+            kind,
+            ordering_key: ordering_key(conversation),
+            payload,
+        }]
+    }
+
+    fn receipt(
+        &self,
+        conversation: &str,
+        thread: Option<&ThreadRef>,
+        reply: &MessageRef,
+        failure: Option<&str>,
+    ) -> Vec<Planned> {
+        deliver::receipt(conversation, thread, reply, failure)
+    }
+}
+
+/// The outbox target of Slack Web API calls.
+struct Outbound(Slack);
+
+#[async_trait::async_trait]
+impl Target for Outbound {
+    async fn deliver(&self, row: &OutboxRow) -> Delivery {
+        self.0.deliver(row).await
+    }
+}
+
+/// The outbox target that acts on queued inbound events.
+struct Inbound(Slack);
+
+#[async_trait::async_trait]
+impl Target for Inbound {
+    async fn deliver(&self, row: &OutboxRow) -> Delivery {
+        self.0.process_inbound(row).await
+    }
+}
 
 /// Everything the Slack side needs, shared by the routes and the outbox target.
 #[derive(Clone)]
@@ -126,11 +228,27 @@ impl Slack {
             .clone()
     }
 
-    /// The routes Slack calls.
-    pub fn router() -> Router<AppState> {
+    /// The routes Slack calls, with this adapter as their state.
+    pub fn router(&self) -> Router {
         Router::new()
             .route("/slack/events", post(events::receive))
             .route("/slack/interactions", post(interactions::receive))
             .route("/slack/commands", post(commands::receive))
+            .with_state(self.clone())
+    }
+
+    /// Queues one Slack row of this conversation's (or another) ordering key.
+    pub(crate) async fn queue(
+        &self,
+        kind: &'static str,
+        ordering_key: String,
+        payload: serde_json::Value,
+    ) -> Result<(), crate::service::ServiceError> {
+        let row = Planned {
+            kind,
+            ordering_key,
+            payload,
+        };
+        self.service().queue(PLATFORM, row).await
     }
 }

@@ -2,7 +2,7 @@
 //! with their display name from `users.info`. Slack workspace admins and owners, and the
 //! user ids the configuration names, become admins (§3.3).
 
-use super::Slack;
+use super::{PLATFORM, Slack};
 use crate::engine::Role;
 use crate::service::{DEFAULT_WORKSPACE, LinkedOperator, ServiceError};
 use slack_morphism::prelude::*;
@@ -16,7 +16,7 @@ impl Slack {
     /// The operator behind a Slack user; `fallback_name` is used if Slack cannot be asked.
     pub async fn operator(&self, user: &str, fallback_name: Option<&str>) -> Result<LinkedOperator, ServiceError> {
         let ws = DEFAULT_WORKSPACE;
-        if let Some(op) = self.service().operator_by_slack(ws, user).await? {
+        if let Some(op) = self.service().operator_by_account(ws, PLATFORM, user).await? {
             return Ok(op);
         }
         self.pace("users.info", None).await;
@@ -55,6 +55,6 @@ impl Slack {
         } else {
             Role::Agent
         };
-        self.service().link_slack_operator(ws, user, &name, role).await
+        self.service().link_account(ws, PLATFORM, user, &name, role).await
     }
 }

@@ -2,8 +2,9 @@
 //! (v0 HMAC-SHA256 over `v0:timestamp:body`, timestamps over 5 minutes old refused)
 //! before anything is parsed. Refusals are 401 and change nothing.
 
-use crate::http::AppState;
-use crate::http::error::ApiError;
+use super::Slack;
+use crate::web::error::ApiError;
+use crate::web::extract::RawBody;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use secrecy::ExposeSecret;
@@ -13,16 +14,13 @@ use slack_morphism::signature_verifier::SlackEventSignatureVerifier;
 /// A request body that Slack signed.
 pub struct SignedBody(pub Bytes);
 
-impl FromRequest<AppState> for SignedBody {
+impl FromRequest<Slack> for SignedBody {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
-        let Some(slack) = &state.slack else {
-            return Err(ApiError::not_found("Slack is not configured"));
-        };
+    async fn from_request(req: Request, slack: &Slack) -> Result<Self, ApiError> {
         let signature = header(&req, SlackEventSignatureVerifier::SLACK_SIGNED_HASH_HEADER);
         let timestamp = header(&req, SlackEventSignatureVerifier::SLACK_SIGNED_TIMESTAMP);
-        let crate::http::extract::RawBody(body) = crate::http::extract::RawBody::from_request(req, state).await?;
+        let RawBody(body) = RawBody::from_request(req, slack).await?;
         let (Some(signature), Some(timestamp)) = (signature, timestamp) else {
             return Err(ApiError::unauthorized(
                 "missing X-Slack-Signature or X-Slack-Request-Timestamp",

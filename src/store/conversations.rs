@@ -7,8 +7,7 @@ use sqlx::AnyConnection;
 use sqlx::{FromRow, Row};
 
 const COLUMNS: &str = "id, workspace_id, widget_id, status, assignee_id, team_id, version, visitor_name, \
-    visitor_email, summary, reason, topic, outcome, tags, slack_channel, slack_thread_ts, \
-    discord_channel_id, discord_thread_id, discord_root_message_id, created_at, updated_at";
+    visitor_email, summary, reason, topic, outcome, tags, created_at, updated_at";
 
 #[derive(Debug, Clone, FromRow)]
 pub struct ConversationRow {
@@ -26,11 +25,6 @@ pub struct ConversationRow {
     pub topic: Option<String>,
     pub outcome: Option<String>,
     pub tags: Option<String>,
-    pub slack_channel: Option<String>,
-    pub slack_thread_ts: Option<String>,
-    pub discord_channel_id: Option<String>,
-    pub discord_thread_id: Option<String>,
-    pub discord_root_message_id: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -248,8 +242,6 @@ pub struct MessageRow {
     pub external_id: Option<String>,
     pub delivery: Option<String>,
     pub at: i64,
-    pub slack_channel: Option<String>,
-    pub slack_ts: Option<String>,
 }
 
 pub struct NewMessage<'a> {
@@ -261,15 +253,13 @@ pub struct NewMessage<'a> {
     pub external_id: Option<&'a str>,
     pub delivery: Option<&'a str>,
     pub at: i64,
-    /// Where it was written in Slack, if it came from there.
-    pub slack: Option<(&'a str, &'a str)>,
 }
 
 /// Appends a transcript line; `None` if a line with the same external id is already there.
 pub async fn insert_message(conn: &mut AnyConnection, m: &NewMessage<'_>) -> Result<Option<i64>, sqlx::Error> {
     let row = sqlx::query(
-        "insert into messages (conversation_id, author, operator_id, text, attachments, external_id, delivery, at, \
-         slack_channel, slack_ts) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) on conflict do nothing returning id",
+        "insert into messages (conversation_id, author, operator_id, text, attachments, external_id, delivery, at) \
+         values ($1, $2, $3, $4, $5, $6, $7, $8) on conflict do nothing returning id",
     )
     .bind(m.conversation)
     .bind(m.author)
@@ -279,15 +269,12 @@ pub async fn insert_message(conn: &mut AnyConnection, m: &NewMessage<'_>) -> Res
     .bind(m.external_id)
     .bind(m.delivery)
     .bind(m.at)
-    .bind(m.slack.map(|s| s.0))
-    .bind(m.slack.map(|s| s.1))
     .fetch_optional(conn)
     .await?;
     Ok(row.map(|r| r.get::<i64, _>(0)))
 }
 
-const MESSAGE_COLUMNS: &str =
-    "id, conversation_id, author, operator_id, text, attachments, external_id, delivery, at, slack_channel, slack_ts";
+const MESSAGE_COLUMNS: &str = "id, conversation_id, author, operator_id, text, attachments, external_id, delivery, at";
 
 pub async fn messages(conn: &mut AnyConnection, id: &str) -> Result<Vec<MessageRow>, sqlx::Error> {
     sqlx::query_as(&format!(
@@ -305,49 +292,16 @@ pub async fn message(conn: &mut AnyConnection, id: i64) -> Result<Option<Message
         .await
 }
 
-/// Records where a line was posted in Slack (so it is not posted twice); returns the
-/// line's delivery state as it stands after any concurrent update (the row is locked by
-/// the update, so of this and [`set_delivery`] the later one sees the other's result).
-pub async fn set_message_slack(
-    conn: &mut AnyConnection,
-    id: i64,
-    channel: &str,
-    ts: &str,
-) -> Result<Option<String>, sqlx::Error> {
-    let delivery: Option<Option<String>> =
-        sqlx::query_scalar("update messages set slack_channel = $2, slack_ts = $3 where id = $1 returning delivery")
-            .bind(id)
-            .bind(channel)
-            .bind(ts)
-            .fetch_optional(conn)
-            .await?;
-    Ok(delivery.flatten())
-}
-
-/// The conversation mirrored in this Slack thread.
-pub async fn by_slack_thread(
-    conn: &mut AnyConnection,
-    channel: &str,
-    thread_ts: &str,
-) -> Result<Option<ConversationRow>, sqlx::Error> {
+/// Transcript lines not yet shown on `platform` (held replies are never shown).
+pub async fn unmirrored(conn: &mut AnyConnection, id: &str, platform: &str) -> Result<Vec<MessageRow>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "select {COLUMNS} from conversations where slack_channel = $1 and slack_thread_ts = $2"
+        "select {MESSAGE_COLUMNS} from messages m where conversation_id = $1 and author <> 'held' \
+         and not exists (select 1 from message_refs r where r.message_id = m.id and r.platform = $2) order by at, id"
     ))
-    .bind(channel)
-    .bind(thread_ts)
-    .fetch_optional(conn)
+    .bind(id)
+    .bind(platform)
+    .fetch_all(conn)
     .await
-}
-
-/// Records the Slack thread root of a conversation.
-pub async fn set_slack_thread(conn: &mut AnyConnection, id: &str, channel: &str, ts: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("update conversations set slack_channel = $2, slack_thread_ts = $3 where id = $1")
-        .bind(id)
-        .bind(channel)
-        .bind(ts)
-        .execute(conn)
-        .await?;
-    Ok(())
 }
 
 pub async fn last_message_at(conn: &mut AnyConnection, id: &str) -> Result<Option<i64>, sqlx::Error> {
@@ -358,18 +312,13 @@ pub async fn last_message_at(conn: &mut AnyConnection, id: &str) -> Result<Optio
     row.try_get::<Option<i64>, _>(0)
 }
 
-/// Records whether an operator's reply reached the visitor; returns where the line is
-/// in Slack, if it is there yet (see [`set_message_slack`]).
-pub async fn set_delivery(
-    conn: &mut AnyConnection,
-    message_id: i64,
-    delivery: &str,
-) -> Result<Option<(String, String)>, sqlx::Error> {
-    let row: Option<(Option<String>, Option<String>)> =
-        sqlx::query_as("update messages set delivery = $2 where id = $1 returning slack_channel, slack_ts")
-            .bind(message_id)
-            .bind(delivery)
-            .fetch_optional(conn)
-            .await?;
-    Ok(row.and_then(|(c, t)| c.zip(t)))
+/// Records whether an operator's reply reached the visitor. Returns false if the line
+/// is gone. The line's row is locked first (see [`super::refs::set_message`]).
+pub async fn set_delivery(conn: &mut AnyConnection, message_id: i64, delivery: &str) -> Result<bool, sqlx::Error> {
+    let res = sqlx::query("update messages set delivery = $2 where id = $1")
+        .bind(message_id)
+        .bind(delivery)
+        .execute(conn)
+        .await?;
+    Ok(res.rows_affected() == 1)
 }

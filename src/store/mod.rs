@@ -9,9 +9,11 @@
 
 pub mod audit;
 pub mod conversations;
+pub mod identities;
 pub mod inbound;
 pub mod operators;
 pub mod outbox;
+pub mod refs;
 pub mod teams;
 pub mod tokens;
 pub mod widgets;
@@ -104,6 +106,10 @@ impl Store {
         };
         store.migrate().await?;
         Ok(store)
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
     }
 
     pub async fn migrate(&self) -> anyhow::Result<()> {

@@ -5,8 +5,7 @@ use crate::engine::{OperatorId, WorkspaceId};
 use sqlx::AnyConnection;
 use sqlx::FromRow;
 
-const COLUMNS: &str = "id, workspace_id, name, role, presence, capacity, slack_user_id, discord_user_id, \
-    last_assigned_at, created_at";
+const COLUMNS: &str = "id, workspace_id, name, role, presence, capacity, last_assigned_at, created_at";
 
 #[derive(Debug, Clone, FromRow)]
 pub struct OperatorRow {
@@ -16,8 +15,6 @@ pub struct OperatorRow {
     pub role: String,
     pub presence: String,
     pub capacity: Option<i64>,
-    pub slack_user_id: Option<String>,
-    pub discord_user_id: Option<String>,
     pub last_assigned_at: Option<i64>,
     pub created_at: i64,
 }
@@ -65,8 +62,6 @@ pub struct OperatorFields {
     pub name: String,
     pub role: String,
     pub capacity: Option<i64>,
-    pub slack_user_id: Option<String>,
-    pub discord_user_id: Option<String>,
 }
 
 pub async fn insert(
@@ -76,32 +71,26 @@ pub async fn insert(
     now: i64,
 ) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
-        "insert into operators (workspace_id, name, role, presence, capacity, slack_user_id, discord_user_id, created_at) \
-         values ($1, $2, $3, 'available', $4, $5, $6, $7) returning id",
+        "insert into operators (workspace_id, name, role, presence, capacity, created_at) \
+         values ($1, $2, $3, 'available', $4, $5) returning id",
     )
     .bind(ws.0)
     .bind(&f.name)
     .bind(&f.role)
     .bind(f.capacity)
-    .bind(&f.slack_user_id)
-    .bind(&f.discord_user_id)
     .bind(now)
     .fetch_one(conn)
     .await
 }
 
 pub async fn update(conn: &mut AnyConnection, id: OperatorId, f: &OperatorFields) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "update operators set name = $2, role = $3, capacity = $4, slack_user_id = $5, discord_user_id = $6 where id = $1",
-    )
-    .bind(id.0)
-    .bind(&f.name)
-    .bind(&f.role)
-    .bind(f.capacity)
-    .bind(&f.slack_user_id)
-    .bind(&f.discord_user_id)
-    .execute(conn)
-    .await?;
+    sqlx::query("update operators set name = $2, role = $3, capacity = $4 where id = $1")
+        .bind(id.0)
+        .bind(&f.name)
+        .bind(&f.role)
+        .bind(f.capacity)
+        .execute(conn)
+        .await?;
     Ok(())
 }
 

@@ -1,8 +1,11 @@
 //! The outbox table (SPEC §6): rows are written in the transaction of the change that
 //! caused them and claimed by workers under a lease. Rows sharing an ordering key go
 //! one at a time, in id order: a row is only claimable while no earlier row of its key
-//! is still pending or in flight. Claims are conditional updates, so two workers (or two
-//! instances on one PostgreSQL) never hold the same row.
+//! is still pending or in flight. A claim is one conditional update that gives the rows
+//! a fresh claim token (on PostgreSQL skipping rows another instance is claiming, with
+//! `FOR UPDATE SKIP LOCKED`), so two workers never hold the same row; and a result is
+//! recorded only while the token still holds the row, so a worker whose lease ran out
+//! cannot overwrite a newer claim.
 
 use sqlx::AnyConnection;
 use sqlx::FromRow;
@@ -26,10 +29,12 @@ pub struct OutboxRow {
     /// How many times it was claimed, this time included, not counting attempts the
     /// platform refused with a 429 (those certainly did not reach it).
     pub claims: i64,
+    /// The token of the claim that holds the row.
+    pub claim_token: Option<String>,
 }
 
 const COLUMNS: &str = "id, workspace_id, target, kind, ordering_key, payload, idempotency_key, status, attempts, \
-    next_attempt_at, locked_until, last_error, created_at, delivered_at, claims";
+    next_attempt_at, locked_until, last_error, created_at, delivered_at, claims, claim_token";
 
 /// A row to write.
 #[derive(Debug, Clone)]
@@ -59,79 +64,97 @@ pub async fn enqueue(conn: &mut AnyConnection, row: &NewRow, now: i64) -> Result
 }
 
 /// Claims up to `limit` rows that are due and head their ordering key, leasing them
-/// until `lease_until`.
+/// until `lease_until` under a new claim token, except the rows in `busy` (the caller
+/// is still delivering them). `skip_locked`: PostgreSQL, where several instances claim
+/// at once.
 pub async fn claim(
     conn: &mut AnyConnection,
     now: i64,
     lease_until: i64,
     limit: i64,
+    skip_locked: bool,
+    busy: &[i64],
 ) -> Result<Vec<OutboxRow>, sqlx::Error> {
-    let ids: Vec<i64> = sqlx::query_scalar(
-        "select o.id from outbox o \
-         where ((o.status = 'pending' and o.next_attempt_at <= $1) or (o.status = 'inflight' and o.locked_until < $1)) \
-         and not exists (select 1 from outbox p where p.ordering_key = o.ordering_key and p.id < o.id \
-                         and p.status in ('pending', 'inflight')) \
-         order by o.id limit $2",
-    )
+    let token = hex::encode(rand::random::<[u8; 12]>());
+    let lock = if skip_locked { " for update skip locked" } else { "" };
+    let busy = if busy.is_empty() {
+        String::new()
+    } else {
+        let ids: Vec<String> = busy.iter().map(i64::to_string).collect();
+        format!(" and o.id not in ({})", ids.join(", "))
+    };
+    let mut rows: Vec<OutboxRow> = sqlx::query_as(&format!(
+        "update outbox set status = 'inflight', locked_until = $2, claims = claims + 1, claim_token = $4 \
+         where id in (select o.id from outbox o \
+           where ((o.status = 'pending' and o.next_attempt_at <= $1) or (o.status = 'inflight' and o.locked_until < $1)) \
+           and not exists (select 1 from outbox p where p.ordering_key = o.ordering_key and p.id < o.id \
+                           and p.status in ('pending', 'inflight')){busy} \
+           order by o.id limit $3{lock}) \
+         returning {COLUMNS}"
+    ))
     .bind(now)
+    .bind(lease_until)
     .bind(limit)
-    .fetch_all(&mut *conn)
+    .bind(token)
+    .fetch_all(conn)
     .await?;
-    let mut rows = Vec::with_capacity(ids.len());
-    for id in ids {
-        let row: Option<OutboxRow> = sqlx::query_as(&format!(
-            "update outbox set status = 'inflight', locked_until = $2, claims = claims + 1 where id = $1 \
-             and (status = 'pending' or (status = 'inflight' and locked_until < $3)) returning {COLUMNS}"
-        ))
-        .bind(id)
-        .bind(lease_until)
-        .bind(now)
-        .fetch_optional(&mut *conn)
-        .await?;
-        rows.extend(row);
-    }
+    rows.sort_by_key(|r| r.id);
     Ok(rows)
 }
 
-pub async fn mark_done(conn: &mut AnyConnection, id: i64, now: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("update outbox set status = 'done', delivered_at = $2, locked_until = null, attempts = attempts + 1 where id = $1")
-        .bind(id)
-        .bind(now)
-        .execute(conn)
-        .await?;
-    Ok(())
+/// The condition that a result may be recorded: the row is still in flight under this
+/// claim.
+const HELD: &str = "id = $1 and status = 'inflight' and claim_token = $2";
+
+/// Marks a row delivered; false if the claim no longer holds it.
+pub async fn mark_done(conn: &mut AnyConnection, row: &OutboxRow, now: i64) -> Result<bool, sqlx::Error> {
+    let res = sqlx::query(&format!(
+        "update outbox set status = 'done', delivered_at = $3, locked_until = null, attempts = attempts + 1 where {HELD}"
+    ))
+    .bind(row.id)
+    .bind(&row.claim_token)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(res.rows_affected() == 1)
 }
 
 /// Back to pending, due at `next_at`. `count` says whether this was a failed attempt
 /// (5xx, timeout: it may have reached the platform) or a hold-back (429: it certainly did
-/// not), which neither uses up an attempt nor counts as a claim.
+/// not), which neither uses up an attempt nor counts as a claim. False if the claim no
+/// longer holds the row.
 pub async fn mark_retry(
     conn: &mut AnyConnection,
-    id: i64,
+    row: &OutboxRow,
     next_at: i64,
     error: &str,
     count: bool,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "update outbox set status = 'pending', next_attempt_at = $2, last_error = $3, locked_until = null, \
-         attempts = attempts + $4, claims = claims - (1 - $4) where id = $1",
-    )
-    .bind(id)
+) -> Result<bool, sqlx::Error> {
+    let res = sqlx::query(&format!(
+        "update outbox set status = 'pending', next_attempt_at = $3, last_error = $4, locked_until = null, \
+         attempts = attempts + $5, claims = claims - (1 - $5) where {HELD}"
+    ))
+    .bind(row.id)
+    .bind(&row.claim_token)
     .bind(next_at)
     .bind(error)
     .bind(i64::from(count))
     .execute(conn)
     .await?;
-    Ok(())
+    Ok(res.rows_affected() == 1)
 }
 
-pub async fn mark_dead(conn: &mut AnyConnection, id: i64, error: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("update outbox set status = 'dead', last_error = $2, locked_until = null, attempts = attempts + 1 where id = $1")
-        .bind(id)
-        .bind(error)
-        .execute(conn)
-        .await?;
-    Ok(())
+/// Keeps a row as a dead letter; false if the claim no longer holds it.
+pub async fn mark_dead(conn: &mut AnyConnection, row: &OutboxRow, error: &str) -> Result<bool, sqlx::Error> {
+    let res = sqlx::query(&format!(
+        "update outbox set status = 'dead', last_error = $3, locked_until = null, attempts = attempts + 1 where {HELD}"
+    ))
+    .bind(row.id)
+    .bind(&row.claim_token)
+    .bind(error)
+    .execute(conn)
+    .await?;
+    Ok(res.rows_affected() == 1)
 }
 
 /// The earliest time a pending row falls due, to sleep until then.

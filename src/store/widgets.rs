@@ -4,7 +4,7 @@ use crate::engine::{OperatorId, WorkspaceId};
 use sqlx::AnyConnection;
 use sqlx::{FromRow, Row};
 
-const COLUMNS: &str = "id, workspace_id, routing, rr_cursor, slack_channel, discord_channel, created_at";
+const COLUMNS: &str = "id, workspace_id, routing, rr_cursor, created_at";
 
 #[derive(Debug, Clone, FromRow)]
 pub struct WidgetRow {
@@ -12,8 +12,6 @@ pub struct WidgetRow {
     pub workspace_id: i64,
     pub routing: String,
     pub rr_cursor: Option<i64>,
-    pub slack_channel: Option<String>,
-    pub discord_channel: Option<String>,
     pub created_at: i64,
 }
 
@@ -47,20 +45,62 @@ pub async fn ensure(conn: &mut AnyConnection, ws: WorkspaceId, id: &str, now: i6
     Ok(())
 }
 
-pub async fn update(
-    conn: &mut AnyConnection,
-    id: &str,
-    routing: &str,
-    slack_channel: Option<&str>,
-    discord_channel: Option<&str>,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("update widgets set routing = $2, slack_channel = $3, discord_channel = $4 where id = $1")
+pub async fn set_routing(conn: &mut AnyConnection, id: &str, routing: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("update widgets set routing = $2 where id = $1")
         .bind(id)
         .bind(routing)
-        .bind(slack_channel)
-        .bind(discord_channel)
         .execute(conn)
         .await?;
+    Ok(())
+}
+
+/// Platform name → the channel the widget's conversations are mirrored into there.
+pub type Channels = std::collections::BTreeMap<String, String>;
+
+pub async fn channels(conn: &mut AnyConnection, id: &str) -> Result<Channels, sqlx::Error> {
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("select platform, channel from widget_channels where widget_id = $1")
+            .bind(id)
+            .fetch_all(conn)
+            .await?;
+    Ok(rows.into_iter().collect())
+}
+
+pub async fn channel(conn: &mut AnyConnection, id: &str, platform: &str) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("select channel from widget_channels where widget_id = $1 and platform = $2")
+        .bind(id)
+        .bind(platform)
+        .fetch_optional(conn)
+        .await
+}
+
+/// Sets (`Some`) or clears (`None`) the widget's channel on a platform.
+pub async fn set_channel(
+    conn: &mut AnyConnection,
+    id: &str,
+    platform: &str,
+    channel: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    match channel {
+        Some(channel) => {
+            sqlx::query(
+                "insert into widget_channels (widget_id, platform, channel) values ($1, $2, $3) \
+                 on conflict (widget_id, platform) do update set channel = excluded.channel",
+            )
+            .bind(id)
+            .bind(platform)
+            .bind(channel)
+            .execute(conn)
+            .await?;
+        }
+        None => {
+            sqlx::query("delete from widget_channels where widget_id = $1 and platform = $2")
+                .bind(id)
+                .bind(platform)
+                .execute(conn)
+                .await?;
+        }
+    }
     Ok(())
 }
 

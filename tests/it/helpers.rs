@@ -125,6 +125,8 @@ pub struct TestApp {
     pub client: WidgetClient,
     pub pool: AnyPool,
     pub env: HashMap<String, String>,
+    /// Faults to inject into the service's outbox worker.
+    pub outbox_faults: std::sync::Arc<handoff_bridge::outbox::Faults>,
     stop: CancellationToken,
     handle: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
@@ -139,7 +141,7 @@ pub fn test_env(db: &Db, widget: &WidgetPlatform) -> HashMap<String, String> {
         ("HANDOFF_WIDGET_API_URL", widget.url()),
         ("HANDOFF_OUTBOX_BACKOFF_MIN_MS", "20".into()),
         ("HANDOFF_OUTBOX_BACKOFF_MAX_MS", "200".into()),
-        ("HANDOFF_OUTBOX_LEASE_MS", "1000".into()),
+        ("HANDOFF_OUTBOX_LEASE_MS", "2500".into()),
         ("HANDOFF_MAX_BODY_BYTES", "65536".into()),
     ]
     .into_iter()
@@ -189,6 +191,7 @@ impl TestApp {
             Settings::load_with(config.as_deref(), &|k| env.get(k).cloned()).expect("test settings are valid");
         let app = Application::build(settings).await.expect("the service starts");
         let base = format!("http://{}", app.local_addr());
+        let outbox_faults = app.outbox_faults();
         let stop = CancellationToken::new();
         let handle = tokio::spawn(app.run_until_stopped(stop.clone().cancelled_owned()));
         let http = reqwest::Client::builder()
@@ -203,6 +206,7 @@ impl TestApp {
             client,
             pool: db.pool().await,
             env,
+            outbox_faults,
             stop,
             handle,
         }

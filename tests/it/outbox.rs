@@ -46,7 +46,7 @@ on_both_databases! {
         assert!(calls.iter().all(|c| c.idempotency_key == calls[0].idempotency_key));
         assert_eq!(app.widget.delivered().len(), 1, "the platform acted once");
         let error: Option<String> = sqlx::query_scalar("select last_error from outbox").fetch_one(&app.pool).await.unwrap();
-        assert_eq!(error.as_deref(), Some("timed out"));
+        assert!(error.as_deref().is_some_and(|e| e.starts_with("timed out")), "{error:?}");
     }
 
     async fn a_rate_limited_call_is_held_back_and_order_is_kept(db) {

@@ -143,7 +143,7 @@ on_both_databases! {
         s.expect(&["views.open"]).await;
         let view = s.slack.views().last().unwrap().view.clone();
         assert_eq!(view["callback_id"], "hb_transfer_view");
-        let bo_id = s.count("select id from operators where slack_user_id = 'U0BO'").await;
+        let bo_id = s.count("select operator_id from operator_identities where platform = 'slack' and external_id = 'U0BO'").await;
         // Nothing picked: the modal says so and nothing changes.
         let res = s.sender.view_submission(ADA, view.clone(), values(&[])).await;
         let body: Value = res.json().await.unwrap();
@@ -162,7 +162,7 @@ on_both_databases! {
         let (st, team) = s.post("/v1/teams", ADMIN_TOKEN, json!({"name": "billing"})).await;
         assert_eq!(st, StatusCode::CREATED);
         let tid = team["id"].as_i64().unwrap();
-        let max_id = s.count("select id from operators where slack_user_id = 'U0MAX'").await;
+        let max_id = s.count("select operator_id from operator_identities where platform = 'slack' and external_id = 'U0MAX'").await;
         s.call(reqwest::Method::PUT, &format!("/v1/teams/{tid}/members/{max_id}"), ADMIN_TOKEN, None).await;
         s.set_routing("support", "round-robin", None).await;
         s.click(BO, "c1", "hb_transfer").await;
@@ -290,7 +290,7 @@ on_both_databases! {
     async fn a_change_made_through_the_http_api_re_renders_the_slack_root(db) {
         let s = SlackApp::spawn(&db).await;
         s.handoff("c1").await;
-        let bo = s.count("select id from operators where slack_user_id = 'U0BO'").await;
+        let bo = s.count("select operator_id from operator_identities where platform = 'slack' and external_id = 'U0BO'").await;
         let (st, _) = s.post("/v1/conversations/c1/transfer", ADMIN_TOKEN, json!({"operator_id": bo})).await;
         assert_eq!(st, StatusCode::OK);
         let calls = s.expect(&["chat.update", "chat.getPermalink", "conversations.open", "chat.postMessage"]).await;
@@ -304,7 +304,7 @@ on_both_databases! {
         s.handoff("c1").await;
         let root = s.root("c1").await;
         let stale_value = s.buttons("c1").await.into_iter().find(|(a, _, _)| a == "hb_reject").unwrap().2;
-        let ada = s.count("select id from operators where slack_user_id = 'U0ADA'").await;
+        let ada = s.count("select operator_id from operator_identities where platform = 'slack' and external_id = 'U0ADA'").await;
         let (st, _) = s.post("/v1/conversations/c1/transfer", ADMIN_TOKEN, json!({"operator_id": ada})).await;
         assert_eq!(st, StatusCode::OK);
         s.calls().await;

@@ -112,11 +112,13 @@ impl SlackApp {
 
     /// The thread root of a conversation, as Slack holds it now.
     pub async fn root(&self, conversation: &str) -> SlackMessage {
-        let ts: String = sqlx::query_scalar("select slack_thread_ts from conversations where id = $1")
-            .bind(conversation)
-            .fetch_one(&self.pool)
-            .await
-            .unwrap();
+        let ts: String = sqlx::query_scalar(
+            "select thread from conversation_refs where conversation_id = $1 and platform = 'slack'",
+        )
+        .bind(conversation)
+        .fetch_one(&self.pool)
+        .await
+        .unwrap();
         self.slack.message(CHANNEL, &ts).expect("the root exists")
     }
 

@@ -7,7 +7,7 @@ use crate::on_both_databases;
 use handoff_bridge::engine::{Assignment, Status, WorkspaceId};
 use handoff_bridge::store::conversations::{self as convs, NewConversation};
 use handoff_bridge::store::outbox::{self, NewRow};
-use handoff_bridge::store::{Store, inbound, now_ms, widgets};
+use handoff_bridge::store::{Backend, Store, inbound, now_ms, widgets};
 use serde_json::json;
 
 async fn store(db: &Db) -> Store {
@@ -64,7 +64,7 @@ on_both_databases! {
         // Two workers claim at once: disjoint, and only one row of `a` and of `b`.
         let claim = || async {
             let mut tx = store.write().await.unwrap();
-            let rows = outbox::claim(tx.conn(), now, now + 60_000, 100).await.unwrap();
+            let rows = outbox::claim(tx.conn(), now, now + 60_000, 100, store.backend() == Backend::Postgres, &[]).await.unwrap();
             tx.commit().await.unwrap();
             rows
         };
@@ -81,7 +81,7 @@ on_both_databases! {
         // Until the head is done, nothing behind it moves; then the next one does.
         assert!(claim().await.is_empty());
         let mut tx = store.write().await.unwrap();
-        outbox::mark_done(tx.conn(), a[0].id, now).await.unwrap();
+        outbox::mark_done(tx.conn(), a[0], now).await.unwrap();
         tx.commit().await.unwrap();
         let next = claim().await;
         assert_eq!(next.len(), 1);
@@ -90,7 +90,7 @@ on_both_databases! {
         // A crashed worker's lease runs out: the row is claimed again, and says so.
         let later = now + 120_000;
         let mut tx = store.write().await.unwrap();
-        let again = outbox::claim(tx.conn(), later, later + 60_000, 100).await.unwrap();
+        let again = outbox::claim(tx.conn(), later, later + 60_000, 100, store.backend() == Backend::Postgres, &[]).await.unwrap();
         tx.commit().await.unwrap();
         let again_a: Vec<_> = again.iter().filter(|r| r.ordering_key == "a").collect();
         assert_eq!(again_a.len(), 1);

@@ -1,15 +1,12 @@
 //! Request extractors whose rejections speak the API's error shape: JSON bodies (400 for
 //! malformed JSON, 422 for wrong fields or types, 413 when too large, 415 for a wrong
-//! content type), raw bodies, and the bearer-token principal.
+//! content type) and raw bodies (for signature checks, here and in the adapters).
 
-use super::AppState;
 use super::error::ApiError;
-use crate::service::Principal;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, JsonRejection};
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
-use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
 /// `Json<T>` with API-shaped rejections.
@@ -92,28 +89,4 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         )
     })?;
     serde_json::from_value(value).map_err(|e| ApiError::unprocessable(format!("the body does not fit: {e}")))
-}
-
-/// The caller, from `Authorization: Bearer <token>`.
-pub struct Auth(pub Principal);
-
-impl FromRequestParts<AppState> for Auth {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let header = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .ok_or_else(|| ApiError::unauthorized("missing `Authorization: Bearer <token>` header"))?;
-        let token = header
-            .to_str()
-            .ok()
-            .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
-            .map(str::trim)
-            .ok_or_else(|| ApiError::unauthorized("the Authorization header must be `Bearer <token>`"))?;
-        match state.service.authenticate(token).await? {
-            Some(p) => Ok(Auth(p)),
-            None => Err(ApiError::unauthorized("unknown or revoked token")),
-        }
-    }
 }

@@ -1,0 +1,43 @@
+//! The platform seam and its registry. A chat platform is an adapter: it gives the
+//! service a [`Mirror`] (which outbox rows a change's effects become on it), and once
+//! started, the outbox [`Target`]s that deliver those rows and act on its inbound
+//! events, and its own routes. The core holds a list of adapters and never names one;
+//! adding a platform means a folder of its own and one line in [`configured`] (see
+//! `docs/architecture.md#adding-a-platform`).
+
+use crate::config::Settings;
+use crate::outbox::Target;
+use crate::service::{Mirror, Service};
+use axum::Router;
+use std::sync::Arc;
+
+/// A chat platform behind the seam.
+pub trait Adapter: Send + Sync {
+    /// Its name: the key of its references and of its mirror's outbox rows.
+    fn name(&self) -> &'static str;
+
+    /// What a change's effects become on this platform. Asked for before the service
+    /// exists, because the service writes those rows in its own transactions.
+    fn mirror(&self) -> Arc<dyn Mirror>;
+
+    /// Starts the adapter on the service; from here on it acts through service methods
+    /// only.
+    fn start(self: Box<Self>, service: &Service) -> anyhow::Result<Started>;
+}
+
+/// What a started adapter brings to the application.
+pub struct Started {
+    /// Its HTTP routes (with its own state), merged into the application's router.
+    pub routes: Router,
+    /// The outbox targets it delivers, by name.
+    pub targets: Vec<(&'static str, Arc<dyn Target>)>,
+}
+
+/// The adapters the settings switch on.
+pub fn configured(settings: &Settings) -> Vec<Box<dyn Adapter>> {
+    let mut adapters: Vec<Box<dyn Adapter>> = Vec::new();
+    if let Some(slack) = &settings.slack {
+        adapters.push(Box::new(crate::slack::SlackAdapter::new(slack.clone())));
+    }
+    adapters
+}

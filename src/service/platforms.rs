@@ -1,0 +1,235 @@
+//! What chat platform adapters ask of the service: the state a thread shows, where a
+//! conversation and its lines stand on their platform, people's accounts there, and
+//! rows of their own to queue. Adapters reach the database only through these methods,
+//! so every write they cause is one of the service's transactions.
+
+use super::conversations::operator_ref;
+use super::deliveries;
+use super::receipts::queue_receipt;
+use super::{
+    ConversationView, DEFAULT_WORKSPACE, LinkedOperator, MessageRef, Planned, Service, ServiceError, ThreadRef,
+};
+use crate::engine::{OperatorId, Role, WorkspaceId};
+use crate::store::{audit, conversations as convs, identities, now_ms, refs, widgets};
+
+/// What a conversation's thread root on one platform shows.
+#[derive(Debug, Clone)]
+pub struct ThreadState {
+    pub conversation: ConversationView,
+    /// Its thread on this platform, once opened.
+    pub thread: Option<ThreadRef>,
+    /// The widget's channel on this platform, if it has one.
+    pub widget_channel: Option<String>,
+    /// The assignee's account on this platform, if they have one.
+    pub assignee_account: Option<String>,
+    /// Routing found nobody available at the last change.
+    pub unrouted: bool,
+}
+
+/// A transcript line to show in a thread.
+#[derive(Debug, Clone)]
+pub struct Line {
+    pub id: i64,
+    pub conversation_id: String,
+    /// visitor, bot, operator or note.
+    pub author: String,
+    /// The operator who wrote it, by name.
+    pub operator: Option<String>,
+    pub text: String,
+}
+
+impl Service {
+    /// A conversation as its thread root on `platform` shows it; `None` if there is no
+    /// such conversation.
+    pub async fn thread_state(&self, platform: &str, id: &str) -> Result<Option<ThreadState>, ServiceError> {
+        let mut conn = self.store().read().await?;
+        let Some(row) = convs::get(&mut conn, id).await? else {
+            return Ok(None);
+        };
+        let conversation = self.view(&mut conn, &row).await?;
+        let thread = refs::thread(&mut conn, id, platform).await?;
+        let widget_channel = widgets::channel(&mut conn, &row.widget_id, platform).await?;
+        let assignee_account = match row.assignee_id {
+            Some(op) => identities::get(&mut conn, OperatorId(op), platform).await?,
+            None => None,
+        };
+        let unrouted = audit::for_conversation(&mut conn, id)
+            .await?
+            .pop()
+            .is_some_and(|a| a.reason == "unrouted");
+        Ok(Some(ThreadState {
+            conversation,
+            thread,
+            widget_channel,
+            assignee_account,
+            unrouted,
+        }))
+    }
+
+    /// Records the thread a conversation has on a platform.
+    pub async fn record_thread(&self, conversation: &str, thread: &ThreadRef) -> Result<(), ServiceError> {
+        let mut tx = self.store().write().await?;
+        refs::set_thread(tx.conn(), conversation, thread).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The conversation mirrored in this thread, if any.
+    pub async fn conversation_of_thread(
+        &self,
+        platform: &str,
+        channel: &str,
+        thread: &str,
+    ) -> Result<Option<String>, ServiceError> {
+        let mut conn = self.store().read().await?;
+        Ok(refs::conversation_of_thread(&mut conn, platform, channel, thread).await?)
+    }
+
+    /// The transcript lines of a conversation not yet shown on `platform`, in order.
+    pub async fn lines_to_mirror(&self, platform: &str, conversation: &str) -> Result<Vec<Line>, ServiceError> {
+        let mut conn = self.store().read().await?;
+        let mut lines = Vec::new();
+        for m in convs::unmirrored(&mut conn, conversation, platform).await? {
+            lines.push(self.line(&mut conn, m).await?);
+        }
+        Ok(lines)
+    }
+
+    /// One transcript line, if it is not yet shown on `platform` (held replies never are).
+    pub async fn line_to_mirror(&self, platform: &str, message_id: i64) -> Result<Option<Line>, ServiceError> {
+        let mut conn = self.store().read().await?;
+        let Some(m) = convs::message(&mut conn, message_id).await? else {
+            return Ok(None);
+        };
+        if m.author == "held" || refs::message(&mut conn, message_id, platform).await?.is_some() {
+            return Ok(None);
+        }
+        Ok(Some(self.line(&mut conn, m).await?))
+    }
+
+    async fn line(&self, conn: &mut sqlx::AnyConnection, m: convs::MessageRow) -> Result<Line, ServiceError> {
+        let operator = match m.operator_id {
+            Some(op) => operator_ref(conn, OperatorId(op)).await?.map(|o| o.name),
+            None => None,
+        };
+        Ok(Line {
+            id: m.id,
+            conversation_id: m.conversation_id,
+            author: m.author,
+            operator,
+            text: m.text,
+        })
+    }
+
+    /// Records where a line now stands on a platform. An operator's reply whose
+    /// delivery to the visitor is already settled gets its receipt there now.
+    pub async fn record_line(&self, message_id: i64, at: &MessageRef) -> Result<(), ServiceError> {
+        let mut tx = self.store().write().await?;
+        let delivery = refs::set_message(tx.conn(), message_id, at).await?;
+        let failure = match delivery.as_deref() {
+            Some("delivered") => Some(None),
+            Some("failed") => Some(Some("see the service log")),
+            _ => None,
+        };
+        let mut queued = false;
+        if let Some(failure) = failure {
+            queued = queue_receipt(
+                tx.conn(),
+                &self.inner.mirrors,
+                DEFAULT_WORKSPACE.0,
+                message_id,
+                at,
+                failure,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        if queued {
+            self.wake_outbox();
+        }
+        Ok(())
+    }
+
+    /// An operator's account on a platform.
+    pub async fn account_of(&self, platform: &str, operator: OperatorId) -> Result<Option<String>, ServiceError> {
+        let mut conn = self.store().read().await?;
+        Ok(identities::get(&mut conn, operator, platform).await?)
+    }
+
+    /// The operator behind a platform account, if any.
+    pub async fn operator_by_account(
+        &self,
+        ws: WorkspaceId,
+        platform: &str,
+        account: &str,
+    ) -> Result<Option<LinkedOperator>, ServiceError> {
+        let mut conn = self.store().read().await?;
+        let Some(id) = identities::operator_of(&mut conn, ws, platform, account).await? else {
+            return Ok(None);
+        };
+        let row: Option<(String, String)> = sqlx::query_as("select role, name from operators where id = $1")
+            .bind(id.0)
+            .fetch_optional(&mut *conn)
+            .await?;
+        let Some((role, name)) = row else { return Ok(None) };
+        let role = role
+            .parse()
+            .map_err(|e| ServiceError::Internal(anyhow::anyhow!("operator {id} has a corrupt role: {e}")))?;
+        Ok(Some(LinkedOperator { id, role, name }))
+    }
+
+    /// Creates the operator of a platform account seen for the first time; if a
+    /// concurrent request created them first, returns that one.
+    pub async fn link_account(
+        &self,
+        ws: WorkspaceId,
+        platform: &str,
+        account: &str,
+        name: &str,
+        role: Role,
+    ) -> Result<LinkedOperator, ServiceError> {
+        let mut tx = self.store().write().await?;
+        if identities::operator_of(tx.conn(), ws, platform, account)
+            .await?
+            .is_none()
+        {
+            let id: i64 = sqlx::query_scalar(
+                "insert into operators (workspace_id, name, role, presence, created_at) \
+                 values ($1, $2, $3, 'available', $4) returning id",
+            )
+            .bind(ws.0)
+            .bind(name)
+            .bind(role.as_str())
+            .bind(now_ms())
+            .fetch_one(tx.conn())
+            .await?;
+            let linked: Option<i64> = sqlx::query_scalar(
+                "insert into operator_identities (operator_id, workspace_id, platform, external_id) \
+                 values ($1, $2, $3, $4) on conflict do nothing returning operator_id",
+            )
+            .bind(id)
+            .bind(ws.0)
+            .bind(platform)
+            .bind(account)
+            .fetch_optional(tx.conn())
+            .await?;
+            if linked.is_some() {
+                tx.commit().await?;
+            }
+            // Otherwise someone else linked the account first: roll back ours.
+        }
+        self.operator_by_account(ws, platform, account).await?.ok_or_else(|| {
+            ServiceError::Internal(anyhow::anyhow!("the operator of {platform} account {account} vanished"))
+        })
+    }
+
+    /// Queues one row of a platform's own (a private notice, a modal, a reaction) in a
+    /// transaction of its own, and wakes the workers.
+    pub async fn queue(&self, target: &'static str, row: Planned) -> Result<(), ServiceError> {
+        let mut tx = self.store().write().await?;
+        deliveries::write(tx.conn(), DEFAULT_WORKSPACE.0, target, row, now_ms()).await?;
+        tx.commit().await?;
+        self.wake_outbox();
+        Ok(())
+    }
+}

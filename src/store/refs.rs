@@ -1,0 +1,119 @@
+//! Where conversations and transcript lines stand on each chat platform: the thread a
+//! conversation has there, and the message a line became. Keyed by platform name, so a
+//! new platform needs no new columns.
+
+use sqlx::AnyConnection;
+use sqlx::FromRow;
+
+/// A conversation's thread on one platform.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct ThreadRef {
+    pub platform: String,
+    pub channel: String,
+    /// The platform's thread id (a Slack root ts, a Discord thread id).
+    pub thread: Option<String>,
+    /// The root message the bridge keeps up to date.
+    pub root_message: Option<String>,
+}
+
+/// A transcript line's message on one platform.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct MessageRef {
+    pub platform: String,
+    pub channel: String,
+    pub message: String,
+}
+
+pub async fn thread(
+    conn: &mut AnyConnection,
+    conversation: &str,
+    platform: &str,
+) -> Result<Option<ThreadRef>, sqlx::Error> {
+    sqlx::query_as(
+        "select platform, channel, thread, root_message from conversation_refs \
+         where conversation_id = $1 and platform = $2",
+    )
+    .bind(conversation)
+    .bind(platform)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Records (or replaces) a conversation's thread on a platform.
+pub async fn set_thread(conn: &mut AnyConnection, conversation: &str, r: &ThreadRef) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "insert into conversation_refs (conversation_id, platform, channel, thread, root_message) \
+         values ($1, $2, $3, $4, $5) on conflict (conversation_id, platform) do update \
+         set channel = excluded.channel, thread = excluded.thread, root_message = excluded.root_message",
+    )
+    .bind(conversation)
+    .bind(&r.platform)
+    .bind(&r.channel)
+    .bind(&r.thread)
+    .bind(&r.root_message)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The conversation whose thread this is.
+pub async fn conversation_of_thread(
+    conn: &mut AnyConnection,
+    platform: &str,
+    channel: &str,
+    thread: &str,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "select conversation_id from conversation_refs where platform = $1 and channel = $2 and thread = $3",
+    )
+    .bind(platform)
+    .bind(channel)
+    .bind(thread)
+    .fetch_optional(conn)
+    .await
+}
+
+pub async fn messages_of(conn: &mut AnyConnection, message_id: i64) -> Result<Vec<MessageRef>, sqlx::Error> {
+    sqlx::query_as("select platform, channel, message from message_refs where message_id = $1 order by platform")
+        .bind(message_id)
+        .fetch_all(conn)
+        .await
+}
+
+pub async fn message(
+    conn: &mut AnyConnection,
+    message_id: i64,
+    platform: &str,
+) -> Result<Option<MessageRef>, sqlx::Error> {
+    sqlx::query_as("select platform, channel, message from message_refs where message_id = $1 and platform = $2")
+        .bind(message_id)
+        .bind(platform)
+        .fetch_optional(conn)
+        .await
+}
+
+/// Records where a line stands on a platform. Returns the line's delivery state as it
+/// stands after any concurrent [`super::conversations::set_delivery`]: both lock the
+/// line's row first, so of the two the later one sees the other's result.
+pub async fn set_message(
+    conn: &mut AnyConnection,
+    message_id: i64,
+    r: &MessageRef,
+) -> Result<Option<String>, sqlx::Error> {
+    let delivery: Option<Option<String>> =
+        sqlx::query_scalar("update messages set delivery = delivery where id = $1 returning delivery")
+            .bind(message_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    sqlx::query(
+        "insert into message_refs (message_id, platform, channel, message) values ($1, $2, $3, $4) \
+         on conflict (message_id, platform) do update set channel = excluded.channel, message = excluded.message",
+    )
+    .bind(message_id)
+    .bind(&r.platform)
+    .bind(&r.channel)
+    .bind(&r.message)
+    .execute(conn)
+    .await?;
+    Ok(delivery.flatten())
+}

@@ -79,15 +79,40 @@ on_both_databases! {
         let ada = app.operator("Ada", "agent").await;
         app.widget.fail_next(1, 400);
         app.handoff("c1", "support").await;
-        app.post("/v1/conversations/c1/claim", &ada.token, json!({})).await;
-        app.widget.wait_for(DEADLINE, "the claim delivered", |calls| !ok_calls(calls).is_empty()).await;
-        assert_eq!(app.widget.calls().len(), 2, "a 400 is not retried");
-        assert_eq!(app.count("select count(*) from outbox where status = 'dead'").await, 1);
-        let metrics = app.http.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
-        assert!(metrics.contains("handoff_outbox_deliveries_total"), "{metrics}");
-        assert!(metrics.contains("result=\"dead\""));
-        assert!(metrics.contains("handoff_http_request_seconds"), "request latencies are measured");
-        assert!(metrics.contains("handoff_outbox_rows{status=\"dead\"} 1"), "{metrics}");
+        let (s, _) = app.post("/v1/conversations/c1/claim", &ada.token, json!({})).await;
+        assert_eq!(s, StatusCode::OK);
+        let calls = app.widget.wait_for(DEADLINE, "the claim delivered", |calls| !ok_calls(calls).is_empty()).await;
+        assert_eq!(calls.iter().map(|c| c.status).collect::<Vec<_>>(), [400, 200], "a 400 is not retried: {calls:?}");
+        assert_eq!(calls[0].body["version"], 1, "the handoff's assignment was refused");
+        assert_eq!(calls[1].body["version"], 2, "the claim's assignment went out after it");
+        assert_eq!(calls[1].body["assignee"]["name"], "Ada");
+
+        // This service's own outbox: the refused call is kept as a dead letter saying why.
+        type Row = (String, String, String, i64, Option<String>);
+        let rows: Vec<Row> = eventually("both outbox rows settled", || async {
+            let rows: Vec<Row> = sqlx::query_as("select idempotency_key, kind, status, attempts, last_error from outbox order by id")
+                .fetch_all(&app.pool)
+                .await
+                .unwrap();
+            rows.iter().all(|r| r.2 == "dead" || r.2 == "done").then_some(rows)
+        }).await;
+        assert_eq!(rows.len(), 2, "{rows:?}");
+        let (key, kind, status, attempts, error) = &rows[0];
+        assert_eq!((kind.as_str(), status.as_str(), *attempts), ("assignment", "dead", 1), "{rows:?}");
+        assert_eq!(error.as_deref(), Some("HTTP 400"));
+        assert_eq!(Some(key), calls[0].idempotency_key.as_ref(), "the dead row is the refused call");
+        let (key, kind, status, attempts, _) = &rows[1];
+        assert_eq!((kind.as_str(), status.as_str(), *attempts), ("assignment", "done", 1), "{rows:?}");
+        assert_eq!(Some(key), calls[1].idempotency_key.as_ref());
+
+        // The metrics endpoint serves the outbox and request families. The recorder is
+        // shared by every service in this process, so their values are not this test's.
+        let res = app.http.get(app.url("/metrics")).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let metrics = res.text().await.unwrap();
+        for family in ["handoff_outbox_deliveries_total", "handoff_outbox_rows", "handoff_http_request_seconds"] {
+            assert!(metrics.contains(family), "{family} in:\n{metrics}");
+        }
     }
 
     async fn after_a_crash_every_undelivered_call_goes_out_once(db) {

@@ -104,17 +104,33 @@ on_both_databases! {
         let (a, b) = tokio::join!(click(ADA), click(BO));
         assert_eq!((a.status(), b.status()), (StatusCode::OK, StatusCode::OK));
         let c = s.conversation("c1").await;
-        let winner = c["assignee"]["name"].as_str().unwrap().to_owned();
-        let (loser_id, winner_id) = if winner == "Ada" { (BO, ADA) } else { (ADA, BO) };
+        // Exactly one of the two clickers owns it.
+        let winner = c["assignee"]["name"].as_str().unwrap_or_default().to_owned();
+        let (winner_id, loser_id) = match winner.as_str() {
+            "Ada" => (ADA, BO),
+            "Bo" => (BO, ADA),
+            _ => panic!("the conversation belongs to one of the two clickers: {c}"),
+        };
+        assert_eq!(c["status"], "active", "{c}");
+        // The other is told privately, by name, who has it; the winner is told nothing.
         let calls = s.calls().await;
         let ephemerals: Vec<_> = calls.iter().filter(|c| c.method == "chat.postEphemeral").collect();
         assert_eq!(ephemerals.len(), 1, "{calls:#?}");
         assert_eq!(ephemerals[0].args["user"], loser_id);
-        assert!(all_text(&ephemerals[0].args).contains(&winner), "{}", ephemerals[0].args);
+        let notice = all_text(&ephemerals[0].args);
+        assert!(notice.contains(&format!("*{winner}* already has this conversation")), "{notice}");
         assert!(calls.iter().all(|c| c.method != "conversations.open"), "nobody is DMed");
-        assert!(calls.iter().any(|c| c.method == "chat.update"));
-        assert_eq!(c["audit"].as_array().unwrap().iter().filter(|a| a["reason"] == "claim").count(), 1);
-        assert_ne!(winner_id, loser_id);
+        // The root shows the winner as the assignee.
+        let updates: Vec<_> = calls.iter().filter(|c| c.method == "chat.update").collect();
+        assert!(!updates.is_empty(), "{calls:#?}");
+        let root_text = all_text(&updates.last().unwrap().args);
+        assert!(root_text.contains(&format!("Assigned to <@{winner_id}>")), "{root_text}");
+        assert!(!root_text.contains(&format!("<@{loser_id}>")), "{root_text}");
+        // The audit trail has one claim, by the winner.
+        let claims: Vec<_> = c["audit"].as_array().unwrap().iter().filter(|a| a["reason"] == "claim").collect();
+        assert_eq!(claims.len(), 1, "{c}");
+        assert_eq!(claims[0]["actor_operator_id"], c["assignee"]["id"], "{c}");
+        assert_eq!(claims[0]["to_assignee"], c["assignee"]["id"], "{c}");
         s.finish().await;
     }
 

@@ -6,6 +6,7 @@
 use crate::config::Settings;
 use crate::http::{self, AppState};
 use crate::outbox::{Faults, Targets, WidgetTarget, Worker};
+use crate::platform::Adapter;
 use crate::service::{Service, ServiceOptions, TARGET_WIDGET, WithReceipts};
 use crate::store::Store;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
@@ -59,7 +60,7 @@ impl Application {
             },
             None => None,
         };
-        let adapters = crate::platform::configured(&settings);
+        let adapters = adapters(&settings);
         let service = Service::new(
             store.clone(),
             ServiceOptions {
@@ -156,6 +157,15 @@ impl Application {
         tracing::info!("stopped");
         result.map_err(Into::into)
     }
+}
+
+/// The registry of chat platform adapters: the ones the settings switch on.
+pub fn adapters(settings: &Settings) -> Vec<Box<dyn Adapter>> {
+    let mut adapters: Vec<Box<dyn Adapter>> = Vec::new();
+    if let Some(slack) = &settings.slack {
+        adapters.push(Box::new(crate::slack::SlackAdapter::new(slack.clone())));
+    }
+    adapters
 }
 
 /// Completes on SIGTERM or Ctrl-C.

@@ -2,10 +2,9 @@
 //! service a [`Mirror`] (which outbox rows a change's effects become on it), and once
 //! started, the outbox [`Target`]s that deliver those rows and act on its inbound
 //! events, and its own routes. The core holds a list of adapters and never names one;
-//! adding a platform means a folder of its own and one line in [`configured`] (see
-//! `docs/architecture.md#adding-a-platform`).
+//! adding a platform means a folder of its own and one line in the registry
+//! (`crate::startup::adapters`, see `docs/architecture.md#adding-a-platform`).
 
-use crate::config::Settings;
 use crate::outbox::Target;
 use crate::service::{Mirror, Service};
 use axum::Router;
@@ -31,13 +30,4 @@ pub struct Started {
     pub routes: Router,
     /// The outbox targets it delivers, by name.
     pub targets: Vec<(&'static str, Arc<dyn Target>)>,
-}
-
-/// The adapters the settings switch on.
-pub fn configured(settings: &Settings) -> Vec<Box<dyn Adapter>> {
-    let mut adapters: Vec<Box<dyn Adapter>> = Vec::new();
-    if let Some(slack) = &settings.slack {
-        adapters.push(Box::new(crate::slack::SlackAdapter::new(slack.clone())));
-    }
-    adapters
 }

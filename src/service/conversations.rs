@@ -502,14 +502,6 @@ fn audit_row(
     }
 }
 
-pub(super) async fn operator_ref(conn: &mut AnyConnection, id: OperatorId) -> Result<Option<OperatorRef>, sqlx::Error> {
-    let name: Option<String> = sqlx::query_scalar("select name from operators where id = $1")
-        .bind(id.0)
-        .fetch_optional(conn)
-        .await?;
-    Ok(name.map(|name| OperatorRef { id, name }))
-}
-
 /// Operator and team names of a workspace, loaded once per view.
 pub struct Names {
     operators: HashMap<i64, String>,
@@ -525,7 +517,7 @@ impl Names {
     ) -> Result<Names, sqlx::Error> {
         let mut operators = HashMap::new();
         for id in row.assignee_id.into_iter().chain(declined.iter().map(|d| d.0)) {
-            if let Some(r) = operator_ref(conn, OperatorId(id)).await? {
+            if let Some(r) = operators::reference(conn, OperatorId(id)).await? {
                 operators.insert(id, r.name);
             }
         }

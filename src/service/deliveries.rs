@@ -6,7 +6,6 @@
 //! their [`Mirror`].
 
 use super::Mirror;
-use super::conversations::operator_ref;
 use crate::engine::effects::Effect;
 use crate::engine::{OperatorId, TeamId, WorkspaceId};
 use crate::store::conversations as convs;
@@ -88,7 +87,7 @@ async fn enqueue_widget(
         let (kind, body) = match effect {
             Effect::WidgetAssignment => {
                 let assignee = match row.assignee_id {
-                    Some(op) => operator_ref(conn, OperatorId(op)).await?,
+                    Some(op) => crate::store::operators::reference(conn, OperatorId(op)).await?,
                     None => None,
                 };
                 let team = match row.team_id {
@@ -114,7 +113,7 @@ async fn enqueue_widget(
                     continue;
                 };
                 let operator = match line.operator_id {
-                    Some(op) => operator_ref(conn, OperatorId(op)).await?,
+                    Some(op) => crate::store::operators::reference(conn, OperatorId(op)).await?,
                     None => None,
                 };
                 (

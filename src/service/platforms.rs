@@ -3,7 +3,6 @@
 //! rows of their own to queue. Adapters reach the database only through these methods,
 //! so every write they cause is one of the service's transactions.
 
-use super::conversations::operator_ref;
 use super::deliveries;
 use super::receipts::queue_receipt;
 use super::{
@@ -109,7 +108,7 @@ impl Service {
 
     async fn line(&self, conn: &mut sqlx::AnyConnection, m: convs::MessageRow) -> Result<Line, ServiceError> {
         let operator = match m.operator_id {
-            Some(op) => operator_ref(conn, OperatorId(op)).await?.map(|o| o.name),
+            Some(op) => crate::store::operators::reference(conn, OperatorId(op)).await?.map(|o| o.name),
             None => None,
         };
         Ok(Line {

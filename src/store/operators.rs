@@ -1,7 +1,7 @@
 //! Operators, and the routing candidates drawn from them.
 
 use crate::engine::routing::Candidate;
-use crate::engine::{OperatorId, WorkspaceId};
+use crate::engine::{OperatorId, OperatorRef, WorkspaceId};
 use sqlx::AnyConnection;
 use sqlx::FromRow;
 
@@ -31,6 +31,15 @@ pub async fn get(
     .bind(id.0)
     .fetch_optional(conn)
     .await
+}
+
+/// An operator's id and name.
+pub async fn reference(conn: &mut AnyConnection, id: OperatorId) -> Result<Option<OperatorRef>, sqlx::Error> {
+    let name: Option<String> = sqlx::query_scalar("select name from operators where id = $1")
+        .bind(id.0)
+        .fetch_optional(conn)
+        .await?;
+    Ok(name.map(|name| OperatorRef { id, name }))
 }
 
 pub async fn list(conn: &mut AnyConnection, ws: WorkspaceId) -> Result<Vec<OperatorRow>, sqlx::Error> {

@@ -1,0 +1,689 @@
+//! A local stand-in for the chat widget platform (see "The widget platform" in
+//! `README.md`).
+//!
+//! Tests never reach the internet, yet the bridge must be exercised end to end against
+//! the widget platform in both directions:
+//!
+//! - [`WidgetPlatform`] receives the bridge's outbound calls
+//!   (`POST /conversations/{id}/assignment|messages|handback`) on 127.0.0.1, checks their
+//!   `X-Handoff-Signature` exactly as the real platform would, answers like an idempotent
+//!   API (`Idempotency-Key`), records every request, and can inject faults (5xx, 429 with
+//!   any `Retry-After`, delays, calls that hang) for the outbox's reliability tests;
+//! - [`WidgetClient`] (in `client`) sends correctly (or deliberately incorrectly) signed
+//!   events to the bridge's `POST /v1/widget/events`, and builds events of the documented
+//!   shape.
+//!
+//! Only the base URL differs from production: the bridge's real HTTP client talks to the
+//! stand-in over real HTTP.
+
+mod client;
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{MatchedPath, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use serde_json::{Value, json};
+
+pub use client::WidgetClient;
+
+use super::{HangTicket, Hangs};
+use crate::signature;
+
+/// One request the stand-in received, with what it answered.
+#[derive(Debug, Clone)]
+pub struct RecordedCall {
+    /// The HTTP method, e.g. `"POST"`.
+    pub method: String,
+    /// The request path, e.g. `"/conversations/conv_42/assignment"`.
+    pub path: String,
+    /// The conversation id parsed from `/conversations/{id}/…`.
+    pub conversation: Option<String>,
+    /// The last path segment of `/conversations/{id}/{kind}`:
+    /// `"assignment"`, `"messages"` or `"handback"` on the known routes.
+    pub kind: Option<String>,
+    pub idempotency_key: Option<String>,
+    /// Whether `X-Handoff-Signature` verified with the secret (5-minute window).
+    pub signature_ok: bool,
+    /// The body parsed as JSON (`Value::Null` if it was not JSON).
+    pub body: Value,
+    /// The status the stand-in answered; 0 while a hung call has no answer (see
+    /// [`WidgetPlatform::hang_next`]).
+    pub status: u16,
+}
+
+/// An injected fault, consumed by one request.
+#[derive(Debug, Clone)]
+enum Fault {
+    Status(u16),
+    /// 429 with this `Retry-After`, sent as it is.
+    RateLimited(HeaderValue),
+    /// Neither acted on nor answered until the hangs are released.
+    Hang,
+}
+
+#[derive(Default)]
+struct Book {
+    /// Recorded calls with their arrival sequence number, kept sorted by it.
+    calls: Vec<(u64, RecordedCall)>,
+    /// Faults for the next requests, front first.
+    faults: VecDeque<Fault>,
+    delay: Duration,
+    /// Idempotency-Key → the body of its first successful answer.
+    answered: HashMap<String, Value>,
+    next_seq: u64,
+    next_message: u64,
+}
+
+impl Book {
+    fn record(&mut self, seq: u64, call: RecordedCall) {
+        tracing::debug!(
+            method = %call.method, path = %call.path, status = call.status,
+            signature_ok = call.signature_ok, "widget stand-in call"
+        );
+        let at = self.calls.partition_point(|(s, _)| *s < seq);
+        self.calls.insert(at, (seq, call));
+    }
+}
+
+struct Shared {
+    secret: Vec<u8>,
+    state: Mutex<Book>,
+    /// Calls held by [`Fault::Hang`].
+    hangs: Arc<Hangs>,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Book> {
+        // A panicking test thread must not hide the calls from the others.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The widget platform stand-in: an HTTP server on 127.0.0.1 receiving the bridge's
+/// calls. Cheap to clone; the server stops when every clone is dropped or on
+/// [`WidgetPlatform::shutdown`].
+#[derive(Clone)]
+pub struct WidgetPlatform {
+    shared: Arc<Shared>,
+    guard: Arc<super::ServerGuard>,
+    url: String,
+}
+
+impl std::fmt::Debug for WidgetPlatform {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WidgetPlatform")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl WidgetPlatform {
+    /// Binds 127.0.0.1:0 and serves in a background tokio task until dropped (all clones
+    /// dropped) or shut down.
+    pub async fn start(secret: &str) -> WidgetPlatform {
+        let hangs = Hangs::new();
+        let shared = Arc::new(Shared {
+            secret: secret.as_bytes().to_vec(),
+            state: Mutex::default(),
+            hangs: hangs.clone(),
+        });
+        let app = Router::new()
+            .route("/conversations/{id}/assignment", any(handle))
+            .route("/conversations/{id}/messages", any(handle))
+            .route("/conversations/{id}/handback", any(handle))
+            .fallback(handle)
+            .with_state(shared.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("widget stand-in: bind 127.0.0.1:0");
+        let addr = listener.local_addr().expect("widget stand-in: local address");
+        let guard = super::serve(listener, app, "widget", hangs);
+        WidgetPlatform {
+            shared,
+            guard: Arc::new(guard),
+            url: format!("http://{addr}"),
+        }
+    }
+
+    /// The base URL, `http://127.0.0.1:PORT` (no trailing slash).
+    pub fn url(&self) -> String {
+        self.url.clone()
+    }
+
+    /// Stops serving now (in-flight requests are finished, hung ones let go), even if
+    /// clones remain.
+    pub fn shutdown(&self) {
+        self.guard.fire();
+    }
+
+    /// Every request received, in arrival order, including failed ones.
+    pub fn calls(&self) -> Vec<RecordedCall> {
+        self.shared.lock().calls.iter().map(|(_, c)| c.clone()).collect()
+    }
+
+    /// Calls answered 2xx, deduplicated by Idempotency-Key (first success kept), in order.
+    /// Calls without a key are all kept.
+    pub fn delivered(&self) -> Vec<RecordedCall> {
+        delivered_of(&self.calls())
+    }
+
+    /// The next `n` requests are answered with `status` (e.g. 500) and a JSON error body.
+    /// Faults queue up behind those already pending.
+    pub fn fail_next(&self, n: usize, status: u16) {
+        self.push_faults(n, Fault::Status(status));
+    }
+
+    /// The next `n` requests get 429 with `Retry-After: secs`.
+    /// Faults queue up behind those already pending.
+    pub fn rate_limit_next(&self, n: usize, retry_after_secs: u64) {
+        self.push_faults(n, Fault::RateLimited(HeaderValue::from(retry_after_secs)));
+    }
+
+    /// Like [`Self::rate_limit_next`], but `Retry-After` carries `retry_after` verbatim,
+    /// whatever it says (`"nan"`, `"-1"`, `""`, an HTTP date, …). Panics if it cannot be
+    /// an HTTP header value at all (control characters, non-ASCII).
+    pub fn rate_limit_next_raw(&self, n: usize, retry_after: &str) {
+        let value = HeaderValue::from_str(retry_after)
+            .unwrap_or_else(|e| panic!("widget stand-in: Retry-After {retry_after:?} is no header value: {e}"));
+        self.push_faults(n, Fault::RateLimited(value));
+    }
+
+    /// The next `n` requests hang: they are not acted on and get no answer until
+    /// [`Self::clear_faults`] or until the stand-in stops (dropped, or
+    /// [`Self::shutdown`]); then they are answered 503, if the client still waits. Each
+    /// is recorded on arrival with `status: 0` (set to 503 when it is let go). The
+    /// requests after them are served meanwhile. Faults queue up behind those already
+    /// pending.
+    pub fn hang_next(&self, n: usize) {
+        self.push_faults(n, Fault::Hang);
+    }
+
+    fn push_faults(&self, n: usize, fault: Fault) {
+        self.shared.lock().faults.extend(std::iter::repeat_n(fault, n));
+    }
+
+    /// Drops every fault still queued and lets every hung call go: the platform is
+    /// healthy again.
+    pub fn clear_faults(&self) {
+        let mut st = self.shared.lock();
+        st.faults.clear();
+        // Under the lock, so that no call pops a hang it would then miss this for.
+        self.shared.hangs.release();
+    }
+
+    /// Every request waits this long before answering (0 = none). The wait holds no
+    /// lock: other requests are taken in meanwhile, and wait their own delay.
+    pub fn set_delay(&self, d: Duration) {
+        self.shared.lock().delay = d;
+    }
+
+    /// Waits (polling every ~10ms) until `pred(&calls)` holds, up to `deadline`; returns the
+    /// calls, or panics with a message listing the calls seen so far.
+    pub async fn wait_for(
+        &self,
+        deadline: Duration,
+        what: &str,
+        pred: impl Fn(&[RecordedCall]) -> bool,
+    ) -> Vec<RecordedCall> {
+        let start = Instant::now();
+        loop {
+            let calls = self.calls();
+            if pred(&calls) {
+                return calls;
+            }
+            if start.elapsed() >= deadline {
+                panic!(
+                    "widget stand-in: timed out after {deadline:?} waiting for {what}; {} call(s) seen:{}",
+                    calls.len(),
+                    summarize(&calls)
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+fn summarize(calls: &[RecordedCall]) -> String {
+    let mut seen = String::new();
+    for (i, c) in calls.iter().enumerate() {
+        seen.push_str(&format!(
+            "\n  #{i}: {} {} -> {} (signature_ok={}, idempotency_key={:?}) {}",
+            c.method, c.path, c.status, c.signature_ok, c.idempotency_key, c.body
+        ));
+    }
+    if calls.is_empty() {
+        seen.push_str(" none");
+    }
+    seen
+}
+
+fn delivered_of(calls: &[RecordedCall]) -> Vec<RecordedCall> {
+    let mut seen = HashSet::new();
+    calls
+        .iter()
+        .filter(|c| (200..300).contains(&c.status))
+        .filter(|c| c.idempotency_key.as_ref().is_none_or(|k| seen.insert(k.clone())))
+        .cloned()
+        .collect()
+}
+
+/// Records its call when dropped: after the answer is produced, or when the client gave up
+/// during an injected delay (the platform still received, and acted on, the request).
+struct Recorder {
+    shared: Arc<Shared>,
+    seq: u64,
+    call: Option<RecordedCall>,
+}
+
+impl Drop for Recorder {
+    fn drop(&mut self) {
+        if let Some(call) = self.call.take() {
+            self.shared.lock().record(self.seq, call);
+        }
+    }
+}
+
+fn error_body(code: &str, message: &str) -> Value {
+    json!({"ok": false, "error": {"code": code, "message": message}})
+}
+
+/// What the stand-in makes of a request, before it has an answer.
+struct Request {
+    known_route: bool,
+    method: Method,
+    idempotency_key: Option<String>,
+    verified: Result<(), signature::SignatureError>,
+    call: RecordedCall,
+}
+
+impl Request {
+    fn read(known_route: bool, secret: &[u8], method: Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Request {
+        let path = uri.path().to_string();
+        let (conversation, kind) = match path.trim_start_matches('/').split('/').collect::<Vec<_>>()[..] {
+            ["conversations", id, kind] if !id.is_empty() && !kind.is_empty() => {
+                (Some(id.to_string()), Some(kind.to_string()))
+            }
+            _ => (None, None),
+        };
+        let idempotency_key = headers
+            .get("idempotency-key")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let sig_header = headers.get(signature::HEADER).and_then(|v| v.to_str().ok());
+        let verified = signature::verify(secret, sig_header, body, signature::unix_now());
+        let call = RecordedCall {
+            method: method.to_string(),
+            path,
+            conversation,
+            kind,
+            idempotency_key: idempotency_key.clone(),
+            signature_ok: verified.is_ok(),
+            body: serde_json::from_slice(body).unwrap_or(Value::Null),
+            status: 0,
+        };
+        Request {
+            known_route,
+            method,
+            idempotency_key,
+            verified,
+            call,
+        }
+    }
+}
+
+/// An answer: status, JSON body and `Retry-After`.
+type Answer = (u16, Value, Option<HeaderValue>);
+
+/// The answer to an injected fault (`None` for a hang, which has none).
+fn fault_answer(fault: Fault) -> Option<Answer> {
+    match fault {
+        Fault::Status(s) => Some((
+            s,
+            error_body("injected_failure", &format!("stand-in injected failure ({s})")),
+            None,
+        )),
+        Fault::RateLimited(retry_after) => {
+            let message = format!("rate limited, Retry-After: {}", retry_after.to_str().unwrap_or("?"));
+            Some((429, error_body("rate_limited", &message), Some(retry_after)))
+        }
+        Fault::Hang => None,
+    }
+}
+
+impl Book {
+    /// The answer to a request that has no fault: refusals first, then the platform acts
+    /// (once per Idempotency-Key).
+    fn act(&mut self, req: &Request) -> Answer {
+        let (path, method) = (&req.call.path, &req.method);
+        if !req.known_route {
+            return (404, error_body("not_found", &format!("no route for {path}")), None);
+        }
+        if method != Method::POST {
+            let message = format!("{method} is not allowed here; use POST");
+            return (405, error_body("method_not_allowed", &message), None);
+        }
+        if let Err(e) = &req.verified {
+            return (401, error_body("invalid_signature", &e.to_string()), None);
+        }
+        if let Some(previous) = req.idempotency_key.as_ref().and_then(|k| self.answered.get(k)) {
+            return (200, previous.clone(), None);
+        }
+        let answer = if req.call.kind.as_deref() == Some("messages") {
+            self.next_message += 1;
+            json!({"ok": true, "id": format!("wmsg_{}", self.next_message)})
+        } else {
+            json!({"ok": true})
+        };
+        if let Some(k) = &req.idempotency_key {
+            self.answered.insert(k.clone(), answer.clone());
+        }
+        (200, answer, None)
+    }
+}
+
+/// How one request goes, decided on arrival.
+enum Outcome {
+    /// Answer after `delay`, recording the call then (or when the client gives up).
+    Answer { answer: Answer, delay: Duration },
+    /// Already recorded, unanswered: wait to be let go.
+    Hang(HangTicket),
+}
+
+/// Every request, on the known routes (`route` is the one matched) and off them.
+async fn handle(
+    State(shared): State<Arc<Shared>>,
+    route: Option<MatchedPath>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let mut req = Request::read(route.is_some(), &shared.secret, method, &uri, &headers, &body);
+
+    // Decide the answer on arrival, in arrival order, in one short critical section.
+    let (seq, outcome) = {
+        let mut st = shared.lock();
+        let seq = st.next_seq;
+        st.next_seq += 1;
+        let outcome = match st.faults.pop_front() {
+            Some(Fault::Hang) => {
+                st.record(seq, req.call.clone());
+                Outcome::Hang(shared.hangs.ticket())
+            }
+            Some(fault) => Outcome::Answer {
+                answer: fault_answer(fault).expect("only a hang has no answer"),
+                delay: st.delay,
+            },
+            None => Outcome::Answer {
+                answer: st.act(&req),
+                delay: st.delay,
+            },
+        };
+        (seq, outcome)
+    };
+
+    // Wait without the lock: the other requests go on meanwhile.
+    let (status, body, retry_after) = match outcome {
+        Outcome::Hang(ticket) => {
+            ticket.wait().await;
+            let (status, body, _) = fault_answer(Fault::Status(503)).expect("a status fault answers");
+            settle(&shared, seq, status);
+            (status, body, None)
+        }
+        Outcome::Answer { answer, delay } => {
+            req.call.status = answer.0;
+            let _recorder = Recorder {
+                shared: shared.clone(),
+                seq,
+                call: Some(req.call),
+            };
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+            answer
+        }
+    };
+
+    let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = (code, axum::Json(body)).into_response();
+    if let Some(value) = retry_after {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
+}
+
+/// Sets the status of a hung call once it is let go.
+fn settle(shared: &Shared, seq: u64, status: u16) {
+    if let Some((_, call)) = shared.lock().calls.iter_mut().find(|(s, _)| *s == seq) {
+        call.status = status;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &str = "widget-test-secret";
+
+    async fn post(http: &reqwest::Client, url: &str, body: &Value, key: &str, secret: &str) -> reqwest::Response {
+        let raw = serde_json::to_vec(body).unwrap();
+        let sig = signature::sign(secret.as_bytes(), signature::unix_now(), &raw);
+        http.post(url)
+            .header(signature::HEADER, sig)
+            .header("Idempotency-Key", key)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(raw)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn records_signed_calls_and_injects_faults() {
+        let widget = WidgetPlatform::start(SECRET).await;
+        let http = reqwest::Client::new();
+        let base = widget.url();
+        assert!(base.starts_with("http://127.0.0.1:") && !base.ends_with('/'));
+        let assignment = format!("{base}/conversations/conv_42/assignment");
+        let body = json!({"status": "active", "assignee": "op_1", "team": null, "version": 3});
+
+        // A correctly signed call is accepted and recorded.
+        let r = post(&http, &assignment, &body, "k1", SECRET).await;
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.json::<Value>().await.unwrap(), json!({"ok": true}));
+        let calls = widget
+            .wait_for(Duration::from_secs(2), "one call", |c| c.len() == 1)
+            .await;
+        let c = &calls[0];
+        assert_eq!(c.method, "POST");
+        assert_eq!(c.path, "/conversations/conv_42/assignment");
+        assert_eq!(c.conversation.as_deref(), Some("conv_42"));
+        assert_eq!(c.kind.as_deref(), Some("assignment"));
+        assert_eq!(c.idempotency_key.as_deref(), Some("k1"));
+        assert!(c.signature_ok);
+        assert_eq!(c.body, body);
+        assert_eq!(c.status, 200);
+
+        // fail_next(1, 500): the next answer is 500, the one after is fine again.
+        widget.fail_next(1, 500);
+        let messages = format!("{base}/conversations/conv_42/messages");
+        let reply = json!({"text": "Hello Ada", "operator": "Grace"});
+        let r = post(&http, &messages, &reply, "k2", SECRET).await;
+        assert_eq!(r.status(), 500);
+        assert!(r.json::<Value>().await.unwrap()["error"]["code"].is_string());
+        let r = post(&http, &messages, &reply, "k2", SECRET).await;
+        assert_eq!(r.status(), 200);
+        let first: Value = r.json().await.unwrap();
+        assert!(first["id"].is_string());
+        // A replay of a succeeded key gets the same answer and is not delivered twice.
+        let r = post(&http, &messages, &reply, "k2", SECRET).await;
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.json::<Value>().await.unwrap(), first);
+
+        // 429 with Retry-After.
+        widget.rate_limit_next(1, 7);
+        let r = post(&http, &assignment, &body, "k3", SECRET).await;
+        assert_eq!(r.status(), 429);
+        assert_eq!(r.headers()[header::RETRY_AFTER], "7");
+
+        // A bad signature gets 401 and is recorded as such.
+        let r = post(&http, &assignment, &body, "k4", "wrong-secret").await;
+        assert_eq!(r.status(), 401);
+        let r = http.post(&assignment).json(&body).send().await.unwrap();
+        assert_eq!(r.status(), 401);
+
+        // Unknown paths: 404 JSON.
+        let r = post(&http, &format!("{base}/nope"), &body, "k5", SECRET).await;
+        assert_eq!(r.status(), 404);
+        assert!(r.json::<Value>().await.unwrap()["error"].is_object());
+
+        let calls = widget.calls();
+        let statuses: Vec<u16> = calls.iter().map(|c| c.status).collect();
+        assert_eq!(statuses, [200, 500, 200, 200, 429, 401, 401, 404]);
+        assert!(!calls[5].signature_ok && !calls[6].signature_ok);
+        let delivered: Vec<_> = widget
+            .delivered()
+            .into_iter()
+            .map(|c| c.idempotency_key.unwrap())
+            .collect();
+        assert_eq!(delivered, ["k1", "k2"]);
+
+        // A delay holds every answer back.
+        widget.set_delay(Duration::from_millis(100));
+        let started = Instant::now();
+        let r = post(
+            &http,
+            &format!("{base}/conversations/conv_42/handback"),
+            &json!({}),
+            "k6",
+            SECRET,
+        )
+        .await;
+        assert_eq!(r.status(), 200);
+        assert!(started.elapsed() >= Duration::from_millis(100));
+        assert_eq!(widget.calls().last().unwrap().kind.as_deref(), Some("handback"));
+    }
+
+    #[tokio::test]
+    async fn stops_when_dropped() {
+        let widget = WidgetPlatform::start(SECRET).await;
+        let url = format!("{}/conversations/c/assignment", widget.url());
+        drop(widget);
+        let http = reqwest::Client::new();
+        let mut refused = false;
+        for _ in 0..100 {
+            if http.post(&url).send().await.is_err() {
+                refused = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(refused, "the stand-in kept serving after its last handle was dropped");
+    }
+
+    #[tokio::test]
+    async fn a_raw_retry_after_is_sent_verbatim() {
+        let widget = WidgetPlatform::start(SECRET).await;
+        let http = reqwest::Client::new();
+        let assignment = format!("{}/conversations/conv_42/assignment", widget.url());
+        let raws = ["nan", "-1", "Wed, 21 Oct 2015 07:28:00 GMT", ""];
+        for raw in raws {
+            widget.rate_limit_next_raw(1, raw);
+        }
+        for (i, raw) in raws.iter().enumerate() {
+            let r = post(&http, &assignment, &json!({}), &format!("k{i}"), SECRET).await;
+            assert_eq!(r.status(), 429);
+            assert_eq!(r.headers()[header::RETRY_AFTER], *raw);
+            assert_eq!(r.json::<Value>().await.unwrap()["error"]["code"], "rate_limited");
+        }
+        let r = post(&http, &assignment, &json!({}), "k9", SECRET).await;
+        assert_eq!(r.status(), 200);
+        assert!(r.headers().get(header::RETRY_AFTER).is_none());
+        let statuses: Vec<u16> = widget.calls().iter().map(|c| c.status).collect();
+        assert_eq!(statuses, [429, 429, 429, 429, 200]);
+    }
+
+    #[tokio::test]
+    async fn hung_and_delayed_calls_hold_up_no_other_call() {
+        let widget = WidgetPlatform::start(SECRET).await;
+        let http = reqwest::Client::new();
+        let base = widget.url();
+        let assignment = |conv: &str| format!("{base}/conversations/{conv}/assignment");
+        let send = |url: String, key: &str| {
+            let (http, key) = (http.clone(), key.to_string());
+            async move { post(&http, &url, &json!({"status": "active"}), &key, SECRET).await }
+        };
+
+        // Only the next call hangs; the delay then holds back the call after it.
+        widget.hang_next(1);
+        let hung = tokio::spawn(send(assignment("c1"), "k1"));
+        widget
+            .wait_for(Duration::from_secs(5), "the hung call", |c| c.len() == 1)
+            .await;
+        assert_eq!(widget.calls()[0].status, 0);
+        widget.set_delay(Duration::from_secs(60));
+        let delayed = tokio::spawn(send(assignment("c2"), "k2"));
+        let arrived = async {
+            while widget.shared.lock().next_seq < 2 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(5), arrived)
+            .await
+            .expect("the delayed call arrives");
+        widget.set_delay(Duration::ZERO);
+
+        // Neither holds up the next calls, for the same conversation or another one.
+        let promptly = Duration::from_secs(5);
+        for (conv, key) in [("c1", "k3"), ("c3", "k4")] {
+            let r = tokio::time::timeout(promptly, send(assignment(conv), key))
+                .await
+                .expect("answered promptly");
+            assert_eq!(r.status(), 200);
+        }
+        assert!(!hung.is_finished() && !delayed.is_finished());
+        delayed.abort();
+
+        // Let go, the hung call is cut off without having been acted on: its key is free.
+        widget.clear_faults();
+        let r = tokio::time::timeout(promptly, hung)
+            .await
+            .expect("let go by clear_faults")
+            .unwrap();
+        assert_eq!(r.status(), 503);
+        let r = send(assignment("c1"), "k1").await;
+        assert_eq!(r.status(), 200);
+        let calls = widget
+            .wait_for(promptly, "the delayed call given up", |c| c.len() == 5)
+            .await;
+        let seen: Vec<(&str, u16)> = calls
+            .iter()
+            .map(|c| (c.idempotency_key.as_deref().unwrap(), c.status))
+            .collect();
+        assert_eq!(seen, [("k1", 503), ("k2", 200), ("k3", 200), ("k4", 200), ("k1", 200)]);
+    }
+
+    #[tokio::test]
+    async fn shutdown_lets_hung_calls_go() {
+        let widget = WidgetPlatform::start(SECRET).await;
+        let url = format!("{}/conversations/c1/handback", widget.url());
+        widget.hang_next(1);
+        let hung = tokio::spawn(async move { post(&reqwest::Client::new(), &url, &json!({}), "k1", SECRET).await });
+        widget
+            .wait_for(Duration::from_secs(5), "the hung call", |c| c.len() == 1)
+            .await;
+        widget.shutdown();
+        let r = tokio::time::timeout(Duration::from_secs(5), hung)
+            .await
+            .expect("the hung call ends with the stand-in")
+            .unwrap();
+        assert_eq!(r.status(), 503);
+        assert_eq!(widget.calls()[0].status, 503);
+    }
+}

@@ -108,7 +108,9 @@ impl Service {
 
     async fn line(&self, conn: &mut sqlx::AnyConnection, m: convs::MessageRow) -> Result<Line, ServiceError> {
         let operator = match m.operator_id {
-            Some(op) => crate::store::operators::reference(conn, OperatorId(op)).await?.map(|o| o.name),
+            Some(op) => crate::store::operators::reference(conn, OperatorId(op))
+                .await?
+                .map(|o| o.name),
             None => None,
         };
         Ok(Line {

@@ -5,9 +5,11 @@
 
 use crate::helpers::*;
 use crate::on_both_databases;
+use crate::slack_helpers::*;
 use async_trait::async_trait;
 use handoff_bridge::config::OutboxSettings;
 use handoff_bridge::outbox::{Delivery, Target, Targets, Worker};
+use handoff_bridge::standins::widget::WidgetClient;
 use handoff_bridge::store::outbox::{self, NewRow, OutboxRow};
 use handoff_bridge::store::{Store, now_ms};
 use reqwest::StatusCode;
@@ -17,7 +19,78 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::sync::{Notify, Semaphore};
 
+/// The Slack thread roots of `conversation` (the bridge keys each root by its
+/// conversation in the message metadata).
+fn roots(s: &SlackApp, conversation: &str) -> Vec<String> {
+    let key = format!("root:{conversation}");
+    s.slack
+        .messages(CHANNEL)
+        .into_iter()
+        .filter(|m| m.thread_ts.is_none() && m.metadata["event_payload"]["key"] == key.as_str())
+        .map(|m| m.ts)
+        .collect()
+}
+
+fn root_ts(s: &SlackApp, conversation: &str) -> Option<String> {
+    roots(s, conversation).into_iter().next()
+}
+
+async fn handoff(s: &SlackApp, conversation: &str) {
+    let res = s
+        .client
+        .send(&WidgetClient::handoff_event(conversation, "support"))
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+}
+
 on_both_databases! {
+    async fn a_malformed_retry_after_gets_the_normal_backoff_and_delivery_goes_on(db) {
+        let s = SlackApp::spawn(&db).await;
+        s.widget.rate_limit_next_raw(1, "nan");
+        s.slack.rate_limit_next_raw("chat.postMessage", 1, "nan");
+        handoff(&s, "visitor-one").await;
+        handoff(&s, "visitor-two").await;
+        // Both conversations reach the widget platform and Slack, the rate-limited
+        // calls included, after the normal backoff.
+        s.widget.wait_for(DEADLINE, "assignments of both conversations", |calls| {
+            let ok = |c: &str| calls.iter().any(|x| x.status == 200 && x.path.contains(c) && x.kind.as_deref() == Some("assignment"));
+            ok("visitor-one") && ok("visitor-two")
+        }).await;
+        eventually("both thread roots", || async {
+            (root_ts(&s, "visitor-one").is_some() && root_ts(&s, "visitor-two").is_some()).then_some(())
+        }).await;
+        assert!(s.widget.calls().iter().any(|c| c.status == 429), "the widget platform did answer 429");
+        assert_eq!(s.count("select count(*) from outbox where status = 'dead'").await, 0);
+        let ready = s.http.get(s.url("/readyz")).send().await.unwrap();
+        assert_eq!(ready.status(), StatusCode::OK, "the worker is still running");
+    }
+
+    async fn a_call_that_never_answers_holds_up_only_its_own_conversation(db) {
+        let s = SlackApp::spawn(&db).await;
+        s.slack.hang_next("chat.postMessage", 1);
+        s.widget.hang_next(1);
+        handoff(&s, "stuck").await;
+        // The stuck conversation's first Slack post and first widget call hang. The
+        // others go out meanwhile.
+        for c in ["free-a", "free-b"] {
+            handoff(&s, c).await;
+        }
+        eventually("the other conversations' roots", || async {
+            (root_ts(&s, "free-a").is_some() && root_ts(&s, "free-b").is_some()).then_some(())
+        }).await;
+        assert!(root_ts(&s, "stuck").is_none(), "the stuck post is still hanging");
+        s.widget.wait_for(DEADLINE, "the other conversations at the widget platform", |calls| {
+            ["free-a", "free-b"].iter().all(|c| calls.iter().any(|x| x.status == 200 && x.path.contains(c)))
+        }).await;
+        // The hung calls are given up after the delivery timeout and tried again: the
+        // stuck conversation gets its thread, once.
+        eventually("the stuck conversation's root", || async { root_ts(&s, "stuck") }).await;
+        s.widget.wait_for(DEADLINE, "the stuck conversation at the widget platform", |calls| {
+            calls.iter().any(|x| x.status == 200 && x.path.contains("stuck"))
+        }).await;
+        assert_eq!(roots(&s, "stuck").len(), 1, "one thread for the stuck conversation");
+    }
+
     async fn a_worker_that_panics_is_restarted_and_readyz_says_so_meanwhile(db) {
         let app = TestApp::spawn(&db).await;
         let ready = |app: &TestApp| {

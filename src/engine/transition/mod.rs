@@ -17,6 +17,8 @@ mod transfer;
 mod widget;
 
 #[cfg(test)]
+mod table;
+#[cfg(test)]
 mod tests;
 
 use super::actor::Actor;

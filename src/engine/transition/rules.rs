@@ -78,9 +78,9 @@ pub(super) enum Taking {
     From(OperatorId),
 }
 
-/// The checks every way of taking a conversation passes: an Accept and a reply that
-/// claims. Picking it up needs eligibility; taking it from someone else needs an
-/// explicit takeover that the workspace's policy allows.
+/// The checks every way of taking a conversation passes: an Accept, a transfer to
+/// oneself and a reply that claims. Picking it up needs eligibility; taking it from
+/// someone else also needs an explicit takeover that the workspace's policy allows.
 pub(super) fn take(a: &Assignment, ctx: &Context<'_>, me: OperatorId, takeover: bool) -> Result<Taking, Refusal> {
     match a.assignee {
         None => {
@@ -90,15 +90,17 @@ pub(super) fn take(a: &Assignment, ctx: &Context<'_>, me: OperatorId, takeover: 
         Some(owner) if owner == me => Ok(Taking::Mine),
         Some(owner) => {
             let by_policy = ctx.policy.may_take_over(ctx.actor.role());
+            let eligible = may_pick_up(ctx);
             if !takeover {
                 return Err(Refusal::AlreadyAssigned {
                     owner,
-                    takeover_allowed: by_policy,
+                    takeover_allowed: by_policy && eligible.is_ok(),
                 });
             }
             if !by_policy {
                 return Err(Refusal::Forbidden(takeover_rule(ctx.policy)));
             }
+            eligible?;
             Ok(Taking::From(owner))
         }
     }

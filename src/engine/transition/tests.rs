@@ -1,4 +1,5 @@
-//! Worked examples of single transitions, read as stories.
+//! Worked examples of single transitions, read as stories; the table in `table.rs` is
+//! the exhaustive check.
 
 use super::*;
 use crate::engine::ids::{ConversationId, WidgetId, WorkspaceId};

@@ -6,7 +6,7 @@
 //! version check.
 //!
 //! [`decide`] hands each command to its own function; the checks they share (who is an
-//! operator, which statuses are open, eligibility, takeover) live in [`rules`].
+//! operator, which statuses are open, eligibility, takeover) live in `rules`.
 
 mod claim;
 mod release;

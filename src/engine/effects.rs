@@ -1,9 +1,10 @@
-//! The side effects of a committed change, as data (§6). The service turns each into
-//! outbox rows for every platform that is switched on; the engine never calls anything.
+//! The side effects of a committed change, as data. The engine decides what must happen
+//! but never calls anything: the service turns each effect into outbox rows, written in
+//! the change's own transaction, for every platform that is switched on.
 
 use super::actor::Actor;
 use super::ids::OperatorId;
-use super::model::{Assignment, Resolution, Status};
+use super::model::{Assignment, ChangeReason, Resolution, Status};
 use super::transition::Change;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -12,9 +13,9 @@ pub enum Effect {
     OpenThreads,
     /// Re-render the thread roots everywhere (status, assignee, buttons).
     RenderThreads,
-    /// Tell the widget platform the new status, assignee, team and version (§7.2).
+    /// Tell the widget platform the new status, assignee, team and version.
     WidgetAssignment,
-    /// Give the chat back to the AI (§7.2 handback), with resolve details.
+    /// Give the chat back to the AI (the widget platform's handback), with resolve details.
     WidgetHandback(Resolution),
     /// Send an operator's reply (a stored transcript line) to the visitor.
     WidgetMessage { message_id: i64 },
@@ -27,7 +28,7 @@ pub enum Effect {
 /// What a committed change must cause, in delivery order.
 pub fn plan(before: &Assignment, after: &Assignment, change: &Change, actor: &Actor) -> Vec<Effect> {
     let mut out = Vec::new();
-    if change.reason == "handoff" {
+    if change.reason == ChangeReason::Handoff {
         out.push(Effect::OpenThreads);
     } else {
         out.push(Effect::RenderThreads);
@@ -54,17 +55,6 @@ mod tests {
     use super::*;
     use crate::engine::model::Role;
 
-    fn change(reason: &'static str, to: Assignment) -> Change {
-        Change {
-            to,
-            route: None,
-            decline: None,
-            clear_declines: false,
-            reason,
-            handback: None,
-        }
-    }
-
     #[test]
     fn a_routed_assignment_dms_the_assignee_but_a_claim_dms_nobody() {
         let before = Assignment {
@@ -77,13 +67,18 @@ mod tests {
             assignee: Some(OperatorId(7)),
             team: None,
         };
-        let fx = plan(&before, &after, &change("handoff", after.clone()), &Actor::System);
+        let fx = plan(
+            &before,
+            &after,
+            &Change::new(after.clone(), ChangeReason::Handoff),
+            &Actor::System,
+        );
         assert!(fx.contains(&Effect::NotifyAssignee(OperatorId(7))));
         let me = Actor::Operator {
             id: OperatorId(7),
             role: Role::Agent,
         };
-        let fx = plan(&before, &after, &change("claim", after.clone()), &me);
+        let fx = plan(&before, &after, &Change::new(after.clone(), ChangeReason::Claim), &me);
         assert!(!fx.iter().any(|e| matches!(e, Effect::NotifyAssignee(_))));
         assert_eq!(fx, vec![Effect::RenderThreads, Effect::WidgetAssignment]);
     }

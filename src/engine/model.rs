@@ -1,5 +1,8 @@
-//! The domain's value types: statuses, roles, presence, routing modes and the workspace
-//! policy. Each enum has one textual form, used in the database, the API and logs alike.
+//! The domain's value types: statuses, roles, presence, routing modes, audit reasons,
+//! transcript authors and the workspace policy. They live apart from the state machine
+//! so that the store, the API and the platforms can name them without depending on how
+//! transitions are decided. Each enum has one textual form, used in the database, the API
+//! and logs alike, and parsing any other text is an error.
 
 use super::ids::{ConversationId, OperatorId, TeamId, WidgetId, WorkspaceId};
 use serde::{Deserialize, Serialize};
@@ -9,11 +12,11 @@ use std::str::FromStr;
 /// Declares a string-backed enum with `as_str`, `FromStr` (naming the accepted values on
 /// error), `Display` and serde in the same lowercase/kebab form.
 macro_rules! text_enum {
-    ($(#[$doc:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
         pub enum $name {
-            $(#[serde(rename = $text)] $variant),+
+            $($(#[$vdoc])* #[serde(rename = $text)] $variant),+
         }
 
         impl $name {
@@ -54,11 +57,11 @@ macro_rules! text_enum {
 }
 
 text_enum!(
-    /// Where a conversation stands.
+    /// Where a conversation stands (docs/behaviour.md#statuses).
     Status { Bot => "bot", HandedOff => "handed_off", Active => "active", Resolved => "resolved" }
 );
 text_enum!(
-    /// What an operator may do (§3.3). Ordered: admin ⊃ manager ⊃ agent.
+    /// What an operator may do (docs/behaviour.md#permissions). Ordered: admin ⊃ manager ⊃ agent.
     Role { Agent => "agent", Manager => "manager", Admin => "admin" }
 );
 text_enum!(
@@ -66,7 +69,7 @@ text_enum!(
     Presence { Available => "available", Away => "away" }
 );
 text_enum!(
-    /// How a widget's conversations find an owner (§3.1).
+    /// How a widget's conversations find an owner (docs/behaviour.md#routing).
     RoutingMode { Manual => "manual", RoundRobin => "round-robin", LightestLoad => "lightest-load" }
 );
 text_enum!(
@@ -74,12 +77,58 @@ text_enum!(
     TakeoverPolicy { Never => "never", Managers => "managers", Everyone => "everyone" }
 );
 text_enum!(
-    /// Whether plain thread messages go to the visitor (§3.2a).
+    /// Whether plain thread messages go to the visitor (docs/behaviour.md#replies-and-notes).
     ReplyMode { Relay => "relay", Command => "command" }
 );
 text_enum!(
     /// Who wrote a transcript line.
-    Author { Visitor => "visitor", Bot => "bot", Operator => "operator", Note => "note" }
+    Author {
+        /// The website visitor.
+        Visitor => "visitor",
+        /// The widget platform's AI.
+        Bot => "bot",
+        /// An operator's reply, sent (or being sent) to the visitor.
+        Operator => "operator",
+        /// An internal note or team discussion: never sent to the visitor.
+        Note => "note",
+        /// A reply kept back because someone else owns the conversation; its author may
+        /// still take over and send it. Never shown in the transcript.
+        Held => "held",
+    }
+);
+text_enum!(
+    /// Why an assignment changed: the `reason` of an audit row
+    /// (docs/behaviour.md#transitions).
+    ChangeReason {
+        /// The widget platform handed the conversation to the team.
+        Handoff => "handoff",
+        /// An operator accepted an unassigned conversation.
+        Claim => "claim",
+        /// The assignee accepted a conversation routing gave them.
+        Accept => "accept",
+        /// An operator took over a conversation someone else owned.
+        Takeover => "takeover",
+        /// An operator declined the conversation.
+        Reject => "reject",
+        /// The conversation was given to another operator.
+        Transfer => "transfer",
+        /// The conversation was sent to a team, to be routed among its members.
+        TransferTeam => "transfer_team",
+        /// The conversation was given back to the AI.
+        Handback => "handback",
+        /// The assignee was removed; the conversation waits in the queue.
+        Unassign => "unassign",
+        /// An operator resolved the conversation.
+        Resolve => "resolve",
+        /// The widget platform closed the conversation.
+        Closed => "closed",
+        /// An operator's reply claimed the conversation (or accepted it).
+        Reply => "reply",
+        /// Routing picked an owner.
+        Routed => "routed",
+        /// Routing ran but found nobody eligible and available.
+        Unrouted => "unrouted",
+    }
 );
 
 impl Role {
@@ -90,7 +139,7 @@ impl Role {
 }
 
 impl Status {
-    /// Open chats count towards an operator's load (§2).
+    /// Open chats count towards an operator's load (docs/behaviour.md#routing).
     pub fn is_open(self) -> bool {
         matches!(self, Status::HandedOff | Status::Active)
     }
@@ -149,7 +198,7 @@ pub struct Conversation {
     pub declined: Vec<OperatorId>,
 }
 
-/// Optional resolve details (§3.2).
+/// Optional resolve details (docs/behaviour.md#transitions).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Resolution {
     pub topic: Option<String>,
@@ -164,4 +213,41 @@ pub struct OperatorRef {
     #[schema(value_type = i64)]
     pub id: OperatorId,
     pub name: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each value parses back from its text; any other text is an error naming the
+    /// accepted values.
+    fn only_its_own_text<T>(all: &[T])
+    where
+        T: Copy + PartialEq + fmt::Debug + fmt::Display + FromStr<Err = String>,
+    {
+        for v in all {
+            assert_eq!(v.to_string().parse::<T>(), Ok(*v));
+            let shouted = v.to_string().to_uppercase();
+            assert!(shouted.parse::<T>().is_err(), "{shouted} parsed");
+        }
+        for bad in ["", "unknown", " bot", "handed-off", "round_robin"] {
+            let err = bad.parse::<T>().expect_err(bad);
+            assert!(err.contains(&all[0].to_string()), "{err}");
+        }
+    }
+
+    #[test]
+    fn text_enums_parse_only_their_own_text() {
+        only_its_own_text(Status::ALL);
+        only_its_own_text(Role::ALL);
+        only_its_own_text(Presence::ALL);
+        only_its_own_text(RoutingMode::ALL);
+        only_its_own_text(TakeoverPolicy::ALL);
+        only_its_own_text(ReplyMode::ALL);
+        only_its_own_text(Author::ALL);
+        only_its_own_text(ChangeReason::ALL);
+        assert_eq!("held".parse(), Ok(Author::Held));
+        assert_eq!("unrouted".parse(), Ok(ChangeReason::Unrouted));
+        assert_eq!(ChangeReason::TransferTeam.as_str(), "transfer_team");
+    }
 }

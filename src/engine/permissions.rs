@@ -1,6 +1,7 @@
-//! Who may manage the directory (operators, roles, presence, tokens, teams, widgets) —
-//! §3.3. Conversation actions are checked in [`super::transition`]. Each check returns
-//! the rule in words, so every front door can tell the user why.
+//! Who may manage the directory (operators, roles, presence, tokens, teams, widgets):
+//! docs/behaviour.md#permissions. Conversation actions are checked in
+//! [`super::transition`]. Each check returns the rule in words, so every front door can
+//! tell the user why.
 
 use super::actor::Actor;
 use super::ids::OperatorId;

@@ -1,6 +1,7 @@
-//! Who gets a conversation that needs a human (§3.1). Pure: the caller loads the
-//! candidates (eligible operators with their presence, capacity and load) inside the
-//! transition's transaction and stores the returned cursor in that same transaction.
+//! Who gets a conversation that needs a human (docs/behaviour.md#routing). Pure: the
+//! caller loads the candidates (eligible operators with their presence, capacity and
+//! load) inside the transition's transaction and stores the returned cursor in that same
+//! transaction.
 
 use super::ids::OperatorId;
 use super::model::{Presence, RoutingMode};

@@ -219,7 +219,7 @@ impl Service {
                 &change.to,
                 actor.kind(),
                 actor.operator(),
-                change.reason,
+                change.reason.as_str(),
                 now,
             )];
             if let Some(reason) = routing_row {

@@ -1,0 +1,212 @@
+//! One reader per group of settings: each takes the file's values for its group, lets
+//! the environment override them, checks them and records what is wrong, so each group's
+//! rules (defaults, which settings only work together, the fix to suggest) sit in one
+//! place.
+
+use super::env::Loader;
+use super::file::{FileOutbox, FilePlatform, FileWidget, FileWorkspace};
+use super::{
+    DEFAULT_DATABASE_URL, DEFAULT_DISCORD_API_URL, DEFAULT_LISTEN, DEFAULT_SLACK_API_URL, DiscordSettings, LogFormat,
+    OutboxSettings, SlackSettings, WidgetSettings,
+};
+use crate::engine::Policy;
+use secrecy::{ExposeSecret, SecretString};
+use std::net::SocketAddr;
+
+pub(super) fn database_url(l: &mut Loader<'_>, file: Option<String>) -> SecretString {
+    let database_url = l
+        .secret("DATABASE_URL", file)
+        .unwrap_or_else(|| SecretString::from(DEFAULT_DATABASE_URL));
+    let url = database_url.expose_secret();
+    if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        l.problem(
+            "DATABASE_URL",
+            "must start with sqlite: or postgres://",
+            "use sqlite://handoff.db or postgres://user:password@host/db",
+        );
+    }
+    database_url
+}
+
+pub(super) fn listen(l: &mut Loader<'_>, file: Option<String>) -> SocketAddr {
+    let text = l.plain("HANDOFF_LISTEN", file).unwrap_or_else(|| DEFAULT_LISTEN.into());
+    text.parse().unwrap_or_else(|_| {
+        l.problem(
+            "HANDOFF_LISTEN",
+            format!("`{text}` is not an address"),
+            "use host:port, e.g. 127.0.0.1:8080 or 0.0.0.0:8080",
+        );
+        DEFAULT_LISTEN.parse().expect("default address parses")
+    })
+}
+
+/// The HTTP API's admin token; short ones are refused.
+pub(super) fn admin_token(l: &mut Loader<'_>, file: Option<String>) -> Option<SecretString> {
+    let token = l.secret("HANDOFF_ADMIN_TOKEN", file);
+    if let Some(t) = &token
+        && t.expose_secret().len() < 16
+    {
+        l.problem(
+            "HANDOFF_ADMIN_TOKEN",
+            "is shorter than 16 characters",
+            "use a long random value, e.g. `openssl rand -hex 32`",
+        );
+    }
+    token
+}
+
+/// The widget platform: its secret turns inbound events on; the API URL, outbound calls.
+pub(super) fn widget(l: &mut Loader<'_>, file: FileWidget) -> Option<WidgetSettings> {
+    let secret = l.secret("HANDOFF_WIDGET_SECRET", file.secret);
+    let api_url = l.url("HANDOFF_WIDGET_API_URL", file.api_url);
+    match (secret, api_url) {
+        (Some(secret), api_url) => Some(WidgetSettings { secret, api_url }),
+        (None, Some(_)) => {
+            l.missing(
+                "HANDOFF_WIDGET_SECRET",
+                "HANDOFF_WIDGET_API_URL",
+                "set HANDOFF_WIDGET_SECRET (or HANDOFF_WIDGET_SECRET_FILE) to the widget platform's signing secret",
+            );
+            None
+        }
+        (None, None) => None,
+    }
+}
+
+/// A setting that only works together with another, and how to find its value.
+struct Paired {
+    var: &'static str,
+    fix: &'static str,
+}
+
+const SLACK_BOT_TOKEN: Paired = Paired {
+    var: "HANDOFF_SLACK_BOT_TOKEN",
+    fix: "copy the Bot User OAuth Token (xoxb-…) from the Slack app's OAuth page",
+};
+const SLACK_SIGNING_SECRET: Paired = Paired {
+    var: "HANDOFF_SLACK_SIGNING_SECRET",
+    fix: "copy the Signing Secret from the Slack app's Basic Information page",
+};
+const DISCORD_BOT_TOKEN: Paired = Paired {
+    var: "HANDOFF_DISCORD_BOT_TOKEN",
+    fix: "copy the bot token from the Discord developer portal's Bot page",
+};
+const DISCORD_APPLICATION_ID: Paired = Paired {
+    var: "HANDOFF_DISCORD_APPLICATION_ID",
+    fix: "copy the Application ID from the Discord developer portal",
+};
+
+/// Both values, or neither, or a problem naming the missing one.
+fn together<A, B>(
+    l: &mut Loader<'_>,
+    (a_set, a): (Paired, Option<A>),
+    (b_set, b): (Paired, Option<B>),
+) -> Option<(A, B)> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some((a, b)),
+        (Some(_), None) => {
+            l.missing(b_set.var, a_set.var, b_set.fix);
+            None
+        }
+        (None, Some(_)) => {
+            l.missing(a_set.var, b_set.var, a_set.fix);
+            None
+        }
+        (None, None) => None,
+    }
+}
+
+/// Slack is on when both its bot token and its signing secret are set.
+pub(super) fn slack(l: &mut Loader<'_>, file: FilePlatform) -> Option<SlackSettings> {
+    let token = l.secret(SLACK_BOT_TOKEN.var, file.bot_token);
+    let secret = l.secret(SLACK_SIGNING_SECRET.var, file.signing_secret);
+    let api_url = l.url("HANDOFF_SLACK_API_URL", file.api_url);
+    let default_channel = l.plain("HANDOFF_SLACK_DEFAULT_CHANNEL", file.default_channel);
+    let (bot_token, signing_secret) = together(l, (SLACK_BOT_TOKEN, token), (SLACK_SIGNING_SECRET, secret))?;
+    Some(SlackSettings {
+        bot_token,
+        signing_secret,
+        api_url: api_url.unwrap_or_else(|| DEFAULT_SLACK_API_URL.trim_end_matches('/').into()),
+        default_channel,
+        admins: file.admins,
+    })
+}
+
+/// Discord is on when both its bot token and its (numeric) application id are set.
+pub(super) fn discord(l: &mut Loader<'_>, file: FilePlatform) -> Option<DiscordSettings> {
+    let token = l.secret(DISCORD_BOT_TOKEN.var, file.bot_token);
+    let app = l.plain(DISCORD_APPLICATION_ID.var, file.application_id);
+    let api_url = l.url("HANDOFF_DISCORD_API_URL", file.api_url);
+    let default_channel = l.plain("HANDOFF_DISCORD_DEFAULT_CHANNEL", file.default_channel);
+    let (bot_token, app) = together(l, (DISCORD_BOT_TOKEN, token), (DISCORD_APPLICATION_ID, app))?;
+    let Ok(application_id) = app.parse::<u64>() else {
+        l.problem(
+            DISCORD_APPLICATION_ID.var,
+            format!("`{app}` is not a Discord id"),
+            "copy the numeric Application ID from the Discord developer portal",
+        );
+        return None;
+    };
+    Some(DiscordSettings {
+        bot_token,
+        application_id,
+        api_url: api_url.unwrap_or_else(|| DEFAULT_DISCORD_API_URL.into()),
+        default_channel,
+        admins: file.admins,
+    })
+}
+
+pub(super) fn log_format(l: &mut Loader<'_>, file: Option<String>) -> LogFormat {
+    match l.plain("HANDOFF_LOG_FORMAT", file).as_deref() {
+        None | Some("pretty") => LogFormat::Pretty,
+        Some("json") => LogFormat::Json,
+        Some(other) => {
+            l.problem(
+                "HANDOFF_LOG_FORMAT",
+                format!("`{other}` is not pretty or json"),
+                "use pretty or json",
+            );
+            LogFormat::Pretty
+        }
+    }
+}
+
+/// The workspace policy: who may take over, how thread messages are treated, and the
+/// internal-note prefix.
+pub(super) fn policy(l: &mut Loader<'_>, file: FileWorkspace) -> Policy {
+    let d = Policy::default();
+    Policy {
+        takeover: l.parsed("HANDOFF_TAKEOVER", file.takeover, d.takeover),
+        reply_mode: l.parsed("HANDOFF_REPLY_MODE", file.reply_mode, d.reply_mode),
+        note_prefix: l
+            .plain("HANDOFF_NOTE_PREFIX", file.note_prefix)
+            .unwrap_or(d.note_prefix),
+    }
+}
+
+/// Retries, timeouts and leases of outbound deliveries.
+pub(super) fn outbox(l: &mut Loader<'_>, file: FileOutbox) -> OutboxSettings {
+    let d = OutboxSettings::default();
+    let outbox = OutboxSettings {
+        backoff_min: l.millis("HANDOFF_OUTBOX_BACKOFF_MIN_MS", file.backoff_min_ms, d.backoff_min),
+        backoff_max: l.millis("HANDOFF_OUTBOX_BACKOFF_MAX_MS", file.backoff_max_ms, d.backoff_max),
+        max_attempts: l
+            .number("HANDOFF_OUTBOX_MAX_ATTEMPTS", file.max_attempts)
+            .unwrap_or(d.max_attempts)
+            .max(1),
+        request_timeout: l.millis("HANDOFF_OUTBOX_TIMEOUT_MS", file.timeout_ms, d.request_timeout),
+        lease: l.millis("HANDOFF_OUTBOX_LEASE_MS", file.lease_ms, d.lease),
+    };
+    if outbox.backoff_min > outbox.backoff_max {
+        l.problem(
+            "HANDOFF_OUTBOX_BACKOFF_MIN_MS",
+            "is larger than HANDOFF_OUTBOX_BACKOFF_MAX_MS",
+            "make the minimum smaller than the maximum",
+        );
+    }
+    outbox
+}
+
+pub(super) fn max_body_bytes(l: &mut Loader<'_>, file: Option<usize>) -> usize {
+    l.number("HANDOFF_MAX_BODY_BYTES", file).unwrap_or(1024 * 1024)
+}

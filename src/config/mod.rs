@@ -1,0 +1,197 @@
+//! Configuration: a TOML file, then environment variables (the environment wins),
+//! secrets from the environment or from files named by `…_FILE` variables. Loading
+//! collects every problem at once, each naming the setting and its fix, so
+//! `handoff-bridge check-config` can list them all and `serve` can stop on the first.
+//! Secrets are [`SecretString`]s: they cannot be printed by accident.
+//!
+//! The file's shape is in `file`, how one setting is read in `env`, each group of
+//! settings in `groups`, and the declared widgets, operators and teams in `seed`.
+
+mod env;
+mod file;
+mod groups;
+mod seed;
+#[cfg(test)]
+mod tests;
+
+pub use seed::{OperatorSeed, Seed, TeamSeed, WidgetSeed};
+
+use crate::engine::Policy;
+use env::Loader;
+use secrecy::{ExposeSecret, SecretString};
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://handoff.db";
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+pub const DEFAULT_SLACK_API_URL: &str = "https://slack.com/api/";
+pub const DEFAULT_DISCORD_API_URL: &str = "https://discord.com";
+
+/// Everything the service needs to run, validated.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub database_url: SecretString,
+    pub listen: SocketAddr,
+    pub public_url: Option<String>,
+    /// The HTTP API's admin token; `None` turns the API off (health stays on).
+    pub admin_token: Option<SecretString>,
+    pub widget: Option<WidgetSettings>,
+    pub slack: Option<SlackSettings>,
+    pub discord: Option<DiscordSettings>,
+    pub log_format: LogFormat,
+    pub policy: Policy,
+    pub outbox: OutboxSettings,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    pub seed: Seed,
+}
+
+#[derive(Debug, Clone)]
+pub struct WidgetSettings {
+    pub secret: SecretString,
+    /// Where calls to the widget platform go; `None` keeps inbound events on and
+    /// outbound calls off.
+    pub api_url: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SlackSettings {
+    pub bot_token: SecretString,
+    pub signing_secret: SecretString,
+    pub api_url: String,
+    pub default_channel: Option<String>,
+    /// Slack user ids that are admins besides Slack's own admins and owners.
+    pub admins: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct DiscordSettings {
+    pub bot_token: SecretString,
+    pub application_id: u64,
+    pub api_url: String,
+    pub default_channel: Option<String>,
+    /// Discord user ids that are admins besides members with Manage Server.
+    pub admins: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+/// How the outbox delivers: retries with backoff, timeouts, and leases.
+#[derive(Debug, Clone)]
+pub struct OutboxSettings {
+    pub backoff_min: Duration,
+    pub backoff_max: Duration,
+    /// Attempts on 5xx/timeouts before a row becomes a dead letter.
+    pub max_attempts: u32,
+    pub request_timeout: Duration,
+    /// How long a worker may hold a row before another may take it (crash recovery).
+    pub lease: Duration,
+}
+
+impl Default for OutboxSettings {
+    fn default() -> Self {
+        Self {
+            backoff_min: Duration::from_millis(500),
+            backoff_max: Duration::from_secs(300),
+            max_attempts: 25,
+            request_timeout: Duration::from_secs(10),
+            lease: Duration::from_secs(60),
+        }
+    }
+}
+
+/// One bad setting: which, what is wrong, how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub setting: String,
+    pub message: String,
+    pub fix: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {} (fix: {})", self.setting, self.message, self.fix)
+    }
+}
+
+impl Settings {
+    /// Loads from the optional TOML file and the process environment.
+    pub fn load(config: Option<&Path>) -> Result<Settings, Vec<Problem>> {
+        Self::load_with(config, &|k| std::env::var(k).ok())
+    }
+
+    /// Loads with an explicit environment lookup (tests pass a map). Problems come in
+    /// the order of the settings below.
+    pub fn load_with(config: Option<&Path>, env: &dyn Fn(&str) -> Option<String>) -> Result<Settings, Vec<Problem>> {
+        let mut l = Loader::new(env);
+        let file = file::read(&mut l, config);
+        let database_url = groups::database_url(&mut l, file.database_url);
+        let listen = groups::listen(&mut l, file.listen);
+        let public_url = l.url("HANDOFF_PUBLIC_URL", file.public_url);
+        let admin_token = groups::admin_token(&mut l, file.admin_token);
+        let widget = groups::widget(&mut l, file.widget);
+        let slack = groups::slack(&mut l, file.slack);
+        let discord = groups::discord(&mut l, file.discord);
+        let log_format = groups::log_format(&mut l, file.log_format);
+        let policy = groups::policy(&mut l, file.workspace);
+        let outbox = groups::outbox(&mut l, file.outbox);
+        let max_body_bytes = groups::max_body_bytes(&mut l, file.max_body_bytes);
+        let seed = seed::load(&mut l, file.widgets, file.operators, file.teams);
+        l.finish(Settings {
+            database_url,
+            listen,
+            public_url,
+            admin_token,
+            widget,
+            slack,
+            discord,
+            log_format,
+            policy,
+            outbox,
+            max_body_bytes,
+            seed,
+        })
+    }
+
+    /// A one-screen summary without secrets, for `check-config` and the start-up log.
+    pub fn summary(&self) -> String {
+        let db = redact_url(self.database_url.expose_secret());
+        let on = |b: bool| if b { "on" } else { "off" };
+        format!(
+            "database {db}; listening on {}; HTTP API {}; widget events {}, widget calls {}; Slack {}; Discord {}; {} widgets, {} operators, {} teams declared",
+            self.listen,
+            on(self.admin_token.is_some()),
+            on(self.widget.is_some()),
+            on(self.widget.as_ref().is_some_and(|w| w.api_url.is_some())),
+            on(self.slack.is_some()),
+            if self.discord.is_some() {
+                "configured, but not in this version"
+            } else {
+                "off"
+            },
+            self.seed.widgets.len(),
+            self.seed.operators.len(),
+            self.seed.teams.len(),
+        )
+    }
+}
+
+/// Hides the password of `scheme://user:password@host/db`.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}

@@ -1,0 +1,130 @@
+//! Widgets, operators and teams declared in the config file and applied at start, and
+//! the checks that catch a bad declaration before anything is written.
+
+use super::env::Loader;
+use crate::engine::{Role, RoutingMode};
+use serde::Deserialize;
+
+/// Widgets, operators and teams declared in the file, applied at start.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Seed {
+    #[serde(default)]
+    pub widgets: Vec<WidgetSeed>,
+    #[serde(default)]
+    pub operators: Vec<OperatorSeed>,
+    #[serde(default)]
+    pub teams: Vec<TeamSeed>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WidgetSeed {
+    pub id: String,
+    pub routing: Option<String>,
+    pub slack_channel: Option<String>,
+    pub discord_channel: Option<String>,
+    /// Operator names; empty or absent = everyone.
+    #[serde(default)]
+    pub eligible: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperatorSeed {
+    pub name: String,
+    pub role: Option<String>,
+    pub capacity: Option<i64>,
+    pub slack_user_id: Option<String>,
+    pub discord_user_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TeamSeed {
+    pub name: String,
+    /// Operator names.
+    #[serde(default)]
+    pub members: Vec<String>,
+}
+
+/// The file's declarations, checked.
+pub(super) fn load(
+    l: &mut Loader<'_>,
+    widgets: Vec<WidgetSeed>,
+    operators: Vec<OperatorSeed>,
+    teams: Vec<TeamSeed>,
+) -> Seed {
+    let seed = Seed {
+        widgets,
+        operators,
+        teams,
+    };
+    check(l, &seed);
+    seed
+}
+
+fn check(l: &mut Loader<'_>, seed: &Seed) {
+    let names: Vec<&str> = seed.operators.iter().map(|o| o.name.as_str()).collect();
+    for (i, o) in seed.operators.iter().enumerate() {
+        let at = format!("[[operators]] #{} ({})", i + 1, o.name);
+        if o.name.trim().is_empty() {
+            l.problem(&at, "has an empty name", "give every operator a name");
+        }
+        if names.iter().filter(|n| **n == o.name).count() > 1 {
+            l.problem(&at, "the name is declared twice", "give each operator a distinct name");
+        }
+        if let Some(role) = &o.role
+            && let Err(e) = role.parse::<Role>()
+        {
+            l.problem(&format!("{at}.role"), e, "use agent, manager or admin");
+        }
+        if o.capacity.is_some_and(|c| c < 0) {
+            l.problem(
+                &format!("{at}.capacity"),
+                "is negative",
+                "use 0 or more, or leave it out for no limit",
+            );
+        }
+    }
+    let mut ids: Vec<&str> = Vec::new();
+    for w in &seed.widgets {
+        let at = format!("[[widgets]] {}", w.id);
+        if w.id.trim().is_empty() {
+            l.problem(
+                "[[widgets]]",
+                "a widget has an empty id",
+                "give every widget its platform id",
+            );
+        }
+        if ids.contains(&w.id.as_str()) {
+            l.problem(&at, "is declared twice", "declare each widget once");
+        }
+        ids.push(&w.id);
+        if let Some(r) = &w.routing
+            && let Err(e) = r.parse::<RoutingMode>()
+        {
+            l.problem(&format!("{at}.routing"), e, "use manual, round-robin or lightest-load");
+        }
+        for name in &w.eligible {
+            if !names.contains(&name.as_str()) {
+                l.problem(
+                    &format!("{at}.eligible"),
+                    format!("names `{name}`, who is not in [[operators]]"),
+                    "declare the operator or remove the name",
+                );
+            }
+        }
+    }
+    for t in &seed.teams {
+        for name in &t.members {
+            if !names.contains(&name.as_str()) {
+                l.problem(
+                    &format!("[[teams]] {}.members", t.name),
+                    format!("names `{name}`, who is not in [[operators]]"),
+                    "declare the operator or remove the name",
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,78 @@
+use super::*;
+use crate::engine::TakeoverPolicy;
+use std::collections::HashMap;
+
+fn load(toml: Option<&str>, env: &[(&str, &str)]) -> Result<Settings, Vec<Problem>> {
+    let env: HashMap<String, String> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.toml");
+    if let Some(t) = toml {
+        std::fs::write(&path, t).unwrap();
+    }
+    Settings::load_with(toml.map(|_| path.as_path()), &|k| env.get(k).cloned())
+}
+
+#[test]
+fn defaults_run_on_sqlite_with_everything_off() {
+    let s = load(None, &[]).unwrap();
+    assert_eq!(s.database_url.expose_secret(), DEFAULT_DATABASE_URL);
+    assert_eq!(s.listen.to_string(), DEFAULT_LISTEN);
+    assert!(s.admin_token.is_none() && s.slack.is_none() && s.discord.is_none() && s.widget.is_none());
+}
+
+#[test]
+fn the_environment_wins_over_the_file() {
+    let s = load(
+        Some("listen = \"127.0.0.1:9000\"\n[workspace]\ntakeover = \"never\"\n"),
+        &[("HANDOFF_LISTEN", "127.0.0.1:9100")],
+    )
+    .unwrap();
+    assert_eq!(s.listen.port(), 9100);
+    assert_eq!(s.policy.takeover, TakeoverPolicy::Never);
+}
+
+#[test]
+fn secrets_come_from_files_and_never_print() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("tok");
+    std::fs::write(&p, "a-very-long-admin-token-value\n").unwrap();
+    let s = load(None, &[("HANDOFF_ADMIN_TOKEN_FILE", p.to_str().unwrap())]).unwrap();
+    assert_eq!(
+        s.admin_token.as_ref().unwrap().expose_secret(),
+        "a-very-long-admin-token-value"
+    );
+    assert!(!format!("{s:?}").contains("a-very-long-admin-token-value"));
+}
+
+#[test]
+fn every_problem_is_named_with_its_fix() {
+    let problems = load(
+        Some("[[widgets]]\nid = \"w\"\nrouting = \"random\"\neligible = [\"Nobody\"]\n"),
+        &[
+            ("DATABASE_URL", "mysql://x"),
+            ("HANDOFF_LISTEN", "nope"),
+            ("HANDOFF_SLACK_BOT_TOKEN", "xoxb-1"),
+        ],
+    )
+    .unwrap_err();
+    let settings: Vec<&str> = problems.iter().map(|p| p.setting.as_str()).collect();
+    assert!(settings.contains(&"DATABASE_URL"), "{settings:?}");
+    assert!(settings.contains(&"HANDOFF_LISTEN"));
+    assert!(settings.contains(&"HANDOFF_SLACK_SIGNING_SECRET"));
+    assert!(settings.contains(&"[[widgets]] w.routing"));
+    assert!(settings.contains(&"[[widgets]] w.eligible"));
+    assert!(problems.iter().all(|p| !p.fix.is_empty()));
+}
+
+#[test]
+fn a_toml_typo_is_reported() {
+    let problems = load(Some("listne = 1"), &[]).unwrap_err();
+    assert!(problems[0].setting.starts_with("config file"), "{problems:?}");
+    assert!(problems[0].message.contains("listne"), "{problems:?}");
+}
+
+#[test]
+fn passwords_are_redacted() {
+    assert_eq!(redact_url("postgres://u:pw@h/db"), "postgres://u:***@h/db");
+    assert_eq!(redact_url("sqlite://x.db"), "sqlite://x.db");
+}

@@ -1,0 +1,46 @@
+//! Letting a conversation go without ending it: an operator declines it (Reject), or its
+//! assignee or a manager puts it back in the queue (Unassign).
+
+use super::rules::{assign, assignee_or_manager, needs_operator, require_open};
+use super::{Change, Context, Decision, Outcome, Refusal, RouteScope};
+use crate::engine::model::{Assignment, ChangeReason, Status};
+
+/// The clicker is recorded as declining it, so routing skips them for it. While
+/// unassigned that is all; their own conversation is unassigned and routed again (among
+/// its team's members if it has a team). Nobody can reject someone else's conversation.
+pub(super) fn reject(a: &Assignment, ctx: &Context<'_>) -> Result<Decision, Refusal> {
+    let me = needs_operator(ctx.actor, "reject a conversation")?;
+    require_open(a.status, "rejected")?;
+    let change = match a.assignee {
+        None => Change::new(a.clone(), ChangeReason::Reject),
+        Some(owner) if owner == me => Change {
+            route: Some(a.team.map_or(RouteScope::Widget, RouteScope::Team)),
+            ..Change::new(assign(Status::HandedOff, None, a.team), ChangeReason::Reject)
+        },
+        Some(_) => {
+            return Err(Refusal::Forbidden(
+                "only its assignee can reject a conversation that is assigned".into(),
+            ));
+        }
+    };
+    Ok(Decision::changed(
+        Outcome::Rejected,
+        Change {
+            decline: Some(me),
+            ..change
+        },
+    ))
+}
+
+/// Back in the queue, unassigned, and not routed again.
+pub(super) fn unassign(a: &Assignment, ctx: &Context<'_>) -> Result<Decision, Refusal> {
+    require_open(a.status, "unassigned")?;
+    if a.assignee.is_none() {
+        return Ok(Decision::unchanged("already unassigned"));
+    }
+    assignee_or_manager(a, ctx, "unassign a conversation")?;
+    Ok(Decision::changed(
+        Outcome::Unassigned,
+        Change::new(assign(Status::HandedOff, None, a.team), ChangeReason::Unassign),
+    ))
+}

@@ -53,7 +53,23 @@ macro_rules! text_enum {
                 f.write_str(self.as_str())
             }
         }
+
+        /// Reading a stored value: unknown text is an error, never a default.
+        impl TryFrom<String> for $name {
+            type Error = UnknownText;
+            fn try_from(s: String) -> Result<Self, UnknownText> {
+                s.parse().map_err(|why| UnknownText { what: stringify!($name), why })
+            }
+        }
     };
+}
+
+/// Text that is not one of an enum's forms (corrupt stored data).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{what}: {why}")]
+pub struct UnknownText {
+    pub what: &'static str,
+    pub why: String,
 }
 
 text_enum!(

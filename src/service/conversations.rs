@@ -7,7 +7,9 @@ use super::{MAX_ATTEMPTS, Origin, Service, ServiceError, deliveries};
 use crate::engine::effects::{self, Effect};
 use crate::engine::routing;
 use crate::engine::transition::{self, Command, Context, Decision, Outcome, Refusal, RouteScope, TransferTarget};
-use crate::engine::{Actor, Assignment, OperatorId, OperatorRef, RoutingMode, Status, TeamId, WorkspaceId};
+use crate::engine::{
+    Actor, Assignment, Author, ChangeReason, OperatorId, OperatorRef, RoutingMode, Status, TeamId, WorkspaceId,
+};
 use crate::store::audit::{self, AuditRow};
 use crate::store::conversations::{self as convs, ConversationRow, Filter, NewMessage};
 use crate::store::{Tx, now_ms, operators, refs, teams, widgets};
@@ -167,8 +169,8 @@ impl Service {
 
         if let Command::Reply { text, .. } = cmd {
             let author = match decision.outcome {
-                Outcome::InternalNote | Outcome::Discussion => Some("note"),
-                Outcome::Replied { .. } => Some("operator"),
+                Outcome::InternalNote | Outcome::Discussion => Some(Author::Note),
+                Outcome::Replied { .. } => Some(Author::Operator),
                 _ => None,
             };
             if let Some(author) = author {
@@ -181,7 +183,7 @@ impl Service {
                         text,
                         attachments: None,
                         external_id: None,
-                        delivery: (author == "operator").then_some("pending"),
+                        delivery: (author == Author::Operator).then_some("pending"),
                         at: now,
                     },
                 )
@@ -219,7 +221,7 @@ impl Service {
                 &change.to,
                 actor.kind(),
                 actor.operator(),
-                change.reason.as_str(),
+                change.reason,
                 now,
             )];
             if let Some(reason) = routing_row {
@@ -260,17 +262,12 @@ impl Service {
         row: &ConversationRow,
         scope: RouteScope,
         to: &mut Assignment,
-    ) -> Result<Option<&'static str>, ServiceError> {
+    ) -> Result<Option<ChangeReason>, ServiceError> {
         let ws = WorkspaceId(row.workspace_id);
         let Some(widget) = widgets::get(conn, &row.widget_id).await? else {
             return Ok(None);
         };
-        let mode: RoutingMode = widget.routing.parse().map_err(|e| {
-            ServiceError::Internal(anyhow::anyhow!(
-                "widget `{}` has a corrupt routing mode: {e}",
-                widget.id
-            ))
-        })?;
+        let mode = widget.routing;
         if mode == RoutingMode::Manual {
             return Ok(None);
         }
@@ -286,7 +283,7 @@ impl Service {
             }
         };
         let Some(pick) = routing::pick(mode, &candidates, cursor.map(OperatorId), &declined) else {
-            return Ok(Some("unrouted"));
+            return Ok(Some(ChangeReason::Unrouted));
         };
         to.assignee = Some(pick.operator);
         if let Some(cursor) = pick.cursor {
@@ -295,7 +292,7 @@ impl Service {
                 RouteScope::Team(team) => teams::set_cursor(conn, team, cursor).await?,
             }
         }
-        Ok(Some("routed"))
+        Ok(Some(ChangeReason::Routed))
     }
 
     /// Adds an internal note (team only) to a conversation and shows it in its threads.
@@ -314,7 +311,7 @@ impl Service {
             .ok_or_else(|| ServiceError::NotFound(format!("no conversation `{id}`")))?;
         let message = NewMessage {
             conversation: id,
-            author: "note",
+            author: Author::Note,
             operator: Some(operator),
             text,
             attachments: None,
@@ -346,7 +343,7 @@ impl Service {
             tx.conn(),
             &NewMessage {
                 conversation,
-                author: "held",
+                author: Author::Held,
                 operator: Some(operator),
                 text,
                 attachments: None,
@@ -370,7 +367,7 @@ impl Service {
         let mut tx = self.store().write().await?;
         let line = convs::message(tx.conn(), id)
             .await?
-            .filter(|m| m.author == "held" && m.operator_id == Some(operator.0))
+            .filter(|m| m.author == Author::Held && m.operator_id == Some(operator.0))
             .ok_or_else(|| ServiceError::NotFound("that reply is no longer waiting to be sent".into()))?;
         let written = refs::messages_of(tx.conn(), id).await?.into_iter().next();
         sqlx::query("delete from messages where id = $1")
@@ -426,7 +423,7 @@ impl Service {
         let transcript = convs::messages(&mut conn, id)
             .await?
             .into_iter()
-            .filter(|m| m.author != "held")
+            .filter(|m| m.author != Author::Held)
             .map(|m| TranscriptLine {
                 id: m.id,
                 author: m.author,
@@ -482,7 +479,7 @@ fn audit_row(
     to: &Assignment,
     actor: &str,
     actor_operator: Option<OperatorId>,
-    reason: &str,
+    reason: ChangeReason,
     now: i64,
 ) -> AuditRow {
     AuditRow {
@@ -491,13 +488,13 @@ fn audit_row(
         conversation_id: row.id.clone(),
         version,
         from_status: Some(from.status.as_str().to_owned()),
-        to_status: to.status.as_str().to_owned(),
+        to_status: to.status,
         from_assignee: from.assignee.map(|o| o.0),
         to_assignee: to.assignee.map(|o| o.0),
         team_id: to.team.map(|t| t.0),
         actor: actor.to_owned(),
         actor_operator_id: actor_operator.map(|o| o.0),
-        reason: reason.to_owned(),
+        reason,
         at: now,
     }
 }
@@ -565,7 +562,7 @@ impl Names {
         ConversationView {
             id: row.id.clone(),
             widget_id: row.widget_id.clone(),
-            status: row.status(),
+            status: row.status,
             assignee: row.assignee_id.and_then(|o| self.operator(OperatorId(o))),
             team: row.team_id.and_then(|t| self.team(TeamId(t))),
             version: row.version,

@@ -154,8 +154,8 @@ impl Service {
         let mut accounts = identities::of_operator(conn, OperatorId(o.id)).await?;
         Ok(OperatorView {
             id: o.id,
-            role: parse_column("operator role", &o.role)?,
-            presence: parse_column("operator presence", &o.presence)?,
+            role: o.role,
+            presence: o.presence,
             name: o.name,
             capacity: o.capacity,
             slack_user_id: accounts.remove("slack"),
@@ -205,7 +205,7 @@ impl Service {
         check_capacity(new.capacity)?;
         let fields = OperatorFields {
             name: check_name(&new.name)?,
-            role: role.as_str().into(),
+            role,
             capacity: new.capacity,
         };
         let mut tx = self.store().write().await?;
@@ -227,7 +227,7 @@ impl Service {
             .await?
             .ok_or_else(|| no_operator(id))?;
         forbid(permissions::edit_operator(actor, Some(id)))?;
-        if let Some(role) = patch.role.filter(|r| r.as_str() != o.role) {
+        if let Some(role) = patch.role.filter(|r| *r != o.role) {
             forbid(permissions::set_role(actor, role))?;
         }
         if let Some(c) = patch.capacity {
@@ -238,7 +238,7 @@ impl Service {
                 Some(n) => check_name(n)?,
                 None => o.name.clone(),
             },
-            role: patch.role.map(|r| r.as_str().to_owned()).unwrap_or(o.role.clone()),
+            role: patch.role.unwrap_or(o.role),
             capacity: patch.capacity.unwrap_or(o.capacity),
         };
         operators::update(tx.conn(), id, &fields).await?;
@@ -377,7 +377,7 @@ impl Service {
             .collect();
         let mut channels = widgets::channels(conn, &w.id).await?;
         Ok(WidgetView {
-            routing: parse_column("routing mode", &w.routing)?,
+            routing: w.routing,
             id: w.id,
             eligible,
             slack_channel: channels.remove("slack"),

@@ -11,7 +11,7 @@
 
 use super::Service;
 use super::views::{ChangeEvent, rfc3339};
-use crate::engine::{OperatorId, OperatorRef, Status};
+use crate::engine::{OperatorId, OperatorRef};
 use crate::store::audit;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -100,7 +100,7 @@ impl Service {
                     conversation_id: r.conversation_id,
                     widget_id: r.widget_id,
                     version: r.version,
-                    status: r.to_status.parse().unwrap_or(Status::Bot),
+                    status: r.to_status,
                     assignee: r.to_assignee.map(|id| OperatorRef {
                         id: OperatorId(id),
                         name: r.assignee_name.unwrap_or_default(),

@@ -8,7 +8,7 @@ use super::receipts::queue_receipt;
 use super::{
     ConversationView, DEFAULT_WORKSPACE, LinkedOperator, MessageRef, Planned, Service, ServiceError, ThreadRef,
 };
-use crate::engine::{OperatorId, Role, WorkspaceId};
+use crate::engine::{Author, ChangeReason, OperatorId, Role, WorkspaceId};
 use crate::store::{audit, conversations as convs, identities, now_ms, refs, widgets};
 
 /// What a conversation's thread root on one platform shows.
@@ -31,7 +31,7 @@ pub struct Line {
     pub id: i64,
     pub conversation_id: String,
     /// visitor, bot, operator or note.
-    pub author: String,
+    pub author: Author,
     /// The operator who wrote it, by name.
     pub operator: Option<String>,
     pub text: String,
@@ -55,7 +55,7 @@ impl Service {
         let unrouted = audit::for_conversation(&mut conn, id)
             .await?
             .pop()
-            .is_some_and(|a| a.reason == "unrouted");
+            .is_some_and(|a| a.reason == ChangeReason::Unrouted);
         Ok(Some(ThreadState {
             conversation,
             thread,
@@ -100,7 +100,7 @@ impl Service {
         let Some(m) = convs::message(&mut conn, message_id).await? else {
             return Ok(None);
         };
-        if m.author == "held" || refs::message(&mut conn, message_id, platform).await?.is_some() {
+        if m.author == Author::Held || refs::message(&mut conn, message_id, platform).await?.is_some() {
             return Ok(None);
         }
         Ok(Some(self.line(&mut conn, m).await?))

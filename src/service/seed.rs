@@ -18,7 +18,10 @@ pub(super) async fn apply(service: &Service, seed: &Seed) -> Result<(), ServiceE
     for o in &seed.operators {
         let fields = OperatorFields {
             name: o.name.clone(),
-            role: o.role.as_deref().unwrap_or(Role::Agent.as_str()).to_owned(),
+            role: match &o.role {
+                Some(role) => super::directory::parse_column("configured role", role)?,
+                None => Role::Agent,
+            },
             capacity: o.capacity,
         };
         let id = match operators::find_by_name(conn, ws, &o.name).await? {

@@ -2,7 +2,7 @@
 //! and widgets, shared by the HTTP API and the event stream (and documented in its
 //! OpenAPI document).
 
-use crate::engine::{OperatorRef, Presence, Resolution, Role, RoutingMode, Status};
+use crate::engine::{Author, ChangeReason, OperatorRef, Presence, Resolution, Role, RoutingMode, Status};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -50,7 +50,7 @@ pub struct ConversationView {
 pub struct TranscriptLine {
     pub id: i64,
     /// visitor, bot, operator or note (internal, never sent to the visitor).
-    pub author: String,
+    pub author: Author,
     pub operator: Option<OperatorRef>,
     pub text: String,
     pub attachments: Vec<String>,
@@ -63,14 +63,14 @@ pub struct TranscriptLine {
 pub struct AuditEntry {
     pub version: i64,
     pub from_status: Option<String>,
-    pub to_status: String,
+    pub to_status: Status,
     pub from_assignee: Option<i64>,
     pub to_assignee: Option<i64>,
     pub team_id: Option<i64>,
     /// operator, admin, routing, widget or system.
     pub actor: String,
     pub actor_operator_id: Option<i64>,
-    pub reason: String,
+    pub reason: ChangeReason,
     pub at: String,
 }
 
@@ -134,7 +134,7 @@ pub struct ChangeEvent {
     pub team_id: Option<i64>,
     /// claim, takeover, accept, reject, transfer, transfer_team, handback, unassign,
     /// resolve, closed, reply, handoff, routed, unrouted.
-    pub reason: String,
+    pub reason: ChangeReason,
     pub actor: String,
     pub actor_operator_id: Option<i64>,
     pub at: String,

@@ -71,10 +71,10 @@ pub enum WidgetAuthor {
 }
 
 impl WidgetAuthor {
-    fn as_str(self) -> &'static str {
+    fn author(self) -> crate::engine::Author {
         match self {
-            WidgetAuthor::Visitor => "visitor",
-            WidgetAuthor::Bot => "bot",
+            WidgetAuthor::Visitor => crate::engine::Author::Visitor,
+            WidgetAuthor::Bot => crate::engine::Author::Bot,
         }
     }
 }
@@ -204,7 +204,7 @@ impl Service {
                         conn,
                         &NewMessage {
                             conversation: &c.id,
-                            author: line.author.as_str(),
+                            author: line.author.author(),
                             operator: None,
                             text: &line.text,
                             attachments: None,
@@ -252,7 +252,7 @@ impl Service {
                     conn,
                     &NewMessage {
                         conversation: &c.id,
-                        author: m.author.as_str(),
+                        author: m.author.author(),
                         operator: None,
                         text: &m.text,
                         attachments,

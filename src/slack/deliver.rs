@@ -299,7 +299,7 @@ impl Slack {
     /// pieces found in `earlier` are not posted again.
     async fn post_line(&self, channel: &str, thread_ts: &str, line: &Line, earlier: &Posted) -> Step<()> {
         let mut first_ts = None;
-        for (i, content) in render::transcript_line(&line.author, line.operator.as_deref(), &line.text)
+        for (i, content) in render::transcript_line(line.author, line.operator.as_deref(), &line.text)
             .into_iter()
             .enumerate()
         {

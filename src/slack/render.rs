@@ -4,7 +4,7 @@
 //! Texts are escaped and kept inside Slack's limits (header 150, section 3000, message
 //! 40 000), split into several messages where a line is longer.
 
-use crate::engine::Status;
+use crate::engine::{Author, Status};
 use crate::service::ConversationView;
 use slack_morphism::prelude::*;
 
@@ -228,14 +228,14 @@ fn plain(text: &str) -> String {
 }
 
 /// A transcript line as one or more thread messages, marked by its author.
-pub fn transcript_line(author: &str, operator: Option<&str>, text: &str) -> Vec<SlackMessageContent> {
+pub fn transcript_line(author: Author, operator: Option<&str>, text: &str) -> Vec<SlackMessageContent> {
     let who = match (author, operator) {
-        ("visitor", _) => "*Visitor:*".to_owned(),
-        ("bot", _) => "*AI bot:*".to_owned(),
-        ("note", Some(op)) => format!("*Internal note by {}:*", esc(op)),
-        ("note", None) => "*Internal note:*".to_owned(),
-        (_, Some(op)) => format!("*{} (to the visitor):*", esc(op)),
-        (_, None) => "*Operator:*".to_owned(),
+        (Author::Visitor, _) => "*Visitor:*".to_owned(),
+        (Author::Bot, _) => "*AI bot:*".to_owned(),
+        (Author::Note, Some(op)) => format!("*Internal note by {}:*", esc(op)),
+        (Author::Note, None) => "*Internal note:*".to_owned(),
+        (Author::Operator | Author::Held, Some(op)) => format!("*{} (to the visitor):*", esc(op)),
+        (Author::Operator | Author::Held, None) => "*Operator:*".to_owned(),
     };
     split(&esc(text), MESSAGE_CHUNK)
         .into_iter()

@@ -1,5 +1,6 @@
 //! The append-only audit trail of assignment changes.
 
+use crate::engine::{ChangeReason, Status};
 use sqlx::AnyConnection;
 use sqlx::FromRow;
 
@@ -10,13 +11,15 @@ pub struct AuditRow {
     pub conversation_id: String,
     pub version: i64,
     pub from_status: Option<String>,
-    pub to_status: String,
+    #[sqlx(try_from = "String")]
+    pub to_status: Status,
     pub from_assignee: Option<i64>,
     pub to_assignee: Option<i64>,
     pub team_id: Option<i64>,
     pub actor: String,
     pub actor_operator_id: Option<i64>,
-    pub reason: String,
+    #[sqlx(try_from = "String")]
+    pub reason: ChangeReason,
     pub at: i64,
 }
 
@@ -30,13 +33,13 @@ pub async fn insert(conn: &mut AnyConnection, r: &AuditRow) -> Result<i64, sqlx:
     .bind(&r.conversation_id)
     .bind(r.version)
     .bind(&r.from_status)
-    .bind(&r.to_status)
+    .bind(r.to_status.as_str())
     .bind(r.from_assignee)
     .bind(r.to_assignee)
     .bind(r.team_id)
     .bind(&r.actor)
     .bind(r.actor_operator_id)
-    .bind(&r.reason)
+    .bind(r.reason.as_str())
     .bind(r.at)
     .fetch_one(conn)
     .await
@@ -61,13 +64,15 @@ pub struct FeedRow {
     pub conversation_id: String,
     pub widget_id: String,
     pub version: i64,
-    pub to_status: String,
+    #[sqlx(try_from = "String")]
+    pub to_status: Status,
     pub to_assignee: Option<i64>,
     pub assignee_name: Option<String>,
     pub team_id: Option<i64>,
     pub actor: String,
     pub actor_operator_id: Option<i64>,
-    pub reason: String,
+    #[sqlx(try_from = "String")]
+    pub reason: ChangeReason,
     pub at: i64,
 }
 

@@ -1,7 +1,7 @@
 //! Conversations, their transcript lines and their declines.
 
 use crate::engine::{
-    Assignment, Conversation, ConversationId, OperatorId, Resolution, Status, TeamId, WidgetId, WorkspaceId,
+    Assignment, Author, Conversation, ConversationId, OperatorId, Resolution, Status, TeamId, WidgetId, WorkspaceId,
 };
 use sqlx::AnyConnection;
 use sqlx::{FromRow, Row};
@@ -14,7 +14,8 @@ pub struct ConversationRow {
     pub id: String,
     pub workspace_id: i64,
     pub widget_id: String,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: Status,
     pub assignee_id: Option<i64>,
     pub team_id: Option<i64>,
     pub version: i64,
@@ -30,14 +31,9 @@ pub struct ConversationRow {
 }
 
 impl ConversationRow {
-    pub fn status(&self) -> Status {
-        // Only this module writes the column, always from `Status::as_str`.
-        self.status.parse().unwrap_or(Status::Bot)
-    }
-
     pub fn assignment(&self) -> Assignment {
         Assignment {
-            status: self.status(),
+            status: self.status,
             assignee: self.assignee_id.map(OperatorId),
             team: self.team_id.map(TeamId),
         }
@@ -235,7 +231,8 @@ pub async fn list(
 pub struct MessageRow {
     pub id: i64,
     pub conversation_id: String,
-    pub author: String,
+    #[sqlx(try_from = "String")]
+    pub author: Author,
     pub operator_id: Option<i64>,
     pub text: String,
     pub attachments: Option<String>,
@@ -246,7 +243,7 @@ pub struct MessageRow {
 
 pub struct NewMessage<'a> {
     pub conversation: &'a str,
-    pub author: &'a str,
+    pub author: Author,
     pub operator: Option<OperatorId>,
     pub text: &'a str,
     pub attachments: Option<String>,
@@ -262,7 +259,7 @@ pub async fn insert_message(conn: &mut AnyConnection, m: &NewMessage<'_>) -> Res
          values ($1, $2, $3, $4, $5, $6, $7, $8) on conflict do nothing returning id",
     )
     .bind(m.conversation)
-    .bind(m.author)
+    .bind(m.author.as_str())
     .bind(m.operator.map(|o| o.0))
     .bind(m.text)
     .bind(m.attachments.clone())

@@ -1,7 +1,7 @@
 //! Operators, and the routing candidates drawn from them.
 
 use crate::engine::routing::Candidate;
-use crate::engine::{OperatorId, OperatorRef, WorkspaceId};
+use crate::engine::{OperatorId, OperatorRef, Presence, Role, WorkspaceId};
 use sqlx::AnyConnection;
 use sqlx::FromRow;
 
@@ -12,8 +12,10 @@ pub struct OperatorRow {
     pub id: i64,
     pub workspace_id: i64,
     pub name: String,
-    pub role: String,
-    pub presence: String,
+    #[sqlx(try_from = "String")]
+    pub role: Role,
+    #[sqlx(try_from = "String")]
+    pub presence: Presence,
     pub capacity: Option<i64>,
     pub last_assigned_at: Option<i64>,
     pub created_at: i64,
@@ -69,7 +71,7 @@ pub async fn find_by_name(
 #[derive(Debug, Clone)]
 pub struct OperatorFields {
     pub name: String,
-    pub role: String,
+    pub role: Role,
     pub capacity: Option<i64>,
 }
 
@@ -85,7 +87,7 @@ pub async fn insert(
     )
     .bind(ws.0)
     .bind(&f.name)
-    .bind(&f.role)
+    .bind(f.role.as_str())
     .bind(f.capacity)
     .bind(now)
     .fetch_one(conn)
@@ -96,7 +98,7 @@ pub async fn update(conn: &mut AnyConnection, id: OperatorId, f: &OperatorFields
     sqlx::query("update operators set name = $2, role = $3, capacity = $4 where id = $1")
         .bind(id.0)
         .bind(&f.name)
-        .bind(&f.role)
+        .bind(f.role.as_str())
         .bind(f.capacity)
         .execute(conn)
         .await?;
@@ -134,7 +136,8 @@ pub async fn open_chats(conn: &mut AnyConnection, id: OperatorId) -> Result<i64,
 #[derive(FromRow)]
 struct CandidateRow {
     id: i64,
-    presence: String,
+    #[sqlx(try_from = "String")]
+    presence: Presence,
     capacity: Option<i64>,
     last_assigned_at: Option<i64>,
     open_chats: i64,
@@ -148,7 +151,7 @@ fn candidates(rows: Vec<CandidateRow>) -> Vec<Candidate> {
     rows.into_iter()
         .map(|r| Candidate {
             id: OperatorId(r.id),
-            presence: r.presence.parse().unwrap_or(crate::engine::Presence::Away),
+            presence: r.presence,
             capacity: r.capacity,
             open_chats: r.open_chats,
             last_assigned_at: r.last_assigned_at,

@@ -1,6 +1,6 @@
 //! Widgets: routing mode, eligible operators, round-robin cursor and mirror channels.
 
-use crate::engine::{OperatorId, WorkspaceId};
+use crate::engine::{OperatorId, RoutingMode, WorkspaceId};
 use sqlx::AnyConnection;
 use sqlx::{FromRow, Row};
 
@@ -10,7 +10,8 @@ const COLUMNS: &str = "id, workspace_id, routing, rr_cursor, created_at";
 pub struct WidgetRow {
     pub id: String,
     pub workspace_id: i64,
-    pub routing: String,
+    #[sqlx(try_from = "String")]
+    pub routing: RoutingMode,
     pub rr_cursor: Option<i64>,
     pub created_at: i64,
 }

@@ -5,19 +5,28 @@
 //! platform what happened — through one assignment engine with one source of truth.
 //!
 //! # Layout
+//! Bottom up; each layer uses only those above it in this list, with no import cycles
+//! (see `docs/architecture.md`).
 //! - [`engine`] — the domain: statuses, the state machine, routing, permissions, effects
 //!   as data. Knows nothing of storage, HTTP or chat platforms.
-//! - [`store`] — SQL on SQLite or PostgreSQL (sqlx `Any`), one module per table family.
+//! - [`store`] — SQL on SQLite or PostgreSQL (sqlx `Any`), one module per table family;
+//!   platform references in tables keyed by platform.
+//! - [`outbox`] — the worker that delivers outbox rows through the targets registered by
+//!   name: timeouts, retries, backoff, hold-backs, dead letters, supervision.
 //! - [`service`] — runs engine decisions inside store transactions, writes the audit trail
-//!   and the outbox rows, and announces committed changes.
-//! - [`outbox`] — workers that deliver outbox rows: retries, backoff, dead letters.
-//! - [`http`] — the axum surface: widget events (§7.1), the HTTP API (§7.3), health,
-//!   metrics, the event stream and the OpenAPI document.
+//!   and the outbox rows (asking each platform's mirror for its own), and announces
+//!   committed changes. The only door to the store.
+//! - [`web`] — HTTP pieces every front door shares: the error shape, body extractors.
+//! - [`http`] — the axum surface: widget events, the HTTP API, health, metrics, the event
+//!   stream and the OpenAPI document.
+//! - [`platform`] — the seam a chat platform plugs into: its mirror, its outbox targets,
+//!   its routes.
+//! - [`slack`] — the Slack adapter: signed events, buttons, modals, `/handoff`, and the
+//!   outbox targets that make the Web API calls and act on queued events.
 //! - [`config`] — settings from a TOML file and the environment; `check-config`.
 //! - [`signature`] — the widget platform's HMAC request signature.
-//! - [`slack`] — the Slack adapter: signed events, buttons, modals, `/handoff`, and the
-//!   outbox target that makes the Web API calls.
-//! - [`startup`] — builds the application, binds the port, runs until shutdown.
+//! - [`startup`] — builds the application and its adapter registry, binds the port, runs
+//!   until shutdown.
 //! - [`telemetry`] — logging setup.
 //! - [`loadgen`] — `handoff-bridge bench`, the load generator behind `BENCHMARKS.md`.
 //! - [`standins`] — local stand-ins of the platforms, for tests, benchmarks and the sandbox.

@@ -97,3 +97,24 @@ on_both_databases! {
         assert_eq!((again_a[0].id, again_a[0].claims), (next[0].id, 2));
     }
 }
+
+on_both_databases! {
+    async fn corrupt_stored_text_is_an_error_not_a_default(db) {
+        let app = TestApp::spawn(&db).await;
+        let ada = app.operator("Ada", "agent").await;
+        app.handoff("c1", "support").await;
+        let (s, _) = app.get(&format!("/v1/operators/{}", ada.id), ADMIN_TOKEN).await;
+        assert_eq!(s, reqwest::StatusCode::OK);
+        sqlx::query("update operators set role = 'superuser' where id = $1").bind(ada.id).execute(&app.pool).await.unwrap();
+        // Neither shown as an agent nor let in as one: the service says it cannot read it.
+        let (s, body) = app.get(&format!("/v1/operators/{}", ada.id), ADMIN_TOKEN).await;
+        assert_eq!((s, body["error"]["code"].as_str()), (reqwest::StatusCode::INTERNAL_SERVER_ERROR, Some("internal")), "{body}");
+        let (s, _) = app.get("/v1/conversations", &ada.token).await;
+        assert_eq!(s, reqwest::StatusCode::INTERNAL_SERVER_ERROR);
+
+        sqlx::query("update operators set role = 'agent'").execute(&app.pool).await.unwrap();
+        sqlx::query("update conversations set status = 'limbo' where id = 'c1'").execute(&app.pool).await.unwrap();
+        let (s, _) = app.get("/v1/conversations/c1", ADMIN_TOKEN).await;
+        assert_eq!(s, reqwest::StatusCode::INTERNAL_SERVER_ERROR, "a corrupt status is not read as `bot`");
+    }
+}

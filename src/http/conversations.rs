@@ -6,7 +6,7 @@ use super::auth::Auth;
 use crate::engine::transition::{Command, Outcome, TransferTarget};
 use crate::engine::{OperatorId, Resolution, Status, TeamId};
 use crate::service::{Acted, ConversationDetail, ConversationView};
-use crate::store::conversations::Filter;
+use crate::service::Filter;
 use crate::web::error::ApiError;
 use crate::web::extract::{ApiJson, OptionalJson};
 use axum::extract::rejection::QueryRejection;

@@ -16,10 +16,11 @@ mod retry_after;
 mod widget;
 
 pub use retry_after::{MAX_HOLD_BACK, parse as parse_retry_after};
+pub use crate::store::outbox::OutboxRow;
 pub use widget::{WidgetTarget, classify};
 
 use crate::config::OutboxSettings;
-use crate::store::outbox::{self, OutboxRow};
+use crate::store::outbox;
 use crate::store::{Backend, Store, now_ms};
 use backon::{BackoffBuilder, ExponentialBuilder};
 use futures_util::FutureExt;

@@ -21,6 +21,7 @@ mod seed;
 mod views;
 mod widget_events;
 
+pub use crate::store::conversations::Filter;
 pub use crate::store::refs::{MessageRef, ThreadRef};
 pub use conversations::{Acted, HeldReply, Names};
 pub use deliveries::TARGET_WIDGET;

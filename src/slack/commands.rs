@@ -8,7 +8,7 @@ use super::verify::{SignedBody, form};
 use crate::engine::transition::{Command, Outcome};
 use crate::engine::{OperatorId, Presence, RoutingMode, TeamId};
 use crate::service::{DEFAULT_WORKSPACE, LinkedOperator, Origin, ServiceError, WidgetPatch};
-use crate::store::conversations::Filter;
+use crate::service::Filter;
 use crate::web::error::ApiError;
 use axum::Json;
 use axum::extract::State;

@@ -11,7 +11,7 @@ use super::{PLATFORM, Slack};
 use crate::engine::OperatorId;
 use crate::outbox::Delivery;
 use crate::service::{Line, MessageRef, Planned, ThreadRef, ThreadState};
-use crate::store::outbox::OutboxRow;
+use crate::outbox::OutboxRow;
 use serde_json::Value;
 use slack_morphism::errors::SlackClientError;
 use slack_morphism::prelude::*;

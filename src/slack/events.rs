@@ -11,7 +11,7 @@ use super::{PLATFORM, Slack, TARGET_INBOUND};
 use crate::engine::transition::Command;
 use crate::outbox::Delivery;
 use crate::service::{DEFAULT_WORKSPACE, MessageRef, Origin, ServiceError};
-use crate::store::outbox::OutboxRow;
+use crate::outbox::OutboxRow;
 use crate::web::error::ApiError;
 use axum::Json;
 use axum::extract::State;

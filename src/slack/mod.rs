@@ -29,7 +29,7 @@ use crate::engine::effects::Effect;
 use crate::outbox::{Delivery, Target};
 use crate::platform::{Adapter, Started};
 use crate::service::{MessageRef, Mirror, Planned, Service, ThreadRef};
-use crate::store::outbox::OutboxRow;
+use crate::outbox::OutboxRow;
 use axum::Router;
 use axum::routing::post;
 use secrecy::{ExposeSecret, SecretString};

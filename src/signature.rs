@@ -1,4 +1,4 @@
-//! The widget platform's request signature (§7.1, §7.2):
+//! The widget platform's request signature (`docs/widget-api.md#signing`):
 //! `X-Handoff-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">`.
 //! Used to verify inbound events, to sign outbound calls, and by the widget stand-in.
 

@@ -1,12 +1,13 @@
-//! The conversation routes of §7.3: inbox lists, one conversation with its audit trail,
-//! and the actions (claim, reject, transfer, unassign, resolve, reply).
+//! The HTTP API's conversation routes (`README.md#the-http-api`): inbox lists, one
+//! conversation with its audit trail, and the actions (claim, reject, transfer, unassign,
+//! resolve, reply) of `docs/behaviour.md#transitions`.
 
 use super::AppState;
 use super::auth::Auth;
 use crate::engine::transition::{Command, Outcome, TransferTarget};
 use crate::engine::{OperatorId, Resolution, Status, TeamId};
-use crate::service::{Acted, ConversationDetail, ConversationView};
 use crate::service::Filter;
+use crate::service::{Acted, ConversationDetail, ConversationView};
 use crate::web::error::ApiError;
 use crate::web::extract::{ApiJson, OptionalJson};
 use axum::extract::rejection::QueryRejection;

@@ -1,4 +1,5 @@
-//! The directory routes of §7.3: operators (with presence and tokens), teams and widgets.
+//! The HTTP API's directory routes (`README.md#the-http-api`): operators (with presence
+//! and tokens), teams and widgets, checked as in `docs/behaviour.md#permissions`.
 
 use super::AppState;
 use super::auth::Auth;

@@ -1,5 +1,5 @@
-//! `POST /v1/widget/events` (§7.1): signed events from the widget platform. The
-//! signature is checked on the raw body before anything is parsed.
+//! `POST /v1/widget/events` (`docs/widget-api.md#inbound-events`): signed events from the
+//! widget platform. The signature is checked on the raw body before anything is parsed.
 
 use super::AppState;
 use crate::service::{Ingested, WidgetEvent};

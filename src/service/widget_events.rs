@@ -1,5 +1,6 @@
-//! Inbound events from the widget platform (§7.1): handoffs, visitor and bot messages,
-//! closes. Each event acts once: its id is recorded in the transaction that acts on it.
+//! Inbound events from the widget platform (`docs/widget-api.md#inbound-events`):
+//! handoffs, visitor and bot messages, closes. Each event acts once: its id is recorded
+//! in the transaction that acts on it.
 
 use super::{DEFAULT_WORKSPACE, MAX_ATTEMPTS, Service, ServiceError};
 use crate::engine::Actor;

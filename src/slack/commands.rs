@@ -1,14 +1,14 @@
-//! `POST /slack/commands`: `/handoff` and its subcommands (§4). Every answer is
-//! ephemeral; a wrong command gets its usage; a refused one says which role it needs.
-//! Slack does not tell an app which thread a command was typed in, so `claim` and
-//! `reply` name the conversation.
+//! `POST /slack/commands`: `/handoff` and its subcommands (`docs/behaviour.md#in-slack`).
+//! Every answer is ephemeral; a wrong command gets its usage; a refused one says which
+//! role it needs. Slack does not tell an app which thread a command was typed in, so
+//! `claim` and `reply` name the conversation.
 
 use super::Slack;
 use super::verify::{SignedBody, form};
 use crate::engine::transition::{Command, Outcome};
 use crate::engine::{OperatorId, Presence, RoutingMode, TeamId};
-use crate::service::{DEFAULT_WORKSPACE, LinkedOperator, Origin, ServiceError, WidgetPatch};
 use crate::service::Filter;
+use crate::service::{DEFAULT_WORKSPACE, LinkedOperator, Origin, ServiceError, WidgetPatch};
 use crate::web::error::ApiError;
 use axum::Json;
 use axum::extract::State;

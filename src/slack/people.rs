@@ -1,6 +1,6 @@
 //! Slack users as operators: found by their Slack user id, or created on first sight
 //! with their display name from `users.info`. Slack workspace admins and owners, and the
-//! user ids the configuration names, become admins (§3.3).
+//! user ids the configuration names, become admins (`docs/behaviour.md#permissions`).
 
 use super::{PLATFORM, Slack};
 use crate::engine::Role;

@@ -117,8 +117,9 @@ fn button(text: &str, action: &str, value: &str, style: Option<SlackBlockButtonS
     }
 }
 
-/// The buttons the state allows (§4). A conversation routed to someone who has not
-/// accepted it yet also offers them Accept and Reject (Reject routes it on).
+/// The buttons the state allows (`docs/behaviour.md#in-slack`). A conversation routed to
+/// someone who has not accepted it yet also offers them Accept and Reject (Reject routes
+/// it on).
 pub fn buttons(c: &ConversationView) -> Vec<SlackActionBlockElement> {
     let value = action_value(c.version, &c.id);
     match (c.status, &c.assignee) {

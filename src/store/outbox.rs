@@ -1,11 +1,11 @@
-//! The outbox table (SPEC §6): rows are written in the transaction of the change that
-//! caused them and claimed by workers under a lease. Rows sharing an ordering key go
-//! one at a time, in id order: a row is only claimable while no earlier row of its key
-//! is still pending or in flight. A claim is one conditional update that gives the rows
-//! a fresh claim token (on PostgreSQL skipping rows another instance is claiming, with
-//! `FOR UPDATE SKIP LOCKED`), so two workers never hold the same row; and a result is
-//! recorded only while the token still holds the row, so a worker whose lease ran out
-//! cannot overwrite a newer claim.
+//! The outbox table (`docs/architecture.md#the-outbox`): rows are written in the
+//! transaction of the change that caused them and claimed by workers under a lease. Rows
+//! sharing an ordering key go one at a time, in id order: a row is only claimable while
+//! no earlier row of its key is still pending or in flight. A claim is one conditional
+//! update that gives the rows a fresh claim token (on PostgreSQL skipping rows another
+//! instance is claiming, with `FOR UPDATE SKIP LOCKED`), so two workers never hold the
+//! same row; and a result is recorded only while the token still holds the row, so a
+//! worker whose lease ran out cannot overwrite a newer claim.
 
 use sqlx::AnyConnection;
 use sqlx::FromRow;

@@ -1,6 +1,7 @@
-//! §6 and §7.2: calls to the widget platform are signed, carry an idempotency key, go in
-//! order per conversation, are retried on 5xx, held back on 429, kept as dead letters on
-//! other 4xx, and survive a crash.
+//! The outbox (`docs/architecture.md#the-outbox`, `docs/widget-api.md#outbound-calls`):
+//! calls to the widget platform are signed, carry an idempotency key, go in order per
+//! conversation, are retried on 5xx, held back on 429, kept as dead letters on other 4xx,
+//! and survive a crash.
 
 use crate::helpers::*;
 use crate::on_both_databases;

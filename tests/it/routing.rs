@@ -1,5 +1,5 @@
-//! §3.1 routing: round-robin with a persisted cursor, lightest-load with its tie rules,
-//! presence, capacity and declines.
+//! Routing (`docs/behaviour.md#routing`): round-robin with a persisted cursor,
+//! lightest-load with its tie rules, presence, capacity and declines.
 
 use crate::helpers::*;
 use crate::on_both_databases;

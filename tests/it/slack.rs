@@ -1,6 +1,7 @@
-//! §4 and §3.2a in Slack: thread roots with the buttons the state allows, the transcript,
-//! clicks, modals, replies both ways, DMs to the assignee only, receipts, retries,
-//! signatures and rate limits — through signed Slack requests, against the stand-in.
+//! Slack (`docs/behaviour.md#in-slack`, `docs/behaviour.md#replies-and-notes`): thread
+//! roots with the buttons the state allows, the transcript, clicks, modals, replies both
+//! ways, DMs to the assignee only, receipts, retries, signatures and rate limits —
+//! through signed Slack requests, against the stand-in.
 
 use crate::helpers::*;
 use crate::on_both_databases;

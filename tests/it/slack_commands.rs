@@ -1,6 +1,7 @@
-//! §4 `/handoff`, through Slack's front door (`POST /slack/commands`, signed as Slack
-//! signs it): every subcommand — `help`, `available`/`away`, `status`, `inbox`, `claim`,
-//! `reply`, `team create|delete|add|remove|list`, `routing` (show, set, eligible),
+//! `/handoff` (`docs/behaviour.md#in-slack`), through Slack's front door
+//! (`POST /slack/commands`, signed as Slack signs it): every subcommand — `help`,
+//! `available`/`away`, `status`, `inbox`, `claim`, `reply`,
+//! `team create|delete|add|remove|list`, `routing` (show, set, eligible),
 //! `widgets`, `connect` — with what the person who typed it sees (always an ephemeral
 //! answer), what changed behind it (the HTTP API, the widget platform, routing) and every
 //! Slack Web API call it caused; wrong commands answered with what is wrong and the
@@ -691,8 +692,9 @@ on_both_databases! {
         assert_eq!(say(&s, ADA, "claim c1").await, "`c1` is yours.");
         s.expect(&["chat.update"]).await;
 
-        // §3.2: Accept (button, or `/handoff claim`) on a chat owned by someone else is
-        // allowed to managers, as a takeover (the default `takeover = managers`).
+        // `docs/behaviour.md#transitions`: Accept (button, or `/handoff claim`) on a chat
+        // owned by someone else is allowed to managers, as a takeover (the default
+        // `takeover = managers`).
         assert_eq!(say(&s, MAX, "claim c1").await, "You took `c1` over.");
         assert_eq!(s.conversation("c1").await["assignee"]["name"], "Max");
         s.expect(&["chat.update"]).await;
@@ -709,8 +711,9 @@ on_both_databases! {
         assert_eq!(say(&s, ADA, "claim c1").await, "`c1` is yours.");
         s.expect(&["chat.update"]).await;
 
-        // §3.2: a reply by someone else on an owned chat is not sent; the replier is told
-        // privately, with a "Take over & send" button if their role allows takeover.
+        // `docs/behaviour.md#replies-and-notes`: a reply by someone else on an owned chat
+        // is not sent; the replier is told privately, with a "Take over & send" button if
+        // their role allows takeover.
         let res = s.sender.command(MAX, CHANNEL, "reply c1 Max here, I'll take it").await;
         assert_eq!(res.status(), StatusCode::OK);
         let answer: Value = res.json().await.unwrap();
@@ -737,7 +740,8 @@ on_both_databases! {
             (line["delivery"] == "delivered").then_some(())
         }).await;
 
-        // The visitor got it, so the copy in the thread must get its ✅ (§3.2a).
+        // The visitor got it, so the copy in the thread must get its ✅
+        // (`docs/behaviour.md#replies-and-notes`).
         let calls = s.expect(&["chat.update", "chat.postMessage", "reactions.add"]).await;
         assert_eq!(calls[1].args["thread_ts"], root.as_str());
         assert_eq!(calls[2].args["name"], "white_check_mark");

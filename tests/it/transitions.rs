@@ -1,5 +1,5 @@
-//! §3.2 transitions through the HTTP API, each with its permission failures, and what
-//! the widget platform is told.
+//! The transitions (`docs/behaviour.md#transitions`) through the HTTP API, each with its
+//! permission failures, and what the widget platform is told.
 
 use crate::helpers::*;
 use crate::on_both_databases;

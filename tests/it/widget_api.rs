@@ -1,4 +1,5 @@
-//! §7.1: signed widget events, idempotency, refusals that change nothing.
+//! Widget events (`docs/widget-api.md#inbound-events`): signed widget events,
+//! idempotency, refusals that change nothing.
 
 use crate::helpers::*;
 use crate::on_both_databases;

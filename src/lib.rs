@@ -5,8 +5,8 @@
 //! platform what happened — through one assignment engine with one source of truth.
 //!
 //! # Layout
-//! Bottom up; each layer uses only those above it in this list, with no import cycles
-//! (see `docs/architecture.md`).
+//! The layers, bottom up: each uses only layers listed before it (and the leaf modules
+//! `config` and `signature`), with no import cycles (see `docs/architecture.md#layers`).
 //! - [`engine`] — the domain: statuses, the state machine, routing, permissions, effects
 //!   as data. Knows nothing of storage, HTTP or chat platforms.
 //! - [`store`] — SQL on SQLite or PostgreSQL (sqlx `Any`), one module per table family;

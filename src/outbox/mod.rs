@@ -15,8 +15,8 @@
 mod retry_after;
 mod widget;
 
-pub use retry_after::{MAX_HOLD_BACK, parse as parse_retry_after};
 pub use crate::store::outbox::OutboxRow;
+pub use retry_after::{MAX_HOLD_BACK, parse as parse_retry_after};
 pub use widget::{WidgetTarget, classify};
 
 use crate::config::OutboxSettings;

@@ -26,10 +26,10 @@ pub mod verify;
 
 use crate::config::SlackSettings;
 use crate::engine::effects::Effect;
+use crate::outbox::OutboxRow;
 use crate::outbox::{Delivery, Target};
 use crate::platform::{Adapter, Started};
 use crate::service::{MessageRef, Mirror, Planned, Service, ThreadRef};
-use crate::outbox::OutboxRow;
 use axum::Router;
 use axum::routing::post;
 use secrecy::{ExposeSecret, SecretString};

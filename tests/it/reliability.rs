@@ -148,6 +148,53 @@ on_both_databases! {
         assert_eq!(probe.calls.load(Ordering::SeqCst), 2, "delivered by the next claimant, not a third time");
         assert_eq!(second.pass().await.unwrap(), 0, "nothing left to deliver");
     }
+
+    async fn a_delivery_that_panics_is_retried_and_the_worker_goes_on(db) {
+        let store = Store::connect(&db.url).await.unwrap();
+        let mut tx = store.write().await.unwrap();
+        for key in ["a", "b"] {
+            let row = NewRow { workspace_id: 1, target: "flaky", kind: "call", ordering_key: key.into(), payload: json!({"key": key}) };
+            outbox::enqueue(tx.conn(), &row, now_ms()).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+        let flaky = Arc::new(PanicsOnce::default());
+        let mut targets = Targets::default();
+        targets.insert("flaky", flaky.clone() as Arc<dyn Target>);
+        let settings = OutboxSettings { backoff_min: Duration::from_millis(10), backoff_max: Duration::from_millis(20), ..OutboxSettings::default() };
+        let worker = Worker::new(store.clone(), Arc::new(Notify::new()), settings, targets);
+
+        assert_eq!(worker.pass().await.unwrap(), 2);
+        worker.settle().await;
+        let pool = db.pool().await;
+        let rows: Vec<(String, String, Option<String>)> = sqlx::query_as("select ordering_key, status, last_error from outbox order by id")
+            .fetch_all(&pool).await.unwrap();
+        assert_eq!(rows[0], ("a".into(), "pending".into(), Some("the delivery panicked".into())), "the panic is a failed attempt");
+        assert_eq!((rows[1].0.as_str(), rows[1].1.as_str()), ("b", "done"), "the other row was delivered");
+        eventually("the panicked row delivered on its retry", || async {
+            worker.pass().await.unwrap();
+            worker.settle().await;
+            let status: String = sqlx::query_scalar("select status from outbox where ordering_key = 'a'").fetch_one(&pool).await.unwrap();
+            (status == "done").then_some(())
+        }).await;
+        assert_eq!(flaky.calls.load(Ordering::SeqCst), 3);
+    }
+}
+
+/// A target whose first call for row `a` panics.
+#[derive(Default)]
+struct PanicsOnce {
+    calls: AtomicUsize,
+}
+
+#[async_trait]
+impl Target for PanicsOnce {
+    async fn deliver(&self, row: &OutboxRow) -> Delivery {
+        let first = self.calls.fetch_add(1, Ordering::SeqCst) < 2;
+        if first && row.ordering_key == "a" {
+            panic!("a bug in one delivery");
+        }
+        Delivery::Delivered
+    }
 }
 
 /// A target whose first call stalls its thread past the lease (a paused process), and

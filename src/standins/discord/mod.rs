@@ -1,0 +1,295 @@
+//! A local stand-in for Discord's REST API.
+//!
+//! Tests never reach the internet, yet the bridge must be exercised end to end against
+//! Discord with the real client library. [`DiscordStandIn`] is a stateful stand-in of
+//! Discord's REST API (v10) on 127.0.0.1: serenity's `Http` is pointed at
+//! [`DiscordStandIn::api_url`] (`HttpBuilder::proxy`, with its rate limiter disabled,
+//! since serenity only honours the proxy then) and nothing else changes — the same
+//! `/api/v10/...` paths, `Authorization: Bot <token>`, Discord's JSON objects and error
+//! shapes (`401: Unauthorized`, `10003 Unknown Channel`, `10008 Unknown Message`,
+//! `50007` for a user who does not accept DMs, `50035 Invalid Form Body` with its nested
+//! field errors for the documented message limits, 429 with `retry_after` and the
+//! `Retry-After`/`X-RateLimit-*` headers).
+//!
+//! It keeps guilds, channels (text, forum, threads, DMs), users, messages (content,
+//! embeds, components, flags, reactions), interactions it handed out and their answers,
+//! and registered commands; records every call for the tests to assert on; and injects
+//! faults per route (429, any status, delays, calls that hang).
+//!
+//! The files, by responsibility: `state` (the world, its JSON and its fault queue),
+//! `server` (the HTTP side: route table, auth, faults, recording), `wire` (error shapes,
+//! rate-limit headers, message limits), `messages`, `channels` and `interactions` (the
+//! routes). The gateway is not served yet: `GET /gateway` only names where it will be.
+//!
+//! The module's tests drive the stand-in with serenity's own `Http` client, which proves
+//! that it reads every answer and maps every error as it would Discord's.
+
+mod channels;
+mod interactions;
+mod messages;
+mod server;
+mod state;
+#[cfg(test)]
+mod tests;
+mod wire;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::Method;
+use serde_json::Value;
+
+use state::{Channel, Fault, Shared, User, World, kind};
+
+/// One REST call the stand-in received, with what it answered.
+#[derive(Debug, Clone)]
+pub struct DiscordCall {
+    /// The route as faults name it: method and path template, e.g.
+    /// `"POST /channels/{channel_id}/messages"` (the method and raw path if unknown).
+    pub route: String,
+    pub method: String,
+    /// The path under `/api/v10`, e.g. `"/channels/42/messages"`.
+    pub path: String,
+    /// The JSON body, `Null` if none or not JSON.
+    pub body: Value,
+    /// Whether the request carried `Authorization: Bot <the bot token>`.
+    pub token_ok: bool,
+    /// The HTTP status answered; 0 while a hung call has no answer.
+    pub status: u16,
+    /// The JSON answered (`Null` for a 204, and while a hung call has no answer).
+    pub response: Value,
+}
+
+/// A message as the stand-in holds it.
+#[derive(Debug, Clone)]
+pub struct DiscordMessage {
+    pub id: u64,
+    pub channel_id: u64,
+    pub author_id: u64,
+    pub content: String,
+    pub embeds: Vec<Value>,
+    pub components: Vec<Value>,
+    pub flags: u64,
+    /// Whether an edit changed it.
+    pub edited: bool,
+    /// The bot's reactions, in the order they were added.
+    pub reactions: Vec<String>,
+    /// The thread started from it (which has the message's id).
+    pub thread_id: Option<u64>,
+}
+
+/// The Discord REST stand-in: an HTTP server on 127.0.0.1. Cheap to clone; the server
+/// stops when every clone is dropped.
+#[derive(Clone)]
+pub struct DiscordStandIn {
+    shared: Arc<Shared>,
+    _guard: Arc<super::ServerGuard>,
+    base_url: String,
+}
+
+impl std::fmt::Debug for DiscordStandIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DiscordStandIn")
+            .field("base_url", &self.base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DiscordStandIn {
+    /// The bot's user id (`GET /users/@me`, the author of its messages).
+    pub const BOT_USER_ID: u64 = 1_100_000_000_000_000_001;
+    /// The bot's username.
+    pub const BOT_NAME: &'static str = "handoff-bridge";
+    /// The application's id (interaction webhooks, commands).
+    pub const APPLICATION_ID: u64 = 1_100_000_000_000_000_002;
+
+    /// Binds 127.0.0.1:0 and serves `/api/v10/...` in a background task until every clone
+    /// is dropped. Only `bot_token` is accepted (as `Authorization: Bot <bot_token>`).
+    pub async fn start(bot_token: &str) -> DiscordStandIn {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("discord stand-in: bind 127.0.0.1:0");
+        let addr = listener.local_addr().expect("discord stand-in: local address");
+        let base_url = format!("http://{addr}");
+        let hangs = super::Hangs::new();
+        let shared = Arc::new(Shared::new(bot_token, World::new(base_url.clone()), hangs.clone()));
+        let guard = super::serve(listener, server::router(shared.clone()), "discord", hangs);
+        DiscordStandIn {
+            shared,
+            _guard: Arc::new(guard),
+            base_url,
+        }
+    }
+
+    /// `http://127.0.0.1:PORT` — what serenity's `HttpBuilder::proxy` wants: it replaces
+    /// `https://discord.com` with it, so requests arrive at `/api/v10/...`.
+    pub fn api_url(&self) -> String {
+        self.base_url.clone()
+    }
+
+    /// `ws://127.0.0.1:PORT/gateway`, what `GET /gateway` answers.
+    pub fn gateway_url(&self) -> String {
+        format!("{}/gateway", self.base_url.replacen("http://", "ws://", 1))
+    }
+
+    // -----------------------------------------------------------------------------------
+    // The directory
+
+    pub fn add_guild(&self, id: u64, name: &str) {
+        self.shared.lock().guilds.insert(id, name.to_string());
+    }
+
+    /// A text channel of `guild`.
+    pub fn add_text_channel(&self, guild: u64, id: u64, name: &str) {
+        let c = Channel::new(id, kind::GUILD_TEXT, Some(guild), name);
+        self.shared.lock().channels.insert(id, c);
+    }
+
+    /// A forum channel of `guild`, with its available tags `(id, name)`.
+    pub fn add_forum_channel(&self, guild: u64, id: u64, name: &str, tags: &[(u64, &str)]) {
+        let mut c = Channel::new(id, kind::GUILD_FORUM, Some(guild), name);
+        c.available_tags = tags.iter().map(|(t, n)| (*t, n.to_string())).collect();
+        self.shared.lock().channels.insert(id, c);
+    }
+
+    /// A user. `dms_open: false` makes posting in the bot's DM with them fail with 50007.
+    pub fn add_user(&self, id: u64, username: &str, dms_open: bool) {
+        let user = User {
+            username: username.to_string(),
+            bot: false,
+            dms_closed: !dms_open,
+        };
+        self.shared.lock().users.insert(id, user);
+    }
+
+    /// Makes an interaction known, as if it had been dispatched: its token then answers
+    /// on the callback and webhook routes. `message_id`: the message a component
+    /// interaction is on.
+    pub fn register_interaction(&self, id: u64, token: &str, channel_id: u64, message_id: Option<u64>) {
+        let it = interactions::Interaction {
+            id,
+            channel_id,
+            message_id,
+            answered: false,
+        };
+        self.shared.lock().interactions.insert(token.to_string(), it);
+    }
+
+    // -----------------------------------------------------------------------------------
+    // What happened
+
+    /// The messages of a channel (or thread), oldest first.
+    pub fn messages(&self, channel: u64) -> Vec<DiscordMessage> {
+        let w = self.shared.lock();
+        w.messages
+            .get(&channel)
+            .map(|ms| ms.values().map(public_message).collect())
+            .unwrap_or_default()
+    }
+
+    pub fn message(&self, channel: u64, id: u64) -> Option<DiscordMessage> {
+        let w = self.shared.lock();
+        w.messages.get(&channel)?.get(&id).map(public_message)
+    }
+
+    /// A channel as `GET /channels/{id}` shows it.
+    pub fn channel(&self, id: u64) -> Option<Value> {
+        let w = self.shared.lock();
+        w.channels.get(&id).map(|c| w.channel_json(c))
+    }
+
+    /// The bot's DM channel with `user`, once opened.
+    pub fn dm_channel(&self, user: u64) -> Option<u64> {
+        self.shared.lock().dms.get(&user).copied()
+    }
+
+    /// The guild's commands, as last written in bulk.
+    pub fn commands(&self, guild: u64) -> Vec<Value> {
+        let w = self.shared.lock();
+        w.commands
+            .get(&(Self::APPLICATION_ID, guild))
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// The interaction callbacks received: (interaction id, body).
+    pub fn interaction_callbacks(&self) -> Vec<(u64, Value)> {
+        let w = self.shared.lock();
+        w.callbacks.iter().map(|(id, _, b)| (*id, b.clone())).collect()
+    }
+
+    /// Every call so far, in arrival order.
+    pub fn calls(&self) -> Vec<DiscordCall> {
+        let w = self.shared.lock();
+        w.calls.iter().map(|(_, c)| c.clone()).collect()
+    }
+
+    /// The calls since the last `take_calls`.
+    pub fn take_calls(&self) -> Vec<DiscordCall> {
+        let mut w = self.shared.lock();
+        let from = w.taken.min(w.calls.len());
+        w.taken = w.calls.len();
+        w.calls[from..].iter().map(|(_, c)| c.clone()).collect()
+    }
+
+    // -----------------------------------------------------------------------------------
+    // Faults. `route` is a method and path template, e.g.
+    // `"POST /channels/{channel_id}/messages"` (see `DiscordCall::route`).
+
+    /// The next `n` calls of `route` answer `status` without being carried out.
+    pub fn fail_next(&self, route: &str, n: usize, status: u16) {
+        self.push_faults(route, n, Fault::Status(status));
+    }
+
+    /// The next `n` calls of `route` answer 429 with `retry_after` seconds.
+    pub fn rate_limit_next(&self, route: &str, n: usize, retry_after_secs: f64) {
+        self.push_faults(route, n, Fault::RateLimited(retry_after_secs));
+    }
+
+    /// The next `n` calls of `route` are carried out after `delay`.
+    pub fn delay_next(&self, route: &str, n: usize, delay: Duration) {
+        self.push_faults(route, n, Fault::Delay(delay));
+    }
+
+    /// The next `n` calls of `route` hang, unanswered and not carried out, until
+    /// [`Self::clear_faults`] (then they answer 503) or the stand-in stops.
+    pub fn hang_next(&self, route: &str, n: usize) {
+        self.push_faults(route, n, Fault::Hang);
+    }
+
+    /// Drops the queued faults and lets hung calls go.
+    pub fn clear_faults(&self) {
+        let mut w = self.shared.lock();
+        w.faults.clear();
+        self.shared.hangs.release();
+    }
+
+    fn push_faults(&self, route: &str, n: usize, fault: Fault) {
+        let key = normalise_route(route);
+        let mut w = self.shared.lock();
+        w.faults.entry(key).or_default().extend(std::iter::repeat_n(fault, n));
+    }
+}
+
+/// A route as faults are keyed: `"post /channels/{channel_id}/messages"` →
+/// `"POST /channels/{channel_id}/messages"`.
+fn normalise_route(route: &str) -> String {
+    let (method, path) = route.trim().split_once(' ').unwrap_or(("GET", route));
+    let method = Method::from_bytes(method.to_ascii_uppercase().as_bytes()).unwrap_or(Method::GET);
+    server::route_key(&method, path.trim())
+}
+
+fn public_message(m: &state::Msg) -> DiscordMessage {
+    DiscordMessage {
+        id: m.id,
+        channel_id: m.channel_id,
+        author_id: m.author_id,
+        content: m.content.clone(),
+        embeds: m.embeds.clone(),
+        components: m.components.clone(),
+        flags: m.flags,
+        edited: m.edited_timestamp.is_some(),
+        reactions: m.reactions.clone(),
+        thread_id: m.thread_id,
+    }
+}

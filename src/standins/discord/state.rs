@@ -1,0 +1,357 @@
+//! The Discord stand-in's world: guilds, channels (text, forum, threads, DMs), users,
+//! messages, registered commands and interaction answers, the calls it recorded and the
+//! faults queued for the next ones — all behind one lock held only for short,
+//! synchronous sections (never across a delay or a hang). Also how each object is
+//! rendered as Discord's JSON, and Discord-shaped ids (snowflakes) and timestamps.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::DiscordCall;
+use crate::standins::{HangTicket, Hangs};
+
+/// An injected fault for one call of one route.
+#[derive(Debug, Clone)]
+pub(super) enum Fault {
+    /// 429 with Discord's rate-limit body and headers; `retry_after` in seconds.
+    RateLimited(f64),
+    Status(u16),
+    Delay(Duration),
+    /// The call is neither carried out nor answered until the hangs are released.
+    Hang,
+}
+
+/// Discord's channel types (`type`), as far as the stand-in keeps them.
+pub(super) mod kind {
+    pub(in super::super) const GUILD_TEXT: u8 = 0;
+    pub(in super::super) const DM: u8 = 1;
+    pub(in super::super) const PUBLIC_THREAD: u8 = 11;
+    pub(in super::super) const PRIVATE_THREAD: u8 = 12;
+    pub(in super::super) const GUILD_FORUM: u8 = 15;
+}
+
+#[derive(Debug, Clone)]
+pub(super) struct Channel {
+    pub(super) id: u64,
+    pub(super) kind: u8,
+    pub(super) guild_id: Option<u64>,
+    pub(super) name: String,
+    /// A thread's parent channel.
+    pub(super) parent_id: Option<u64>,
+    /// A DM's other user.
+    pub(super) recipient: Option<u64>,
+    /// A thread's creator.
+    pub(super) owner_id: Option<u64>,
+    /// A forum's tags: (id, name).
+    pub(super) available_tags: Vec<(u64, String)>,
+    /// A forum post's applied tag ids.
+    pub(super) applied_tags: Vec<u64>,
+    pub(super) archived: bool,
+    pub(super) locked: bool,
+    pub(super) last_message_id: Option<u64>,
+    pub(super) message_count: u64,
+}
+
+impl Channel {
+    pub(super) fn new(id: u64, kind: u8, guild_id: Option<u64>, name: &str) -> Channel {
+        Channel {
+            id,
+            kind,
+            guild_id,
+            name: name.to_string(),
+            parent_id: None,
+            recipient: None,
+            owner_id: None,
+            available_tags: Vec::new(),
+            applied_tags: Vec::new(),
+            archived: false,
+            locked: false,
+            last_message_id: None,
+            message_count: 0,
+        }
+    }
+
+    pub(super) fn is_thread(&self) -> bool {
+        matches!(self.kind, kind::PUBLIC_THREAD | kind::PRIVATE_THREAD)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(super) struct User {
+    pub(super) username: String,
+    pub(super) bot: bool,
+    /// The user does not accept DMs from the bot (posting there fails with 50007).
+    pub(super) dms_closed: bool,
+}
+
+#[derive(Debug, Clone)]
+pub(super) struct Msg {
+    pub(super) id: u64,
+    pub(super) channel_id: u64,
+    pub(super) author_id: u64,
+    pub(super) content: String,
+    pub(super) embeds: Vec<Value>,
+    pub(super) components: Vec<Value>,
+    pub(super) flags: u64,
+    pub(super) timestamp: String,
+    pub(super) edited_timestamp: Option<String>,
+    /// Emoji, in the order they were first added by the bot.
+    pub(super) reactions: Vec<String>,
+    /// The thread started from this message.
+    pub(super) thread_id: Option<u64>,
+    /// The webhook (interaction token) that posted it, if any.
+    pub(super) webhook_id: Option<u64>,
+}
+
+/// Everything the stand-in knows; one lock, short critical sections.
+pub(super) struct World {
+    pub(super) base_url: String,
+    /// Recorded calls with their arrival sequence number, kept sorted by it.
+    pub(super) calls: Vec<(u64, DiscordCall)>,
+    pub(super) next_seq: u64,
+    pub(super) taken: usize,
+    pub(super) faults: HashMap<String, VecDeque<Fault>>,
+    pub(super) guilds: BTreeMap<u64, String>,
+    pub(super) channels: BTreeMap<u64, Channel>,
+    pub(super) users: BTreeMap<u64, User>,
+    /// channel → message id → message.
+    pub(super) messages: HashMap<u64, BTreeMap<u64, Msg>>,
+    /// user → DM channel.
+    pub(super) dms: BTreeMap<u64, u64>,
+    /// (application, guild) → the commands last written in bulk.
+    pub(super) commands: BTreeMap<(u64, u64), Vec<Value>>,
+    /// Interaction callbacks received: (interaction id, token, body).
+    pub(super) callbacks: Vec<(u64, String, Value)>,
+    /// Interaction token → the original response's message (channel, id).
+    pub(super) originals: HashMap<String, (u64, u64)>,
+    /// Interaction token → the interaction handed out with it.
+    pub(super) interactions: HashMap<String, super::interactions::Interaction>,
+    next_id: u64,
+}
+
+/// What the server's handlers and the handles share.
+pub(super) struct Shared {
+    /// The one bot token accepted (without the `Bot ` prefix).
+    pub(super) token: String,
+    world: Mutex<World>,
+    /// Calls held by [`Fault::Hang`].
+    pub(super) hangs: Arc<Hangs>,
+}
+
+/// An arriving call's place in the order, its fault, and for a hung call its ticket.
+pub(super) struct Arrival {
+    pub(super) seq: u64,
+    pub(super) fault: Option<Fault>,
+    pub(super) hang: Option<HangTicket>,
+}
+
+impl Shared {
+    pub(super) fn new(token: &str, world: World, hangs: Arc<Hangs>) -> Shared {
+        Shared {
+            token: token.to_string(),
+            world: Mutex::new(world),
+            hangs,
+        }
+    }
+
+    pub(super) fn lock(&self) -> MutexGuard<'_, World> {
+        // A panicking test thread must not hide the state from the others.
+        self.world.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Numbers an arriving call and takes its next fault. A hung call is recorded at once,
+    /// unanswered, and gets the ticket that tells it when it is let go.
+    pub(super) fn arrive(&self, call: &DiscordCall) -> Arrival {
+        let mut w = self.lock();
+        let seq = w.next_seq;
+        w.next_seq += 1;
+        let fault = w.faults.get_mut(&call.route).and_then(VecDeque::pop_front);
+        let hang = matches!(fault, Some(Fault::Hang)).then(|| {
+            w.record(seq, call.clone());
+            self.hangs.ticket()
+        });
+        Arrival { seq, fault, hang }
+    }
+}
+
+/// Discord's epoch (2015-01-01T00:00:00Z) in Unix milliseconds, the base of snowflakes.
+const DISCORD_EPOCH_MS: u64 = 1_420_070_400_000;
+
+impl World {
+    pub(super) fn new(base_url: String) -> World {
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(DISCORD_EPOCH_MS);
+        let mut users = BTreeMap::new();
+        users.insert(
+            super::DiscordStandIn::BOT_USER_ID,
+            User {
+                username: super::DiscordStandIn::BOT_NAME.to_string(),
+                bot: true,
+                dms_closed: false,
+            },
+        );
+        World {
+            base_url,
+            calls: Vec::new(),
+            next_seq: 0,
+            taken: 0,
+            faults: HashMap::new(),
+            guilds: BTreeMap::new(),
+            channels: BTreeMap::new(),
+            users,
+            messages: HashMap::new(),
+            dms: BTreeMap::new(),
+            commands: BTreeMap::new(),
+            callbacks: Vec::new(),
+            originals: HashMap::new(),
+            interactions: HashMap::new(),
+            next_id: (now_ms.saturating_sub(DISCORD_EPOCH_MS)) << 22,
+        }
+    }
+
+    /// Keeps a call in arrival order.
+    pub(super) fn record(&mut self, seq: u64, call: DiscordCall) {
+        tracing::debug!(route = %call.route, status = call.status, "discord stand-in call");
+        let at = self.calls.partition_point(|(s, _)| *s < seq);
+        self.calls.insert(at, (seq, call));
+    }
+
+    /// Sets the answer of a call recorded earlier, if it was not taken since.
+    pub(super) fn settle(&mut self, seq: u64, status: u16, response: &Value) {
+        if let Some((_, call)) = self.calls.iter_mut().find(|(s, _)| *s == seq) {
+            call.status = status;
+            call.response = response.clone();
+        }
+    }
+
+    /// A fresh snowflake, increasing.
+    pub(super) fn new_id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    // -----------------------------------------------------------------------------------
+    // Discord's JSON
+
+    pub(super) fn user_json(&self, id: u64) -> Value {
+        let (username, bot) = self
+            .users
+            .get(&id)
+            .map_or_else(|| (format!("user{id}"), false), |u| (u.username.clone(), u.bot));
+        json!({
+            "id": id.to_string(),
+            "username": username,
+            "discriminator": "0",
+            "global_name": username,
+            "avatar": null,
+            "bot": bot,
+            "public_flags": 0,
+            "flags": 0,
+        })
+    }
+
+    pub(super) fn channel_json(&self, c: &Channel) -> Value {
+        let id = |v: Option<u64>| v.map_or(Value::Null, |v| Value::String(v.to_string()));
+        if c.kind == kind::DM {
+            let recipients: Vec<Value> = c.recipient.iter().map(|u| self.user_json(*u)).collect();
+            return json!({
+                "id": c.id.to_string(),
+                "type": c.kind,
+                "flags": 0,
+                "last_message_id": id(c.last_message_id),
+                "recipients": recipients,
+            });
+        }
+        let mut v = json!({
+            "id": c.id.to_string(),
+            "type": c.kind,
+            "guild_id": id(c.guild_id),
+            "name": c.name,
+            "position": 0,
+            "flags": 0,
+            "permission_overwrites": [],
+            "nsfw": false,
+            "parent_id": id(c.parent_id),
+            "last_message_id": id(c.last_message_id),
+            "rate_limit_per_user": 0,
+            "topic": null,
+        });
+        if c.kind == kind::GUILD_FORUM {
+            v["available_tags"] = c
+                .available_tags
+                .iter()
+                .map(|(tag, name)| {
+                    json!({"id": tag.to_string(), "name": name, "moderated": false,
+                           "emoji_id": null, "emoji_name": null})
+                })
+                .collect();
+        }
+        if c.is_thread() {
+            v["owner_id"] = id(c.owner_id);
+            v["message_count"] = json!(c.message_count);
+            v["total_message_sent"] = json!(c.message_count);
+            v["member_count"] = json!(1);
+            v["applied_tags"] = c.applied_tags.iter().map(|t| Value::String(t.to_string())).collect();
+            v["thread_metadata"] = json!({
+                "archived": c.archived,
+                "auto_archive_duration": 1440,
+                "archive_timestamp": now_timestamp(),
+                "locked": c.locked,
+                "create_timestamp": now_timestamp(),
+            });
+        }
+        v
+    }
+
+    pub(super) fn message_json(&self, m: &Msg) -> Value {
+        let guild_id = self.channels.get(&m.channel_id).and_then(|c| c.guild_id);
+        let mut v = json!({
+            "id": m.id.to_string(),
+            "type": 0,
+            "channel_id": m.channel_id.to_string(),
+            "author": self.user_json(m.author_id),
+            "content": m.content,
+            "timestamp": m.timestamp,
+            "edited_timestamp": m.edited_timestamp,
+            "tts": false,
+            "mention_everyone": false,
+            "mentions": [],
+            "mention_roles": [],
+            "attachments": [],
+            "embeds": m.embeds,
+            "components": m.components,
+            "pinned": false,
+            "flags": m.flags,
+        });
+        if let Some(g) = guild_id {
+            v["guild_id"] = json!(g.to_string());
+        }
+        if let Some(w) = m.webhook_id {
+            v["webhook_id"] = json!(w.to_string());
+            v["application_id"] = json!(super::DiscordStandIn::APPLICATION_ID.to_string());
+        }
+        if !m.reactions.is_empty() {
+            v["reactions"] = m
+                .reactions
+                .iter()
+                .map(|e| json!({"count": 1, "me": true, "emoji": {"id": null, "name": e}}))
+                .collect();
+        }
+        if let Some(t) = m.thread_id.and_then(|t| self.channels.get(&t)) {
+            v["thread"] = self.channel_json(t);
+        }
+        v
+    }
+}
+
+/// The current time as Discord writes it (ISO 8601).
+pub(super) fn now_timestamp() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}

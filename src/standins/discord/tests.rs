@@ -1,0 +1,315 @@
+//! The Discord stand-in driven by serenity's own `Http` client: every answer must be one
+//! serenity reads, and every error one it maps as it would Discord's.
+
+use std::time::Duration;
+
+use serenity::all::{
+    ButtonStyle, ChannelId, ChannelType, CreateActionRow, CreateButton, CreateEmbed, CreateForumPost, CreateMessage,
+    CreateThread, EditMessage, EditThread, ForumTagId, GuildId, Http, HttpBuilder, MessageId, ReactionType, UserId,
+};
+use serenity::builder::CreateCommand;
+use serenity::http::HttpError;
+use serenity::prelude::SerenityError;
+
+use serde_json::json;
+
+use super::DiscordStandIn;
+
+const TOKEN: &str = "stand-in-bot-token";
+const GUILD: u64 = 900_000_000_000_000_001;
+const TEXT: u64 = 900_000_000_000_000_010;
+const FORUM: u64 = 900_000_000_000_000_020;
+const TAG: u64 = 900_000_000_000_000_021;
+const ALICE: u64 = 900_000_000_000_000_100;
+const BOB: u64 = 900_000_000_000_000_101;
+
+async fn setup() -> (DiscordStandIn, Http) {
+    let discord = DiscordStandIn::start(TOKEN).await;
+    discord.add_guild(GUILD, "Support");
+    discord.add_text_channel(GUILD, TEXT, "handoffs");
+    discord.add_forum_channel(GUILD, FORUM, "tickets", &[(TAG, "open")]);
+    discord.add_user(ALICE, "alice", true);
+    discord.add_user(BOB, "bob", false);
+    let http = http_for(&discord, TOKEN);
+    (discord, http)
+}
+
+fn http_for(discord: &DiscordStandIn, token: &str) -> Http {
+    HttpBuilder::new(token)
+        .proxy(discord.api_url())
+        .application_id(DiscordStandIn::APPLICATION_ID.into())
+        .ratelimiter_disabled(true)
+        .build()
+}
+
+/// The Discord error serenity saw: (HTTP status, Discord code, field error paths).
+fn discord_error(e: SerenityError) -> (u16, isize, Vec<String>) {
+    match e {
+        SerenityError::Http(HttpError::UnsuccessfulRequest(r)) => (
+            r.status_code.as_u16(),
+            r.error.code,
+            r.error.errors.into_iter().map(|e| e.path).collect(),
+        ),
+        other => panic!("not an unsuccessful request: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_message_with_an_embed_and_buttons_is_sent_edited_and_threaded() {
+    let (discord, http) = setup().await;
+    let me = http.get_current_user().await.expect("current user");
+    assert_eq!(me.id.get(), DiscordStandIn::BOT_USER_ID);
+    assert!(me.bot);
+
+    let embed = CreateEmbed::new()
+        .title("New handoff")
+        .description("A visitor asks for a human")
+        .field("Page", "/pricing", true);
+    let buttons = CreateActionRow::Buttons(vec![
+        CreateButton::new("claim:1").label("Claim").style(ButtonStyle::Primary),
+        CreateButton::new("close:1").label("Close").style(ButtonStyle::Danger),
+    ]);
+    let sent = ChannelId::new(TEXT)
+        .send_message(
+            &http,
+            CreateMessage::new()
+                .content("hello")
+                .embed(embed)
+                .components(vec![buttons]),
+        )
+        .await
+        .expect("send");
+    assert_eq!(sent.content, "hello");
+    assert_eq!(sent.embeds[0].title.as_deref(), Some("New handoff"));
+    assert_eq!(sent.embeds[0].fields[0].value, "/pricing");
+    assert_eq!(sent.components[0].components.len(), 2);
+    assert_eq!(sent.author.id.get(), DiscordStandIn::BOT_USER_ID);
+
+    let edited = ChannelId::new(TEXT)
+        .edit_message(&http, sent.id, EditMessage::new().content("claimed").components(vec![]))
+        .await
+        .expect("edit");
+    assert_eq!(edited.content, "claimed");
+    assert!(edited.edited_timestamp.is_some());
+    assert!(edited.components.is_empty());
+
+    let thread = ChannelId::new(TEXT)
+        .create_thread_from_message(&http, sent.id, CreateThread::new("Visitor 1"))
+        .await
+        .expect("thread");
+    assert_eq!(thread.id.get(), sent.id.get(), "a thread from a message has its id");
+    assert_eq!(thread.parent_id, Some(ChannelId::new(TEXT)));
+    assert_eq!(thread.kind, ChannelType::PublicThread);
+
+    let reply = thread.id.say(&http, "in the thread").await.expect("post in thread");
+    assert_eq!(reply.channel_id, thread.id);
+    ChannelId::new(TEXT)
+        .create_reaction(&http, sent.id, ReactionType::Unicode("✅".into()))
+        .await
+        .expect("react");
+
+    let stored = discord.message(TEXT, sent.id.get()).expect("stored");
+    assert!(stored.edited);
+    assert_eq!(stored.reactions, vec!["✅".to_string()]);
+    assert_eq!(stored.thread_id, Some(thread.id.get()));
+    assert_eq!(discord.messages(thread.id.get()).len(), 1);
+
+    ChannelId::new(TEXT)
+        .delete_message(&http, sent.id)
+        .await
+        .expect("delete");
+    assert!(discord.message(TEXT, sent.id.get()).is_none());
+    assert!(discord.calls().iter().all(|c| c.token_ok));
+}
+
+#[tokio::test]
+async fn a_forum_post_gets_its_first_message_and_tags() {
+    let (discord, http) = setup().await;
+    let post = ChannelId::new(FORUM)
+        .create_forum_post(
+            &http,
+            CreateForumPost::new("Visitor 2", CreateMessage::new().content("first"))
+                .add_applied_tag(ForumTagId::new(TAG)),
+        )
+        .await
+        .expect("forum post");
+    assert_eq!(post.parent_id, Some(ChannelId::new(FORUM)));
+    assert_eq!(post.applied_tags, vec![ForumTagId::new(TAG)]);
+    let first = discord.messages(post.id.get());
+    assert_eq!(first[0].content, "first");
+    assert_eq!(first[0].id, post.id.get());
+
+    let edited = post
+        .id
+        .edit_thread(&http, EditThread::new().applied_tags(vec![]).archived(true))
+        .await
+        .expect("edit thread");
+    assert!(edited.applied_tags.is_empty());
+    assert!(edited.thread_metadata.expect("thread metadata").archived);
+
+    let err = post
+        .id
+        .edit_thread(&http, EditThread::new().applied_tags(vec![ForumTagId::new(1)]))
+        .await
+        .expect_err("unknown tag");
+    assert_eq!(discord_error(err).1, 50035);
+}
+
+#[tokio::test]
+async fn dms_open_and_a_closed_one_is_50007() {
+    let (discord, http) = setup().await;
+    let dm = UserId::new(ALICE).create_dm_channel(&http).await.expect("dm");
+    assert_eq!(dm.recipient.id.get(), ALICE);
+    assert_eq!(discord.dm_channel(ALICE), Some(dm.id.get()));
+    let again = UserId::new(ALICE).create_dm_channel(&http).await.expect("dm again");
+    assert_eq!(again.id, dm.id);
+    dm.id.say(&http, "hi").await.expect("post in dm");
+
+    let closed = UserId::new(BOB).create_dm_channel(&http).await.expect("dm with bob");
+    let err = closed.id.say(&http, "hi").await.expect_err("closed dms");
+    assert_eq!(discord_error(err), (403, 50007, vec![]));
+}
+
+/// Raw bodies: serenity's builders refuse some of these before sending.
+#[tokio::test]
+async fn limits_are_50035_with_field_paths() {
+    let (discord, http) = setup().await;
+    let post = |body: serde_json::Value| {
+        let http = &http;
+        async move {
+            let err = http
+                .send_message(ChannelId::new(TEXT), vec![], &body)
+                .await
+                .expect_err("over a limit");
+            let (status, code, mut paths) = discord_error(err);
+            assert_eq!((status, code), (400, 50035));
+            paths.sort();
+            paths
+        }
+    };
+    assert_eq!(post(json!({"content": "x".repeat(2001)})).await, ["content"]);
+    let embeds: Vec<_> = (0..11).map(|i| json!({"title": format!("e{i}")})).collect();
+    assert_eq!(post(json!({"embeds": embeds})).await, ["embeds"]);
+    let big = json!({"title": "t".repeat(257), "description": "d".repeat(4097)});
+    assert_eq!(
+        post(json!({"embeds": [big]})).await,
+        ["embeds.0.description", "embeds.0.title"]
+    );
+    let fields: Vec<_> = (0..26).map(|_| json!({"name": "n", "value": "v"})).collect();
+    assert_eq!(post(json!({"embeds": [{"fields": fields}]})).await, ["embeds.0.fields"]);
+    let field = json!({"name": "n".repeat(257), "value": "v".repeat(1025)});
+    assert_eq!(
+        post(json!({"embeds": [{"fields": [field]}]})).await,
+        ["embeds.0.fields.0.name", "embeds.0.fields.0.value"]
+    );
+    let heavy: Vec<_> = (0..2).map(|_| json!({"description": "d".repeat(3001)})).collect();
+    assert_eq!(post(json!({"embeds": heavy})).await, ["embeds"]);
+    let button = |id: String| json!({"type": 2, "style": 1, "label": "b", "custom_id": id});
+    let row = |n: usize| json!({"type": 1, "components": (0..n).map(|i| button(format!("b{i}"))).collect::<Vec<_>>()});
+    let rows: Vec<_> = (0..6).map(|_| row(1)).collect();
+    assert_eq!(post(json!({"content": "x", "components": rows})).await, ["components"]);
+    assert_eq!(
+        post(json!({"content": "x", "components": [row(6)]})).await,
+        ["components.0.components"]
+    );
+    let long_id = json!({"type": 1, "components": [button("c".repeat(101))]});
+    assert_eq!(
+        post(json!({"content": "x", "components": [long_id]})).await,
+        ["components.0.components.0.custom_id"]
+    );
+    let err = http
+        .send_message(ChannelId::new(TEXT), vec![], &json!({"content": ""}))
+        .await
+        .expect_err("empty");
+    assert_eq!(discord_error(err), (400, 50006, vec![]));
+    assert!(discord.messages(TEXT).is_empty());
+}
+
+#[tokio::test]
+async fn unknown_objects_wrong_tokens_and_rate_limits() {
+    let (discord, http) = setup().await;
+    let err = ChannelId::new(1).say(&http, "x").await.expect_err("unknown channel");
+    assert_eq!(discord_error(err), (404, 10003, vec![]));
+    let err = ChannelId::new(TEXT)
+        .edit_message(&http, MessageId::new(1), EditMessage::new().content("x"))
+        .await
+        .expect_err("unknown message");
+    assert_eq!(discord_error(err), (404, 10008, vec![]));
+
+    let err = http_for(&discord, "wrong")
+        .get_current_user()
+        .await
+        .expect_err("wrong token");
+    assert_eq!(discord_error(err), (401, 0, vec![]));
+    assert!(!discord.calls().last().expect("recorded").token_ok);
+
+    discord.rate_limit_next("POST /channels/{channel_id}/messages", 1, 2.5);
+    let err = ChannelId::new(TEXT).say(&http, "x").await.expect_err("rate limited");
+    assert_eq!(discord_error(err).0, 429);
+    let call = discord.take_calls().pop().expect("recorded");
+    assert_eq!(call.status, 429);
+    assert_eq!(call.response["retry_after"], 2.5);
+    ChannelId::new(TEXT).say(&http, "x").await.expect("after the 429");
+
+    discord.fail_next("post /channels/{channel_id}/messages", 1, 502);
+    let err = ChannelId::new(TEXT).say(&http, "x").await.expect_err("502");
+    assert_eq!(discord_error(err).0, 502);
+    assert_eq!(discord.messages(TEXT).len(), 1);
+}
+
+#[tokio::test]
+async fn delays_and_hangs_hold_the_call() {
+    let (discord, http) = setup().await;
+    discord.delay_next("GET /users/@me", 1, Duration::from_millis(200));
+    let started = std::time::Instant::now();
+    http.get_current_user().await.expect("delayed");
+    assert!(started.elapsed() >= Duration::from_millis(200));
+
+    discord.hang_next("POST /channels/{channel_id}/messages", 1);
+    let hung = tokio::time::timeout(Duration::from_millis(200), ChannelId::new(TEXT).say(&http, "x")).await;
+    assert!(hung.is_err(), "the call hangs");
+    assert_eq!(discord.calls().last().expect("recorded").status, 0);
+    discord.clear_faults();
+    ChannelId::new(TEXT).say(&http, "x").await.expect("after the hang");
+}
+
+#[tokio::test]
+async fn gateway_interactions_and_commands() {
+    let (discord, http) = setup().await;
+    let gateway = http.get_gateway().await.expect("gateway");
+    assert_eq!(gateway.url, discord.gateway_url());
+    let bot = http.get_bot_gateway().await.expect("bot gateway");
+    assert_eq!(bot.shards, 1);
+
+    let commands = GuildId::new(GUILD)
+        .set_commands(&http, vec![CreateCommand::new("handoff").description("Take a handoff")])
+        .await
+        .expect("commands");
+    assert_eq!(commands[0].name, "handoff");
+    assert_eq!(discord.commands(GUILD).len(), 1);
+
+    discord.register_interaction(77, "tok", TEXT, None);
+    let answer = serenity::builder::CreateInteractionResponse::Message(
+        serenity::builder::CreateInteractionResponseMessage::new().content("on it"),
+    );
+    http.create_interaction_response(77.into(), "tok", &answer, vec![])
+        .await
+        .expect("callback");
+    assert_eq!(discord.interaction_callbacks().len(), 1);
+    let original = http
+        .edit_original_interaction_response("tok", &EditMessage::new().content("done"), vec![])
+        .await
+        .expect("edit original");
+    assert_eq!(original.content, "done");
+    let followup = serenity::builder::CreateInteractionResponseFollowup::new().content("more");
+    let msg = http
+        .create_followup_message("tok", &followup, vec![])
+        .await
+        .expect("followup");
+    assert_eq!(msg.channel_id.get(), TEXT);
+    let err = http
+        .create_interaction_response(77.into(), "tok", &answer, vec![])
+        .await
+        .expect_err("answered twice");
+    assert_eq!(discord_error(err).1, 40060);
+}

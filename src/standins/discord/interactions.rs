@@ -73,7 +73,8 @@ impl World {
         Ok((204, Value::Null))
     }
 
-    /// `PATCH /webhooks/{application_id}/{interaction_token}/messages/@original`.
+    /// `PATCH /webhooks/{webhook_id}/{webhook_token}/messages/@original`: for an
+    /// interaction, the webhook id is the application's and the token the interaction's.
     pub(super) fn edit_original(&mut self, app: &str, token: &str, body: &Value) -> Reply {
         self.webhook(app, token)?;
         let (c, m) = self.originals.get(token).copied().ok_or_else(unknown_message)?;
@@ -88,7 +89,7 @@ impl World {
         Ok((200, self.message_json(&msg)))
     }
 
-    /// `POST /webhooks/{application_id}/{interaction_token}`: a follow-up message.
+    /// `POST /webhooks/{webhook_id}/{webhook_token}`: an interaction's follow-up message.
     pub(super) fn followup(&mut self, app: &str, token: &str, body: &Value) -> Reply {
         let it = self.webhook(app, token)?;
         check(body)?;

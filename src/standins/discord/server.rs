@@ -58,10 +58,10 @@ const ROUTES: &[(Method, &str, bool)] = &[
     ),
     (
         Method::PATCH,
-        "/webhooks/{application_id}/{interaction_token}/messages/@original",
+        "/webhooks/{webhook_id}/{webhook_token}/messages/@original",
         false,
     ),
-    (Method::POST, "/webhooks/{application_id}/{interaction_token}", false),
+    (Method::POST, "/webhooks/{webhook_id}/{webhook_token}", false),
     (
         Method::PUT,
         "/applications/{application_id}/guilds/{guild_id}/commands",
@@ -131,10 +131,8 @@ impl World {
             "/interactions/{interaction_id}/{interaction_token}/callback" => {
                 self.interaction_callback(at(0), at(1), body)
             }
-            "/webhooks/{application_id}/{interaction_token}/messages/@original" => {
-                self.edit_original(at(0), at(1), body)
-            }
-            "/webhooks/{application_id}/{interaction_token}" => self.followup(at(0), at(1), body),
+            "/webhooks/{webhook_id}/{webhook_token}/messages/@original" => self.edit_original(at(0), at(1), body),
+            "/webhooks/{webhook_id}/{webhook_token}" => self.followup(at(0), at(1), body),
             "/applications/{application_id}/guilds/{guild_id}/commands" => {
                 self.overwrite_guild_commands(at(0), at(1), body)
             }

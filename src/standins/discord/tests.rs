@@ -257,6 +257,77 @@ async fn unknown_objects_wrong_tokens_and_rate_limits() {
     assert_eq!(discord.messages(TEXT).len(), 1);
 }
 
+/// What serenity does not expose: the 429's headers and the 401's body, read raw.
+#[tokio::test]
+async fn a_429_carries_discords_headers_and_a_401_its_body() {
+    let (discord, _http) = setup().await;
+    let client = reqwest::Client::new();
+    let url = format!("{}/api/v10/users/@me", discord.api_url());
+    discord.rate_limit_next("GET /users/@me", 1, 1.5);
+    let resp = client
+        .get(&url)
+        .header("Authorization", format!("Bot {TOKEN}"))
+        .send()
+        .await
+        .expect("429");
+    assert_eq!(resp.status().as_u16(), 429);
+    let header = |name: &str| resp.headers()[name].to_str().unwrap_or_default().to_string();
+    assert_eq!(header("retry-after"), "2");
+    assert_eq!(header("x-ratelimit-remaining"), "0");
+    assert_eq!(header("x-ratelimit-reset-after"), "1.500");
+    let body: serde_json::Value = resp.json().await.expect("json");
+    assert_eq!(body["retry_after"], 1.5);
+    assert_eq!(body["global"], false);
+    assert!(body["message"].is_string());
+
+    let resp = client
+        .get(&url)
+        .header("Authorization", "Bot wrong")
+        .send()
+        .await
+        .expect("401");
+    assert_eq!(resp.status().as_u16(), 401);
+    let body: serde_json::Value = resp.json().await.expect("json");
+    assert_eq!(body, json!({"message": "401: Unauthorized", "code": 0}));
+}
+
+#[tokio::test]
+async fn a_thread_without_a_message_and_a_component_update() {
+    let (discord, http) = setup().await;
+    let thread = ChannelId::new(TEXT)
+        .create_thread(&http, CreateThread::new("Notes").kind(ChannelType::PrivateThread))
+        .await
+        .expect("thread");
+    assert_eq!(thread.kind, ChannelType::PrivateThread);
+    let fetched = http.get_channel(thread.id).await.expect("get channel");
+    assert_eq!(fetched.id(), thread.id);
+    let err = ChannelId::new(FORUM).say(&http, "x").await.expect_err("not in a forum");
+    assert_eq!(discord_error(err).1, 50024);
+
+    let buttons = CreateActionRow::Buttons(vec![CreateButton::new("claim:2").label("Claim")]);
+    let sent = ChannelId::new(TEXT)
+        .send_message(&http, CreateMessage::new().content("waiting").components(vec![buttons]))
+        .await
+        .expect("send");
+    discord.register_interaction(78, "tok2", TEXT, Some(sent.id.get()));
+    let update = serenity::builder::CreateInteractionResponse::UpdateMessage(
+        serenity::builder::CreateInteractionResponseMessage::new()
+            .content("claimed by alice")
+            .components(vec![]),
+    );
+    http.create_interaction_response(78.into(), "tok2", &update, vec![])
+        .await
+        .expect("update");
+    let stored = discord.message(TEXT, sent.id.get()).expect("stored");
+    assert_eq!(stored.content, "claimed by alice");
+    assert!(stored.components.is_empty());
+    let err = http
+        .create_interaction_response(79.into(), "unknown", &update, vec![])
+        .await
+        .expect_err("unknown interaction");
+    assert_eq!(discord_error(err), (404, 10062, vec![]));
+}
+
 #[tokio::test]
 async fn delays_and_hangs_hold_the_call() {
     let (discord, http) = setup().await;

@@ -54,27 +54,8 @@ impl World {
                 "Must be between 1 and 100 in length.".into(),
             );
         }
-        let tags: Option<Vec<u64>> = body["applied_tags"]
-            .as_array()
-            .map(|a| a.iter().filter_map(snowflake).collect());
-        if let Some(tags) = &tags {
-            let c = &self.channels[&id];
-            let forum = c.parent_id.and_then(|p| self.channels.get(&p));
-            let known = |t: &u64| forum.is_some_and(|f| f.available_tags.iter().any(|(id, _)| id == t));
-            if tags.len() > 5 {
-                errors.add(
-                    &["applied_tags"],
-                    "BASE_TYPE_MAX_LENGTH",
-                    "Must be 5 or fewer in length.".into(),
-                );
-            } else if !tags.iter().all(known) {
-                errors.add(
-                    &["applied_tags"],
-                    "BASE_TYPE_CHOICES",
-                    "Value is not a valid tag.".into(),
-                );
-            }
-        }
+        let forum = self.channels[&id].parent_id;
+        let tags = self.applied_tags(forum, body, &mut errors);
         errors.into_result()?;
         let c = self.channels.get_mut(&id).expect("looked up above");
         if let Some(name) = body["name"].as_str() {
@@ -119,6 +100,7 @@ impl World {
             kind::GUILD_FORUM => {
                 let message = &body["message"];
                 let mut errors = FormErrors::default();
+                let tags = self.applied_tags(Some(parent.id), body, &mut errors);
                 if !message.is_object() {
                     errors.add(&["message"], "BASE_TYPE_REQUIRED", "This field is required".into());
                 } else {
@@ -130,10 +112,8 @@ impl World {
                 }
                 let id = self.new_id();
                 let mut thread = self.new_thread(id, &parent, body, kind::PUBLIC_THREAD);
-                if let Some(tags) = body["applied_tags"].as_array() {
-                    thread.applied_tags = tags.iter().filter_map(snowflake).collect();
-                    self.channels.insert(id, thread.clone());
-                }
+                thread.applied_tags = tags.unwrap_or_default();
+                self.channels.insert(id, thread);
                 let msg = self.store_message(id, id, message, None);
                 let mut v = self.channel_json(&self.channels[&id]);
                 v["message"] = self.message_json(&msg);
@@ -147,6 +127,27 @@ impl World {
             }
             _ => Err(error(400, 50024, "Cannot execute action on this channel type")),
         }
+    }
+
+    /// The `applied_tags` of a body, checked against the forum's tags (at most 5).
+    fn applied_tags(&self, forum: Option<u64>, body: &Value, errors: &mut FormErrors) -> Option<Vec<u64>> {
+        let tags: Vec<u64> = body["applied_tags"].as_array()?.iter().filter_map(snowflake).collect();
+        let forum = forum.and_then(|f| self.channels.get(&f));
+        let known = |t: &u64| forum.is_some_and(|f| f.available_tags.iter().any(|(id, _)| id == t));
+        if tags.len() > 5 {
+            errors.add(
+                &["applied_tags"],
+                "BASE_TYPE_MAX_LENGTH",
+                "Must be 5 or fewer in length.".into(),
+            );
+        } else if !tags.iter().all(known) {
+            errors.add(
+                &["applied_tags"],
+                "BASE_TYPE_CHOICES",
+                "Value is not a valid tag.".into(),
+            );
+        }
+        Some(tags)
     }
 
     fn new_thread(&mut self, id: u64, parent: &Channel, body: &Value, k: u8) -> Channel {

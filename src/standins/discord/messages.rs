@@ -25,12 +25,18 @@ impl World {
         {
             return Err(cannot_dm());
         }
-        if c.archived || c.locked {
-            return Err(super::wire::error(400, 50083, "Thread is archived"));
+        if c.locked {
+            return Err(super::wire::error(400, 160005, "Thread is locked"));
         }
         check(body)?;
         if !has_body(body) {
             return Err(empty_message());
+        }
+        if c.archived
+            && let Some(thread) = self.channels.get_mut(&c.id)
+        {
+            // A message to an archived (unlocked) thread unarchives it, as on Discord.
+            thread.archived = false;
         }
         let id = self.new_id();
         let msg = self.store_message(c.id, id, body, None);

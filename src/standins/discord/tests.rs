@@ -146,7 +146,23 @@ async fn a_forum_post_gets_its_first_message_and_tags() {
         .expect("edit thread");
     assert!(edited.applied_tags.is_empty());
     assert!(edited.thread_metadata.expect("thread metadata").archived);
+    post.id.say(&http, "back").await.expect("post unarchives");
+    let channel = discord.channel(post.id.get()).expect("thread");
+    assert_eq!(channel["thread_metadata"]["archived"], false);
+    post.id
+        .edit_thread(&http, EditThread::new().locked(true))
+        .await
+        .expect("lock");
+    let err = post.id.say(&http, "x").await.expect_err("locked");
+    assert_eq!(discord_error(err).1, 160005);
 
+    let bad_tag =
+        CreateForumPost::new("Visitor 3", CreateMessage::new().content("x")).add_applied_tag(ForumTagId::new(1));
+    let err = ChannelId::new(FORUM)
+        .create_forum_post(&http, bad_tag)
+        .await
+        .expect_err("unknown tag on a new post");
+    assert_eq!(discord_error(err), (400, 50035, vec!["applied_tags".to_string()]));
     let err = post
         .id
         .edit_thread(&http, EditThread::new().applied_tags(vec![ForumTagId::new(1)]))

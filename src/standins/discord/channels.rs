@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 
 use super::DiscordStandIn;
-use super::state::{Channel, Msg, World, kind, now_timestamp};
+use super::state::{Channel, Msg, World, kind, now_timestamp, snowflake};
 use super::wire::{Failure, FormErrors, Reply, check_message, error, has_body, unknown_channel, unknown_message};
 
 impl World {
@@ -222,9 +222,4 @@ fn check_thread_name(body: &Value) -> Result<(), Failure> {
         Some(_) => {}
     }
     errors.into_result()
-}
-
-/// A snowflake given as a string (as Discord and serenity send them) or a number.
-pub(super) fn snowflake(v: &Value) -> Option<u64> {
-    v.as_str().and_then(|s| s.parse().ok()).or_else(|| v.as_u64())
 }

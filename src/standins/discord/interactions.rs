@@ -9,25 +9,14 @@
 use serde_json::{Value, json};
 
 use super::DiscordStandIn;
-use super::channels::snowflake;
 use super::messages::{apply_edit, check};
-use super::state::World;
+use super::state::{Interaction, World, snowflake};
 use super::wire::{Reply, error, unknown_interaction, unknown_message, unknown_webhook};
 
 /// Interaction callback types that post or update a message
 /// (<https://discord.com/developers/docs/interactions/receiving-and-responding#interaction-response-object-interaction-callback-type>).
 const CHANNEL_MESSAGE_WITH_SOURCE: u64 = 4;
 const UPDATE_MESSAGE: u64 = 7;
-
-/// A handed-out interaction: where it came from.
-#[derive(Debug, Clone)]
-pub(super) struct Interaction {
-    pub(super) id: u64,
-    pub(super) channel_id: u64,
-    /// The message a component interaction is on.
-    pub(super) message_id: Option<u64>,
-    pub(super) answered: bool,
-}
 
 impl World {
     /// `POST /interactions/{interaction_id}/{interaction_token}/callback`.

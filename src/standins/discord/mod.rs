@@ -166,7 +166,7 @@ impl DiscordStandIn {
     /// on the callback and webhook routes. `message_id`: the message a component
     /// interaction is on.
     pub fn register_interaction(&self, id: u64, token: &str, channel_id: u64, message_id: Option<u64>) {
-        let it = interactions::Interaction {
+        let it = state::Interaction {
             id,
             channel_id,
             message_id,

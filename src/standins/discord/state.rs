@@ -128,7 +128,7 @@ pub(super) struct World {
     /// Interaction token → the original response's message (channel, id).
     pub(super) originals: HashMap<String, (u64, u64)>,
     /// Interaction token → the interaction handed out with it.
-    pub(super) interactions: HashMap<String, super::interactions::Interaction>,
+    pub(super) interactions: HashMap<String, Interaction>,
     next_id: u64,
 }
 
@@ -354,4 +354,19 @@ pub(super) fn now_timestamp() -> String {
     time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
+}
+
+/// A handed-out interaction: where it came from.
+#[derive(Debug, Clone)]
+pub(super) struct Interaction {
+    pub(super) id: u64,
+    pub(super) channel_id: u64,
+    /// The message a component interaction is on.
+    pub(super) message_id: Option<u64>,
+    pub(super) answered: bool,
+}
+
+/// A snowflake given as a string (as Discord and serenity send them) or a number.
+pub(super) fn snowflake(v: &Value) -> Option<u64> {
+    v.as_str().and_then(|s| s.parse().ok()).or_else(|| v.as_u64())
 }

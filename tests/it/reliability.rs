@@ -70,24 +70,30 @@ on_both_databases! {
         s.slack.hang_next("chat.postMessage", 1);
         s.widget.hang_next(1);
         handoff(&s, "stuck").await;
-        // The stuck conversation's first Slack post and first widget call hang. The
-        // others go out meanwhile.
+        // The stuck conversation's first Slack post and first widget call hang until the
+        // delivery timeout gives them up; the conversations handed off after it go out
+        // meanwhile, so they reach Slack and the widget platform first.
+        s.widget.wait_for(DEADLINE, "the stuck conversation's first call to hang", |calls| {
+            calls.iter().any(|x| x.path.contains("stuck"))
+        }).await;
         for c in ["free-a", "free-b"] {
             handoff(&s, c).await;
         }
-        eventually("the other conversations' roots", || async {
-            (root_ts(&s, "free-a").is_some() && root_ts(&s, "free-b").is_some()).then_some(())
+        eventually("every conversation's root, the stuck one's once it is retried", || async {
+            ["free-a", "free-b", "stuck"].iter().all(|c| root_ts(&s, c).is_some()).then_some(())
         }).await;
-        assert!(root_ts(&s, "stuck").is_none(), "the stuck post is still hanging");
-        s.widget.wait_for(DEADLINE, "the other conversations at the widget platform", |calls| {
-            ["free-a", "free-b"].iter().all(|c| calls.iter().any(|x| x.status == 200 && x.path.contains(c)))
+        s.widget.wait_for(DEADLINE, "every conversation at the widget platform", |calls| {
+            ["free-a", "free-b", "stuck"].iter().all(|c| calls.iter().any(|x| x.status == 200 && x.path.contains(c)))
         }).await;
-        // The hung calls are given up after the delivery timeout and tried again: the
-        // stuck conversation gets its thread, once.
-        eventually("the stuck conversation's root", || async { root_ts(&s, "stuck") }).await;
-        s.widget.wait_for(DEADLINE, "the stuck conversation at the widget platform", |calls| {
-            calls.iter().any(|x| x.status == 200 && x.path.contains("stuck"))
-        }).await;
+        let posted: Vec<Option<String>> = s.slack.messages(CHANNEL).into_iter()
+            .filter(|m| m.thread_ts.is_none())
+            .map(|m| m.metadata["event_payload"]["key"].as_str().map(str::to_owned))
+            .collect();
+        let at = |c: &str| posted.iter().position(|k| k.as_deref() == Some(&format!("root:{c}"))).unwrap();
+        assert!(at("stuck") > at("free-a") && at("stuck") > at("free-b"), "the hung post held up nobody: {posted:?}");
+        let calls = s.widget.calls();
+        let ok = |c: &str| calls.iter().position(|x| x.status == 200 && x.path.contains(c)).unwrap();
+        assert!(ok("stuck") > ok("free-a") && ok("stuck") > ok("free-b"), "the hung call held up nobody");
         assert_eq!(roots(&s, "stuck").len(), 1, "one thread for the stuck conversation");
     }
 

@@ -28,7 +28,7 @@ pub struct Application {
 
 /// How long the supervisor waits before restarting an outbox worker that stopped
 /// unexpectedly.
-const WORKER_RESTART_DELAY: std::time::Duration = std::time::Duration::from_secs(1);
+const WORKER_RESTART_DELAY: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The process-wide metrics recorder (installed once, shared by every application in
 /// the process).

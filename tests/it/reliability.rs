@@ -129,7 +129,7 @@ on_both_databases! {
         let probe = Arc::new(Probe::default());
         let mut targets = Targets::default();
         targets.insert("probe", probe.clone() as Arc<dyn Target>);
-        let settings = OutboxSettings { lease: Duration::from_millis(1000), ..OutboxSettings::default() };
+        let settings = OutboxSettings { lease: Duration::from_millis(2000), ..OutboxSettings::default() };
         let worker = || Worker::new(store.clone(), Arc::new(Notify::new()), settings.clone(), targets.clone());
         let (first, second) = (worker(), worker());
 
@@ -223,7 +223,7 @@ impl Default for Probe {
 impl Target for Probe {
     async fn deliver(&self, _row: &OutboxRow) -> Delivery {
         if self.calls.fetch_add(1, Ordering::SeqCst) == 0 {
-            std::thread::sleep(Duration::from_millis(1400));
+            std::thread::sleep(Duration::from_millis(2600));
         } else {
             let _ = self.gate.acquire().await;
         }

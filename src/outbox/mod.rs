@@ -79,10 +79,6 @@ impl Targets {
     pub fn get(&self, name: &str) -> Option<&Arc<dyn Target>> {
         self.0.get(name)
     }
-
-    pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.0.keys().map(String::as_str)
-    }
 }
 
 /// Whether the worker loop is running (`/readyz` fails while it is not).

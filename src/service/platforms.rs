@@ -52,10 +52,7 @@ impl Service {
             Some(op) => identities::get(&mut conn, OperatorId(op), platform).await?,
             None => None,
         };
-        let unrouted = audit::for_conversation(&mut conn, id)
-            .await?
-            .pop()
-            .is_some_and(|a| a.reason == ChangeReason::Unrouted);
+        let unrouted = audit::last_reason(&mut conn, id).await? == Some(ChangeReason::Unrouted);
         Ok(Some(ThreadState {
             conversation,
             thread,

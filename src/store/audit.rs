@@ -45,6 +45,18 @@ pub async fn insert(conn: &mut AnyConnection, r: &AuditRow) -> Result<i64, sqlx:
     .await
 }
 
+/// The reason of a conversation's latest change, if it has any.
+pub async fn last_reason(conn: &mut AnyConnection, id: &str) -> Result<Option<ChangeReason>, sqlx::Error> {
+    let reason: Option<String> =
+        sqlx::query_scalar("select reason from assignment_events where conversation_id = $1 order by id desc limit 1")
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    reason
+        .map(|r| ChangeReason::try_from(r).map_err(|e| sqlx::Error::Decode(Box::new(e))))
+        .transpose()
+}
+
 pub async fn for_conversation(conn: &mut AnyConnection, id: &str) -> Result<Vec<AuditRow>, sqlx::Error> {
     sqlx::query_as(
         "select id, workspace_id, conversation_id, version, from_status, to_status, from_assignee, \

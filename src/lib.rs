@@ -32,6 +32,7 @@
 //! - [`standins`] — local stand-ins of the platforms, for tests, benchmarks and the sandbox.
 
 pub mod config;
+pub mod discord;
 pub mod engine;
 pub mod http;
 pub mod loadgen;

@@ -24,6 +24,8 @@ pub struct Application {
     worker: Worker,
     service: Service,
     shutdown: CancellationToken,
+    /// The adapters' long-running tasks (a gateway connection), started by `run`.
+    background: Vec<crate::platform::Background>,
 }
 
 /// How long the supervisor waits before restarting an outbox worker that stopped
@@ -72,21 +74,17 @@ impl Application {
             wake.clone(),
         );
         service.apply_seed(&settings.seed).await?;
-        if settings.discord.is_some() {
-            tracing::warn!(
-                "Discord settings are set, but this version has no Discord adapter yet: Discord stays off \
-                 (the widget API, the HTTP API and Slack work as configured)"
-            );
-        }
         let mut targets = Targets::default();
         if let Some(w) = widget_target {
             targets.insert(TARGET_WIDGET, Arc::new(WithReceipts::new(w, &service)));
         }
         let mut platform_routes = Vec::new();
+        let mut background = Vec::new();
         for adapter in adapters {
             let name = adapter.name();
             let started = adapter.start(&service)?;
             platform_routes.push(started.routes);
+            background.extend(started.background);
             for (target, deliverer) in started.targets {
                 targets.insert(target, deliverer);
             }
@@ -110,6 +108,7 @@ impl Application {
             worker,
             service,
             shutdown,
+            background,
         })
     }
 
@@ -138,7 +137,12 @@ impl Application {
             worker,
             service,
             shutdown,
+            background,
         } = self;
+        let tasks: Vec<_> = background
+            .into_iter()
+            .map(|task| tokio::spawn(task(shutdown.clone())))
+            .collect();
         let worker = tokio::spawn(worker.run_supervised(shutdown.clone(), WORKER_RESTART_DELAY));
         let feed = tokio::spawn(service.clone().run_feed(shutdown.clone()));
         let signal = shutdown.clone();
@@ -153,6 +157,11 @@ impl Application {
             tracing::warn!(error = %e, "outbox worker ended abnormally");
         }
         let _ = feed.await;
+        for task in tasks {
+            if let Err(e) = task.await {
+                tracing::warn!(error = %e, "a platform task ended abnormally");
+            }
+        }
         service.close().await;
         tracing::info!("stopped");
         result.map_err(Into::into)
@@ -164,6 +173,9 @@ pub fn adapters(settings: &Settings) -> Vec<Box<dyn Adapter>> {
     let mut adapters: Vec<Box<dyn Adapter>> = Vec::new();
     if let Some(slack) = &settings.slack {
         adapters.push(Box::new(crate::slack::SlackAdapter::new(slack.clone())));
+    }
+    if let Some(discord) = &settings.discord {
+        adapters.push(Box::new(crate::discord::DiscordAdapter::new(discord.clone())));
     }
     adapters
 }

@@ -5,10 +5,15 @@
 //! adding a platform means a folder of its own and one line in the registry
 //! (`crate::startup::adapters`, see `docs/architecture.md#adding-a-platform`).
 
+pub mod root;
+
 use crate::outbox::Target;
 use crate::service::{Mirror, Service};
 use axum::Router;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
 
 /// A chat platform behind the seam.
 pub trait Adapter: Send + Sync {
@@ -30,4 +35,10 @@ pub struct Started {
     pub routes: Router,
     /// The outbox targets it delivers, by name.
     pub targets: Vec<(&'static str, Arc<dyn Target>)>,
+    /// What it runs for as long as the application serves (a gateway connection): each
+    /// is started with the application and must end soon after its token is cancelled.
+    pub background: Vec<Background>,
 }
+
+/// A long-running task of an adapter, started once the application serves.
+pub type Background = Box<dyn FnOnce(CancellationToken) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send>;

@@ -22,7 +22,7 @@ mod views;
 mod widget_events;
 
 pub use crate::store::conversations::Filter;
-pub use crate::store::refs::{MessageRef, ThreadRef};
+pub use crate::store::refs::{MessageRef, OpenThread, ThreadRef};
 pub use conversations::{Acted, HeldReply, Names};
 pub use deliveries::TARGET_WIDGET;
 pub use directory::{LinkedOperator, NewOperator, OperatorPatch, WidgetPatch};

@@ -81,6 +81,29 @@ impl Service {
         Ok(refs::conversation_of_thread(&mut conn, platform, channel, thread).await?)
     }
 
+    /// The conversation mirrored in the thread with this id, on a platform whose thread
+    /// ids are unique by themselves.
+    pub async fn conversation_by_thread(&self, platform: &str, thread: &str) -> Result<Option<String>, ServiceError> {
+        let mut conn = self.store().read().await?;
+        Ok(refs::conversation_by_thread(&mut conn, platform, thread).await?)
+    }
+
+    /// Remembers the last platform message taken in from a thread (see
+    /// [`Service::open_threads`]).
+    pub async fn note_seen(&self, platform: &str, thread: &str, message: &str) -> Result<(), ServiceError> {
+        let mut tx = self.store().write().await?;
+        refs::note_seen(tx.conn(), platform, thread, message).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The threads on `platform` of conversations still open, each with the last message
+    /// taken in from it: what to catch up on after downtime.
+    pub async fn open_threads(&self, platform: &str) -> Result<Vec<super::OpenThread>, ServiceError> {
+        let mut conn = self.store().read().await?;
+        Ok(refs::open_threads(&mut conn, platform).await?)
+    }
+
     /// The transcript lines of a conversation not yet shown on `platform`, in order.
     pub async fn lines_to_mirror(&self, platform: &str, conversation: &str) -> Result<Vec<Line>, ServiceError> {
         let mut conn = self.store().read().await?;

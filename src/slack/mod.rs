@@ -75,6 +75,7 @@ impl Adapter for SlackAdapter {
                 (PLATFORM, Arc::new(Outbound(slack.clone())) as Arc<dyn Target>),
                 (TARGET_INBOUND, Arc::new(Inbound(slack))),
             ],
+            background: Vec::new(),
         })
     }
 }

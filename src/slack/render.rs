@@ -4,7 +4,8 @@
 //! Texts are escaped and kept inside Slack's limits (header 150, section 3000, message
 //! 40 000), split into several messages where a line is longer.
 
-use crate::engine::{Author, Status};
+use crate::engine::Author;
+use crate::platform::root::{self, Emphasis, RootAction};
 use crate::service::ConversationView;
 use slack_morphism::prelude::*;
 
@@ -93,18 +94,7 @@ pub struct RootContext<'a> {
 
 /// The one-line status: Unassigned / Assigned to @x / Resolved / With the bot.
 pub fn status_line(c: &ConversationView, ctx: &RootContext<'_>) -> String {
-    match (c.status, &c.assignee) {
-        (Status::Resolved, Some(a)) => format!("Resolved (by {})", mention(ctx.assignee_slack, &a.name)),
-        (Status::Resolved, None) => "Resolved".into(),
-        (Status::Bot, _) => "Back with the bot".into(),
-        (Status::Active, Some(a)) => format!("Assigned to {}", mention(ctx.assignee_slack, &a.name)),
-        (_, Some(a)) => format!(
-            "Assigned to {} (waiting for them to accept)",
-            mention(ctx.assignee_slack, &a.name)
-        ),
-        (_, None) if ctx.nobody_available => "Unassigned: nobody is available, waiting for someone to accept".into(),
-        (_, None) => "Unassigned".into(),
-    }
+    root::status_line(c, ctx.nobody_available, |name| mention(ctx.assignee_slack, name))
 }
 
 fn button(text: &str, action: &str, value: &str, style: Option<SlackBlockButtonStyle>) -> SlackActionBlockElement {
@@ -117,43 +107,28 @@ fn button(text: &str, action: &str, value: &str, style: Option<SlackBlockButtonS
     }
 }
 
-/// The buttons the state allows (`docs/behaviour.md#in-slack`). A conversation routed to
-/// someone who has not accepted it yet also offers them Accept and Reject (Reject routes
-/// it on).
+/// The buttons the state allows (`docs/behaviour.md#in-slack`).
 pub fn buttons(c: &ConversationView) -> Vec<SlackActionBlockElement> {
     let value = action_value(c.version, &c.id);
-    match (c.status, &c.assignee) {
-        (Status::HandedOff | Status::Active, None) => vec![
-            button("Accept", ACCEPT, &value, Some(SlackBlockButtonStyle::Primary)),
-            button("Reject", REJECT, &value, None),
-            button("Transfer", TRANSFER, &value, None),
-        ],
-        (Status::HandedOff, Some(_)) => vec![
-            button("Accept", ACCEPT, &value, Some(SlackBlockButtonStyle::Primary)),
-            button("Reject", REJECT, &value, None),
-            button("Transfer", TRANSFER, &value, None),
-            button("Unassign", UNASSIGN, &value, None),
-            button("Resolve", RESOLVE, &value, None),
-            button(
-                "Hand back to bot",
-                HANDBACK,
-                &value,
-                Some(SlackBlockButtonStyle::Danger),
-            ),
-        ],
-        (Status::Active, Some(_)) => vec![
-            button("Transfer", TRANSFER, &value, None),
-            button("Unassign", UNASSIGN, &value, None),
-            button("Resolve", RESOLVE, &value, Some(SlackBlockButtonStyle::Primary)),
-            button(
-                "Hand back to bot",
-                HANDBACK,
-                &value,
-                Some(SlackBlockButtonStyle::Danger),
-            ),
-        ],
-        _ => Vec::new(),
-    }
+    root::actions(c)
+        .into_iter()
+        .map(|(action, emphasis)| {
+            let id = match action {
+                RootAction::Accept => ACCEPT,
+                RootAction::Reject => REJECT,
+                RootAction::Transfer => TRANSFER,
+                RootAction::Unassign => UNASSIGN,
+                RootAction::Resolve => RESOLVE,
+                RootAction::Handback => HANDBACK,
+            };
+            let style = match emphasis {
+                Emphasis::Plain => None,
+                Emphasis::Primary => Some(SlackBlockButtonStyle::Primary),
+                Emphasis::Danger => Some(SlackBlockButtonStyle::Danger),
+            };
+            button(action.label(), id, &value, style)
+        })
+        .collect()
 }
 
 /// The thread root.

@@ -117,3 +117,57 @@ pub async fn set_message(
     .await?;
     Ok(delivery.flatten())
 }
+
+/// The conversation whose thread has this id on a platform whose thread ids are unique
+/// by themselves (a Discord thread).
+pub async fn conversation_by_thread(
+    conn: &mut AnyConnection,
+    platform: &str,
+    thread: &str,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("select conversation_id from conversation_refs where platform = $1 and thread = $2")
+        .bind(platform)
+        .bind(thread)
+        .fetch_optional(conn)
+        .await
+}
+
+/// Remembers `message` as the last platform message taken in from a thread, unless a
+/// later one is remembered already. Platform message ids of one platform grow with time
+/// (Discord snowflakes); they are compared by length, then text, so this needs no
+/// numeric column.
+pub async fn note_seen(conn: &mut AnyConnection, platform: &str, thread: &str, message: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update conversation_refs set last_seen = $3 where platform = $1 and thread = $2 \
+         and (last_seen is null or length(last_seen) < length($3) \
+              or (length(last_seen) = length($3) and last_seen < $3))",
+    )
+    .bind(platform)
+    .bind(thread)
+    .bind(message)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A thread of a conversation that is still open, with the last message taken in from it.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct OpenThread {
+    pub conversation_id: String,
+    pub channel: String,
+    pub thread: String,
+    pub last_seen: Option<String>,
+}
+
+/// The threads on a platform whose conversations are not resolved.
+pub async fn open_threads(conn: &mut AnyConnection, platform: &str) -> Result<Vec<OpenThread>, sqlx::Error> {
+    sqlx::query_as(
+        "select r.conversation_id, r.channel, r.thread, r.last_seen from conversation_refs r \
+         join conversations c on c.id = r.conversation_id \
+         where r.platform = $1 and r.thread is not null and c.status <> 'resolved' \
+         order by r.conversation_id",
+    )
+    .bind(platform)
+    .fetch_all(conn)
+    .await
+}

@@ -176,7 +176,10 @@ impl Discord {
             body["nonce"] = json!(nonce(key));
             body["enforce_nonce"] = json!(true);
         }
-        let sent = self.rest().post(&format!("/channels/{channel}/messages"), &body).await?;
+        let sent = self
+            .rest()
+            .post(&format!("/channels/{channel}/messages"), &body)
+            .await?;
         sent["id"]
             .as_str()
             .map(str::to_owned)
@@ -277,7 +280,12 @@ impl Discord {
     /// forum if it lacks them (`None` if the forum cannot have them).
     async fn tag_for(&self, forum: &str, status: Status) -> Step<Option<String>> {
         let name = status_tag(status);
-        if let Some(tag) = self.inner.forum_tags.get(forum).and_then(|tags| tags.get(name).cloned()) {
+        if let Some(tag) = self
+            .inner
+            .forum_tags
+            .get(forum)
+            .and_then(|tags| tags.get(name).cloned())
+        {
             return Ok(Some(tag));
         }
         let channel = self.rest().get(&format!("/channels/{forum}")).await.map_err(failed)?;
@@ -441,11 +449,17 @@ impl Discord {
         };
         let link = thread.as_deref().map(|t| render::link(guild.as_deref(), t));
         let text = render::dm(&state.conversation, link.as_deref());
-        let fallback = format!(
-            "<@{user}> this conversation is yours (your DMs are closed to the bridge, so it is said here)."
-        );
-        self.private(&user, id, thread.as_deref(), json!({"content": text, "allowed_mentions": render::no_pings()}), &fallback, &format!("dm:{id}:{operator}:{}", state.conversation.version))
-            .await
+        let fallback =
+            format!("<@{user}> this conversation is yours (your DMs are closed to the bridge, so it is said here).");
+        self.private(
+            &user,
+            id,
+            thread.as_deref(),
+            json!({"content": text, "allowed_mentions": render::no_pings()}),
+            &fallback,
+            &format!("dm:{id}:{operator}:{}", state.conversation.version),
+        )
+        .await
     }
 
     /// A private message to one user (a held reply's notice): by DM, or if their DMs are
@@ -454,7 +468,8 @@ impl Discord {
         let user = str_of(payload, "user")?;
         let conversation = str_of(payload, "conversation")?;
         let text = str_of(payload, "text")?;
-        let mut body = json!({"content": render::trim(text, render::CONTENT_MAX), "allowed_mentions": render::no_pings()});
+        let mut body =
+            json!({"content": render::trim(text, render::CONTENT_MAX), "allowed_mentions": render::no_pings()});
         if let Some(held) = payload["held"].as_i64() {
             body["components"] = json!(render::takeover_button(held));
         }
@@ -464,7 +479,8 @@ impl Discord {
         };
         let fallback = render::trim(&format!("<@{user}> {text}"), render::CONTENT_MAX);
         let key = format!("notice:{}", payload["key"].as_str().unwrap_or(text));
-        self.private(user, conversation, thread.as_deref(), body, &fallback, &key).await
+        self.private(user, conversation, thread.as_deref(), body, &fallback, &key)
+            .await
     }
 
     /// Sends `body` to `user` by DM; if Discord refuses (DMs closed), posts `fallback` in
@@ -499,10 +515,17 @@ impl Discord {
             }
         }
         let Some(thread) = thread else {
-            tracing::warn!(discord_user = user, conversation, "no thread to mention a user with closed DMs in");
+            tracing::warn!(
+                discord_user = user,
+                conversation,
+                "no thread to mention a user with closed DMs in"
+            );
             return Ok(());
         };
-        let mention = user.parse::<u64>().map(render::ping_only).unwrap_or_else(|_| render::no_pings());
+        let mention = user
+            .parse::<u64>()
+            .map(render::ping_only)
+            .unwrap_or_else(|_| render::no_pings());
         let body = json!({"content": fallback, "allowed_mentions": mention});
         self.post(thread, body, Some(&format!("{key}:thread")))
             .await

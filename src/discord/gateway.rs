@@ -9,8 +9,8 @@
 //! (the outbox paces calls), pointed at the configured API origin.
 
 use super::Discord;
-use serde_json::json;
 use secrecy::ExposeSecret;
+use serde_json::json;
 use serenity::all::{
     ClientBuilder, Context, EventHandler, GatewayIntents, HttpBuilder, Interaction, Message, Ready, ResumedEvent,
 };

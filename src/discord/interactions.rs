@@ -10,9 +10,9 @@
 //! it) are told privately, as ephemeral follow-ups, never in the channel. Permissions
 //! are the engine's.
 
+use super::Discord;
 use super::people::Member;
 use super::render::{self, Custom, RootContext, verb};
-use super::Discord;
 use crate::engine::transition::{Command, TransferTarget};
 use crate::engine::{OperatorId, Resolution, TeamId};
 use crate::service::{ConversationView, DEFAULT_WORKSPACE, LinkedOperator, ServiceError};
@@ -21,7 +21,6 @@ use serenity::all::{
     ActionRowComponent, ComponentInteraction, ComponentInteractionDataKind, CreateInteractionResponse,
     CreateInteractionResponseMessage, Interaction, ModalInteraction, UserId,
 };
-
 
 /// One interaction being answered: where to send follow-ups, and who acted.
 pub(crate) struct Answering {
@@ -59,7 +58,12 @@ impl Discord {
     }
 
     /// Queues an ephemeral follow-up.
-    pub(crate) async fn follow_up(&self, a: &Answering, text: String, components: Option<Value>) -> Result<(), ServiceError> {
+    pub(crate) async fn follow_up(
+        &self,
+        a: &Answering,
+        text: String,
+        components: Option<Value>,
+    ) -> Result<(), ServiceError> {
         let mut message = json!({"content": render::trim(&text, render::CONTENT_MAX)});
         if let Some(c) = components {
             message["components"] = c;
@@ -107,7 +111,10 @@ impl Discord {
             .and_then(|r| r.strip_prefix(verb::TAKEOVER_SEND))
             .and_then(|r| r.strip_prefix(':'))
         {
-            if !self.respond(i.id.get(), &i.token, &CreateInteractionResponse::Acknowledge).await {
+            if !self
+                .respond(i.id.get(), &i.token, &CreateInteractionResponse::Acknowledge)
+                .await
+            {
                 return Ok(());
             }
             let op = self.operator(&member).await?;
@@ -129,8 +136,12 @@ impl Discord {
         let current = match self.service().conversation(DEFAULT_WORKSPACE, &conversation).await {
             Ok(c) => c.conversation,
             Err(ServiceError::NotFound(_)) => {
-                self.respond(i.id.get(), &i.token, &ephemeral_message("This conversation no longer exists."))
-                    .await;
+                self.respond(
+                    i.id.get(),
+                    &i.token,
+                    &ephemeral_message("This conversation no longer exists."),
+                )
+                .await;
                 return Ok(());
             }
             Err(e) => return Err(e),
@@ -147,7 +158,11 @@ impl Discord {
                     .into_iter()
                     .map(|t| (t.id, t.name))
                     .collect();
-                let visitor = current.visitor.name.clone().unwrap_or_else(|| "this conversation".into());
+                let visitor = current
+                    .visitor
+                    .name
+                    .clone()
+                    .unwrap_or_else(|| "this conversation".into());
                 CreateInteractionResponse::Message(
                     CreateInteractionResponseMessage::new()
                         .content(format!("Transfer **{}** to:", render::esc(&visitor)))
@@ -160,7 +175,10 @@ impl Discord {
             }
             _ => CreateInteractionResponse::Acknowledge,
         };
-        let opened = matches!(first, CreateInteractionResponse::Message(_) | CreateInteractionResponse::Modal(_));
+        let opened = matches!(
+            first,
+            CreateInteractionResponse::Message(_) | CreateInteractionResponse::Modal(_)
+        );
         if !self.respond(i.id.get(), &i.token, &first).await || opened {
             return Ok(());
         }
@@ -277,10 +295,23 @@ impl Discord {
         };
         let result = self
             .service()
-            .act_from(DEFAULT_WORKSPACE, &held.conversation_id, &a.op.actor(), cmd, &held.origin)
+            .act_from(
+                DEFAULT_WORKSPACE,
+                &held.conversation_id,
+                &a.op.actor(),
+                cmd,
+                &held.origin,
+            )
             .await;
         match result {
-            Ok(_) => self.answer(&a, "You took the conversation over; your message was sent.".into(), json!([])).await,
+            Ok(_) => {
+                self.answer(
+                    &a,
+                    "You took the conversation over; your message was sent.".into(),
+                    json!([]),
+                )
+                .await
+            }
             Err(e) => self.report(&a, Err(e)).await,
         }
     }
@@ -289,7 +320,10 @@ impl Discord {
         let Some(custom) = render::parse_custom_id(&m.data.custom_id).filter(|c| c.verb == verb::RESOLVED) else {
             return Ok(());
         };
-        if !self.respond(m.id.get(), &m.token, &CreateInteractionResponse::Acknowledge).await {
+        if !self
+            .respond(m.id.get(), &m.token, &CreateInteractionResponse::Acknowledge)
+            .await
+        {
             return Ok(());
         }
         let member = Member {
@@ -376,4 +410,3 @@ fn refusal(e: ServiceError) -> Result<String, ServiceError> {
         e => return Err(e),
     })
 }
-

@@ -28,8 +28,7 @@ impl Member<'_> {
     }
 
     fn manages_server(&self) -> bool {
-        self.permissions
-            .is_some_and(|p| p.manage_guild() || p.administrator())
+        self.permissions.is_some_and(|p| p.manage_guild() || p.administrator())
     }
 }
 

@@ -286,10 +286,13 @@ pub fn transfer_components(
 ) -> Vec<CreateActionRow> {
     let id = |v: &str| custom_id(v, c.version, &c.id, thread);
     let mut rows = vec![CreateActionRow::SelectMenu(
-        CreateSelectMenu::new(id(verb::TO_OPERATOR), CreateSelectMenuKind::User { default_users: None })
-            .placeholder("To an operator")
-            .min_values(1)
-            .max_values(1),
+        CreateSelectMenu::new(
+            id(verb::TO_OPERATOR),
+            CreateSelectMenuKind::User { default_users: None },
+        )
+        .placeholder("To an operator")
+        .min_values(1)
+        .max_values(1),
     )];
     if !teams.is_empty() {
         let options = teams
@@ -360,7 +363,12 @@ mod tests {
         let parsed = parse_custom_id(&id).unwrap();
         assert_eq!(parsed.conversation, None);
         assert_eq!(parsed.thread.as_deref(), Some("1234567890123456789"));
-        assert_eq!(parse_custom_id(&custom_id(verb::ACCEPT, 1, &long, None)).unwrap().thread, None);
+        assert_eq!(
+            parse_custom_id(&custom_id(verb::ACCEPT, 1, &long, None))
+                .unwrap()
+                .thread,
+            None
+        );
         assert_eq!(parse_custom_id("other:1:2"), None);
         assert_eq!(parse_custom_id("hb:ac:x:c"), None);
     }

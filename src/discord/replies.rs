@@ -27,7 +27,12 @@ impl Discord {
             return Ok(false);
         }
         let thread = msg.channel_id.to_string();
-        if self.service().conversation_by_thread(PLATFORM, &thread).await?.is_none() {
+        if self
+            .service()
+            .conversation_by_thread(PLATFORM, &thread)
+            .await?
+            .is_none()
+        {
             return Ok(false);
         }
         let raw = serde_json::to_value(msg).map_err(|e| ServiceError::Internal(e.into()))?;
@@ -44,9 +49,7 @@ impl Discord {
         if fresh {
             metrics::counter!("handoff_events_in_total", "source" => "discord").increment(1);
         }
-        self.service()
-            .note_seen(PLATFORM, &thread, &msg.id.to_string())
-            .await?;
+        self.service().note_seen(PLATFORM, &thread, &msg.id.to_string()).await?;
         Ok(true)
     }
 
@@ -107,7 +110,10 @@ impl Discord {
                     super::render::esc(&owner.name)
                 );
                 let held = if takeover_allowed {
-                    let held = self.service().hold_reply(&conversation, op.id, &msg.content, &origin).await?;
+                    let held = self
+                        .service()
+                        .hold_reply(&conversation, op.id, &msg.content, &origin)
+                        .await?;
                     text.push_str(" You can take it over and send your message.");
                     Some(held)
                 } else {
@@ -117,8 +123,14 @@ impl Discord {
                 self.tell(&conversation, &user, &text, held, &key).await
             }
             Err(ServiceError::Forbidden(why) | ServiceError::InvalidState(why) | ServiceError::Invalid(why)) => {
-                self.tell(&conversation, &user, &format!("⚠️ Not sent to the visitor: {why}."), None, &key)
-                    .await
+                self.tell(
+                    &conversation,
+                    &user,
+                    &format!("⚠️ Not sent to the visitor: {why}."),
+                    None,
+                    &key,
+                )
+                .await
             }
             Err(ServiceError::NotFound(_)) => Ok(()),
             Err(e) => Err(e),

@@ -171,7 +171,10 @@ impl Rest {
         if let Some(body) = body {
             req = req.json(body);
         }
-        let res = req.send().await.map_err(|e| RestError::Transport(e.without_url().to_string()))?;
+        let res = req
+            .send()
+            .await
+            .map_err(|e| RestError::Transport(e.without_url().to_string()))?;
         let status = res.status().as_u16();
         let headers = res.headers().clone();
         self.learn(&route, status, &headers);
@@ -296,7 +299,13 @@ fn is_global(headers: &reqwest::header::HeaderMap, body: &Value) -> bool {
 pub fn route_key(method: &Method, path: &str) -> String {
     let mut out = method.to_string();
     let mut previous = "";
-    for seg in path.split('?').next().unwrap_or(path).split('/').filter(|s| !s.is_empty()) {
+    for seg in path
+        .split('?')
+        .next()
+        .unwrap_or(path)
+        .split('/')
+        .filter(|s| !s.is_empty())
+    {
         let major = matches!(previous, "channels" | "guilds" | "webhooks");
         let is_id = seg.bytes().all(|b| b.is_ascii_digit());
         out.push('/');
@@ -333,7 +342,10 @@ mod tests {
             "PUT/channels/1/messages/:id/reactions/:emoji/@me"
         );
         assert_eq!(
-            route_key(&Method::POST, "/interactions/9/aW50ZXJhY3Rpb24tdG9rZW4tdGhhdC1pcy1sb25n/callback"),
+            route_key(
+                &Method::POST,
+                "/interactions/9/aW50ZXJhY3Rpb24tdG9rZW4tdGhhdC1pcy1sb25n/callback"
+            ),
             "POST/interactions/:id/:id/callback"
         );
     }

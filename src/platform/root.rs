@@ -53,7 +53,12 @@ pub fn actions(c: &ConversationView) -> Vec<(RootAction, Emphasis)> {
             (Resolve, Plain),
             (Handback, Danger),
         ],
-        (Status::Active, Some(_)) => vec![(Transfer, Plain), (Unassign, Plain), (Resolve, Primary), (Handback, Danger)],
+        (Status::Active, Some(_)) => vec![
+            (Transfer, Plain),
+            (Unassign, Plain),
+            (Resolve, Primary),
+            (Handback, Danger),
+        ],
         _ => Vec::new(),
     }
 }

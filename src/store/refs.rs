@@ -136,7 +136,12 @@ pub async fn conversation_by_thread(
 /// later one is remembered already. Platform message ids of one platform grow with time
 /// (Discord snowflakes); they are compared by length, then text, so this needs no
 /// numeric column.
-pub async fn note_seen(conn: &mut AnyConnection, platform: &str, thread: &str, message: &str) -> Result<(), sqlx::Error> {
+pub async fn note_seen(
+    conn: &mut AnyConnection,
+    platform: &str,
+    thread: &str,
+    message: &str,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "update conversation_refs set last_seen = $3 where platform = $1 and thread = $2 \
          and (last_seen is null or length(last_seen) < length($3) \

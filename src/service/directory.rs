@@ -494,7 +494,7 @@ impl LinkedOperator {
     }
 }
 
-fn no_operator(id: OperatorId) -> ServiceError {
+pub(super) fn no_operator(id: OperatorId) -> ServiceError {
     ServiceError::NotFound(format!("no operator {id}"))
 }
 

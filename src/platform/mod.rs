@@ -4,6 +4,11 @@
 //! events, and its own routes. The core holds a list of adapters and never names one;
 //! adding a platform means a folder of its own and one line in the registry
 //! (`crate::startup::adapters`, see `docs/architecture.md#adding-a-platform`).
+//!
+//! [`handoff`] is what the `/handoff` command means on every platform; each platform
+//! only parses its own text form of it and renders the answers.
+
+pub mod handoff;
 
 use crate::outbox::Target;
 use crate::service::{Mirror, Service};
@@ -30,4 +35,14 @@ pub struct Started {
     pub routes: Router,
     /// The outbox targets it delivers, by name.
     pub targets: Vec<(&'static str, Arc<dyn Target>)>,
+}
+
+/// Cuts `text` to at most `max` characters, marking the cut.
+pub fn trim(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
 }

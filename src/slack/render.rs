@@ -35,15 +35,7 @@ pub fn unescape(text: &str) -> String {
     text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 }
 
-/// Cuts `text` to at most `max` characters, marking the cut.
-pub fn trim(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_owned();
-    }
-    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
-    out.push('…');
-    out
-}
+pub use crate::platform::trim;
 
 /// Splits `text` into pieces of at most `max` characters, at line breaks or spaces
 /// where it can.

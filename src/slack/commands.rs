@@ -27,6 +27,7 @@ pub const USAGE: &str = "*`/handoff` commands*
 • `/handoff routing <widget> eligible <@user…|all>` — who may take its conversations
 • `/handoff widgets` — widgets, their routing and channels
 • `/handoff connect <widget>` — make this channel the widget's channel
+• `/handoff link` · `/handoff link <code>` — link your Slack and Discord accounts: get a code on one, run it on the other
 Team, routing and connect need the manager role.";
 
 /// Slack user ids in `<@U123>` or `<@U123|name>` mentions; `Err` names a word that is not one.
@@ -104,6 +105,9 @@ pub fn parse(text: &str) -> Result<Subcommand, String> {
         ["widgets"] => Ok(Subcommand::Widgets),
         ["connect", widget] => Ok(Subcommand::Connect((*widget).to_owned())),
         ["connect", ..] => Err("`/handoff connect <widget>`, run in the channel to connect".into()),
+        ["link"] => Ok(Subcommand::Link(None)),
+        ["link", code] => Ok(Subcommand::Link(Some((*code).to_owned()))),
+        ["link", ..] => Err("`/handoff link` for a code, or `/handoff link <code>` to use one".into()),
         [other, ..] => Err(format!("`{other}` is not a /handoff command")),
     }
 }
@@ -215,6 +219,9 @@ mod tests {
         assert!(parse("team add billing ada").unwrap_err().contains("@mention"));
         assert!(parse("dance").unwrap_err().contains("dance"));
         assert!(parse("claim").is_err());
+        assert_eq!(parse("link"), Ok(Subcommand::Link(None)));
+        assert_eq!(parse(" link  abcd2345 "), Ok(Subcommand::Link(Some("abcd2345".into()))));
+        assert!(parse("link abcd 2345").unwrap_err().contains("/handoff link <code>"));
     }
 
     #[test]

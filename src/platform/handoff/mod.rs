@@ -69,6 +69,9 @@ pub enum Subcommand {
     RoutingEligible(String, Option<Vec<String>>),
     Widgets,
     Connect(String),
+    /// `None`: issue a code for the caller's operator; `Some(code)`: redeem one issued on
+    /// another platform.
+    Link(Option<String>),
 }
 
 /// A command's private answer.

@@ -6,7 +6,7 @@ use crate::engine::transition::{Command, Outcome};
 use crate::engine::{OperatorId, Presence, TeamId, permissions};
 use crate::platform::trim;
 use crate::service::{
-    DEFAULT_WORKSPACE, Filter, LinkedOperator, Origin, ServiceError, TeamView, WidgetPatch,
+    DEFAULT_WORKSPACE, Filter, LINK_CODE_TTL_MS, LinkedOperator, Origin, ServiceError, TeamView, WidgetPatch,
     WidgetView,
 };
 
@@ -192,6 +192,27 @@ pub async fn run(
                 "This channel is now the {} channel of {}: its handoffs open threads here.",
                 title(front.platform()),
                 b(&w.id)
+            )
+        }
+        Subcommand::Link(None) => {
+            let code = service.issue_link_code(ws, op.id, front.platform()).await?;
+            format!(
+                "Run `/handoff link {code}` on the other platform within {} minutes to link your account there \
+                 to {}, your operator here. The code works once; keep it to yourself.",
+                LINK_CODE_TTL_MS / 60_000,
+                b(&front.escape(&op.name))
+            )
+        }
+        Subcommand::Link(Some(code)) => {
+            let platform = front.platform();
+            let account = service.account_of(platform, op.id).await?.ok_or_else(|| {
+                ServiceError::Internal(anyhow::anyhow!("operator {} has no {platform} account", op.id))
+            })?;
+            let linked = service.redeem_link_code(ws, platform, &account, &code).await?;
+            format!(
+                "Linked: this {} account now belongs to {}, the operator your code came from.",
+                title(platform),
+                b(&front.escape(&linked.name))
             )
         }
     };

@@ -132,6 +132,12 @@ pub const SUBCOMMANDS: &[Described] = &[
         "make this channel the widget's channel",
         true,
     ),
+    sub(
+        "link",
+        &[optional("code", OptKind::Word)],
+        "link your accounts on two platforms: get a code on one, run it on the other",
+        false,
+    ),
 ];
 
 /// A usage text for `front`: a bold title, one line per subcommand written by `syntax`,

@@ -20,7 +20,7 @@
 //! - [`http`] — the axum surface: widget events, the HTTP API, health, metrics, the event
 //!   stream and the OpenAPI document.
 //! - [`platform`] — the seam a chat platform plugs into: its mirror, its outbox targets,
-//!   its routes.
+//!   its routes; and what the `/handoff` command means on every platform.
 //! - [`slack`] — the Slack adapter: signed events, buttons, modals, `/handoff`, and the
 //!   outbox targets that make the Web API calls and act on queued events.
 //! - [`config`] — settings from a TOML file and the environment; `check-config`.

@@ -7,8 +7,17 @@
 //! same answer Slack gives.
 
 use super::Discord;
-use serde_json::Value;
-use serenity::all::{CommandDataOption, CommandDataOptionValue, CommandInteraction};
+use super::people::Member;
+use crate::engine::{Presence, RoutingMode};
+use crate::platform::handoff::usage::{self, Described, OptKind};
+use crate::platform::handoff::{self, Front, InboxFilter, Subcommand};
+use crate::service::{LinkedOperator, Service, ServiceError};
+use serde_json::{Value, json};
+use serenity::all::{
+    CommandDataOption, CommandDataOptionValue, CommandInteraction, CreateInteractionResponse,
+    CreateInteractionResponseMessage, User, UserId,
+};
+use std::collections::HashMap;
 
 /// The command definitions, as `manifests/discord/commands.json` gives them.
 pub fn definitions() -> Value {
@@ -73,9 +82,202 @@ impl Invocation {
     }
 }
 
+/// Where a neutral subcommand lives among Discord's commands: manager subcommands
+/// are under `/handoff-manage`, and `team list` is `/handoff teams` so that everyone
+/// may run it.
+pub fn discord_words(words: &str) -> String {
+    match words {
+        "team list" => "handoff teams".into(),
+        "routing eligible" => "handoff-manage eligible".into(),
+        w if usage::SUBCOMMANDS.iter().any(|d| d.words == w && d.managers) => format!("handoff-manage {w}"),
+        w => format!("handoff {w}"),
+    }
+}
+
+/// One subcommand as typed on Discord: `/handoff-manage routing widget:<widget> mode:<mode>`.
+fn syntax(d: &Described) -> String {
+    let mut out = format!("`/{}", discord_words(d.words));
+    for o in d.options {
+        let value = match o.kind {
+            OptKind::Choice(choices) => choices.join("|"),
+            OptKind::Users { all: true } => "@user… or everyone:True".into(),
+            OptKind::Users { all: false } => "@user".into(),
+            _ => format!("<{}>", o.name),
+        };
+        let name = match o.kind {
+            OptKind::Users { .. } => "user",
+            _ => o.name,
+        };
+        if o.required {
+            out.push_str(&format!(" {name}:{value}"));
+        } else {
+            out.push_str(&format!(" [{name}:{value}]"));
+        }
+    }
+    out.push('`');
+    out
+}
+
+/// What a typed command asks for, or what is wrong with it.
+pub fn subcommand(inv: &Invocation) -> Result<Subcommand, String> {
+    let path: Vec<&str> = inv.path.iter().map(String::as_str).collect();
+    let need = |name: &str| {
+        inv.string(name)
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| format!("`{name}` is required"))
+    };
+    Ok(match path.as_slice() {
+        ["handoff", "help"] | ["handoff"] => Subcommand::Help,
+        ["handoff", "available"] => Subcommand::Presence(Presence::Available),
+        ["handoff", "away"] => Subcommand::Presence(Presence::Away),
+        ["handoff", "status"] => Subcommand::Status,
+        ["handoff", "inbox"] => Subcommand::Inbox(match inv.string("filter").as_deref() {
+            Some("mine") => InboxFilter::Mine,
+            Some("all") => InboxFilter::All,
+            None | Some("unassigned") => InboxFilter::Unassigned,
+            Some(other) => return Err(format!("`{other}` is not mine, unassigned or all")),
+        }),
+        ["handoff", "claim"] => Subcommand::Claim(need("conversation")?),
+        ["handoff", "reply"] => Subcommand::Reply {
+            conversation: need("conversation")?,
+            text: need("text")?,
+        },
+        ["handoff", "widgets"] => Subcommand::Widgets,
+        ["handoff", "teams"] => Subcommand::TeamList,
+        ["handoff", "link"] => Subcommand::Link(inv.string("code").filter(|c| !c.is_empty())),
+        ["handoff-manage", "connect"] => Subcommand::Connect(need("widget")?),
+        ["handoff-manage", "routing"] => match inv.string("mode") {
+            None => Subcommand::RoutingShow(need("widget")?),
+            Some(mode) => Subcommand::RoutingSet(
+                need("widget")?,
+                mode.parse::<RoutingMode>().map_err(|e| format!("routing mode {e}"))?,
+            ),
+        },
+        ["handoff-manage", "eligible"] => {
+            let widget = need("widget")?;
+            let users = inv.users();
+            match (inv.boolean("everyone").unwrap_or(false), users.is_empty()) {
+                (true, true) => Subcommand::RoutingEligible(widget, None),
+                (false, false) => Subcommand::RoutingEligible(widget, Some(users)),
+                (true, false) => return Err("name users, or everyone:True, not both".into()),
+                (false, true) => return Err("name at least one user, or everyone:True".into()),
+            }
+        }
+        ["handoff-manage", "team", "create"] => Subcommand::TeamCreate(need("name")?),
+        ["handoff-manage", "team", "delete"] => Subcommand::TeamDelete(need("name")?),
+        ["handoff-manage", "team", verb @ ("add" | "remove")] => {
+            let users = inv.users();
+            if users.is_empty() {
+                return Err("`user` is required".into());
+            }
+            Subcommand::TeamMembers {
+                team: need("name")?,
+                users,
+                add: *verb == "add",
+            }
+        }
+        _ => return Err(format!("`/{}` is not a command of this bridge", path.join(" "))),
+    })
+}
+
+/// `/handoff` as the neutral command sees Discord.
+struct DiscordFront<'a> {
+    discord: &'a Discord,
+    /// The users the command named, as Discord resolved them (for their names).
+    resolved: HashMap<UserId, User>,
+}
+
+#[async_trait::async_trait]
+impl Front for DiscordFront<'_> {
+    fn service(&self) -> &Service {
+        self.discord.service()
+    }
+
+    fn platform(&self) -> &'static str {
+        super::PLATFORM
+    }
+
+    fn bold(&self, s: &str) -> String {
+        format!("**{s}**")
+    }
+
+    fn escape(&self, s: &str) -> String {
+        super::render::esc(s)
+    }
+
+    fn channel_mention(&self, channel: &str) -> String {
+        format!("<#{channel}>")
+    }
+
+    fn default_channel(&self) -> Option<&str> {
+        self.discord.default_channel()
+    }
+
+    fn usage(&self) -> String {
+        usage::render(self, syntax)
+    }
+
+    fn command(&self, words: &str, args: &[(&str, &str)]) -> String {
+        let mut out = format!("`/{}", discord_words(words));
+        for (name, value) in args {
+            out.push_str(&format!(" {name}:{value}"));
+        }
+        out.push('`');
+        out
+    }
+
+    async fn operator(&self, account: &str) -> Result<LinkedOperator, ServiceError> {
+        let id = account
+            .parse::<u64>()
+            .ok()
+            .filter(|id| *id != 0)
+            .map(UserId::new)
+            .ok_or_else(|| ServiceError::Invalid(format!("`{account}` is not a Discord user")))?;
+        let user = self.resolved.get(&id).cloned().unwrap_or_else(|| {
+            let mut u = User::default();
+            u.id = id;
+            u.name = account.to_owned();
+            u
+        });
+        self.discord.operator_of_id(&user).await
+    }
+}
+
 impl Discord {
-    pub(crate) async fn on_command(&self, i: CommandInteraction) -> Result<(), crate::service::ServiceError> {
-        let _ = Invocation::of(&i);
-        Ok(())
+    /// `/handoff` or `/handoff-manage`: deferred (ephemeral) at once, then answered.
+    pub(crate) async fn on_command(&self, i: CommandInteraction) -> Result<(), ServiceError> {
+        let defer = CreateInteractionResponse::Defer(CreateInteractionResponseMessage::new().ephemeral(true));
+        if !self.respond(i.id.get(), &i.token, &defer).await {
+            return Ok(());
+        }
+        metrics::counter!("handoff_actions_total", "source" => "discord_command").increment(1);
+        let front = DiscordFront {
+            discord: self,
+            resolved: i.data.resolved.users.clone(),
+        };
+        let answer = match subcommand(&Invocation::of(&i)) {
+            Err(what) => handoff::usage_error(&front, &what),
+            Ok(sub) => {
+                let member = Member {
+                    user: &i.user,
+                    nick: i.member.as_ref().and_then(|m| m.nick.as_deref()),
+                    permissions: i.member.as_ref().and_then(|m| m.permissions),
+                };
+                let op = self.operator(&member).await?;
+                handoff::respond(&front, &op, &i.channel_id.to_string(), sub).await?
+            }
+        };
+        let components = match answer.takeover {
+            Some(held) => json!(super::render::takeover_button(held)),
+            None => json!([]),
+        };
+        let message =
+            json!({"content": super::render::trim(&answer.text, super::render::CONTENT_MAX), "components": components});
+        self.queue(
+            "edit_original",
+            format!("discord:command:{}", i.id),
+            json!({"token": i.token, "message": message}),
+        )
+        .await
     }
 }

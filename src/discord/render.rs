@@ -101,7 +101,7 @@ pub fn esc(text: &str) -> String {
 
 /// Cuts `text` to at most `max` characters, marking the cut.
 pub fn trim(text: &str, max: usize) -> String {
-    crate::slack::render::trim(text, max)
+    crate::platform::trim(text, max)
 }
 
 /// No mention in the message pings anyone: visitor and operator text is shown, never
@@ -252,7 +252,7 @@ pub fn transcript_line(author: Author, operator: Option<&str>, text: &str) -> Ve
         (Author::Operator | Author::Held, None) => "**Operator:**".to_owned(),
     };
     let room = CONTENT_MAX - who.chars().count() - 1;
-    crate::slack::render::split(text, room)
+    crate::platform::split(text, room)
         .into_iter()
         .enumerate()
         .map(|(i, piece)| if i == 0 { format!("{who} {piece}") } else { piece })

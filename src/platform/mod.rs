@@ -4,7 +4,11 @@
 //! events, and its own routes. The core holds a list of adapters and never names one;
 //! adding a platform means a folder of its own and one line in the registry
 //! (`crate::startup::adapters`, see `docs/architecture.md#adding-a-platform`).
+//!
+//! [`handoff`] is what the `/handoff` command means on every platform; each platform
+//! only parses its own text form of it and renders the answers.
 
+pub mod handoff;
 pub mod root;
 
 use crate::outbox::Target;
@@ -42,3 +46,34 @@ pub struct Started {
 
 /// A long-running task of an adapter, started once the application serves.
 pub type Background = Box<dyn FnOnce(CancellationToken) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send>;
+
+/// Cuts `text` to at most `max` characters, marking the cut.
+pub fn trim(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// Splits `text` into pieces of at most `max` characters, at line breaks or spaces
+/// where it can.
+pub fn split(text: &str, max: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest: Vec<char> = text.chars().collect();
+    while rest.len() > max {
+        let window = &rest[..max];
+        let cut = window
+            .iter()
+            .rposition(|c| *c == '\n')
+            .or_else(|| window.iter().rposition(|c| c.is_whitespace()))
+            .filter(|p| *p > max / 2)
+            .map(|p| p + 1)
+            .unwrap_or(max);
+        out.push(rest[..cut].iter().collect::<String>().trim_end().to_owned());
+        rest = rest[cut..].to_vec();
+    }
+    out.push(rest.into_iter().collect());
+    out
+}

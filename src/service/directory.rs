@@ -75,6 +75,20 @@ impl OperatorPatch {
 }
 
 impl WidgetPatch {
+    /// A patch that sets (`Some`) or clears (`None`) the widget's channel on a platform
+    /// ("slack" or "discord", the platforms whose channels the HTTP API carries).
+    pub fn channel_on(platform: &str, channel: Option<String>) -> Result<WidgetPatch, ServiceError> {
+        let mut patch = WidgetPatch::default();
+        match platform {
+            "slack" => patch.slack_channel = Some(channel),
+            "discord" => patch.discord_channel = Some(channel),
+            other => {
+                return Err(ServiceError::Invalid(format!("widgets have no channel on `{other}`")));
+            }
+        }
+        Ok(patch)
+    }
+
     fn channels(&self) -> [(&'static str, Option<Option<String>>); 2] {
         [
             ("slack", self.slack_channel.clone().map(clean_id)),
@@ -480,7 +494,7 @@ impl LinkedOperator {
     }
 }
 
-fn no_operator(id: OperatorId) -> ServiceError {
+pub(super) fn no_operator(id: OperatorId) -> ServiceError {
     ServiceError::NotFound(format!("no operator {id}"))
 }
 
@@ -490,4 +504,24 @@ fn no_team(id: TeamId) -> ServiceError {
 
 fn no_widget(id: &str) -> ServiceError {
     ServiceError::NotFound(format!("no widget `{id}`"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_channel_patch_names_the_platforms_field_and_refuses_unknown_platforms() {
+        let slack = WidgetPatch::channel_on("slack", Some("C1".into())).unwrap();
+        assert_eq!(
+            (slack.slack_channel, slack.discord_channel),
+            (Some(Some("C1".into())), None)
+        );
+        let discord = WidgetPatch::channel_on("discord", None).unwrap();
+        assert_eq!((discord.slack_channel, discord.discord_channel), (None, Some(None)));
+        assert!(matches!(
+            WidgetPatch::channel_on("teams", Some("x".into())),
+            Err(ServiceError::Invalid(_))
+        ));
+    }
 }

@@ -113,6 +113,17 @@ pub struct WidgetView {
     pub discord_channel: Option<String>,
 }
 
+impl WidgetView {
+    /// Its channel on a platform, by the platform's name.
+    pub fn channel(&self, platform: &str) -> Option<&str> {
+        match platform {
+            "slack" => self.slack_channel.as_deref(),
+            "discord" => self.discord_channel.as_deref(),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct NewToken {
     pub operator_id: i64,

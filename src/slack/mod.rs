@@ -9,7 +9,7 @@
 //! - [`verify`] — the signed-request extractor (v0 HMAC, 5-minute window).
 //! - [`events`] — `POST /slack/events`: acknowledged at once, acted on from the outbox.
 //! - [`interactions`] — `POST /slack/interactions`: buttons and modals.
-//! - [`commands`] — `POST /slack/commands`: `/handoff` and its subcommands.
+//! - [`commands`] — `POST /slack/commands`: Slack's text form of `/handoff`, and its answers.
 //! - [`render`] — Block Kit for thread roots, transcript lines, DMs and modals.
 //! - [`deliver`] — the outbox target that makes the Web API calls.
 //! - [`people`] — Slack users as operators (found, or created from `users.info`).

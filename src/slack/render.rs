@@ -36,36 +36,7 @@ pub fn unescape(text: &str) -> String {
     text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 }
 
-/// Cuts `text` to at most `max` characters, marking the cut.
-pub fn trim(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_owned();
-    }
-    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
-    out.push('…');
-    out
-}
-
-/// Splits `text` into pieces of at most `max` characters, at line breaks or spaces
-/// where it can.
-pub fn split(text: &str, max: usize) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut rest: Vec<char> = text.chars().collect();
-    while rest.len() > max {
-        let window = &rest[..max];
-        let cut = window
-            .iter()
-            .rposition(|c| *c == '\n')
-            .or_else(|| window.iter().rposition(|c| c.is_whitespace()))
-            .filter(|p| *p > max / 2)
-            .map(|p| p + 1)
-            .unwrap_or(max);
-        out.push(rest[..cut].iter().collect::<String>().trim_end().to_owned());
-        rest = rest[cut..].to_vec();
-    }
-    out.push(rest.into_iter().collect());
-    out
-}
+pub use crate::platform::{split, trim};
 
 /// The value of a thread-root button: the version it was rendered at and the conversation.
 pub fn action_value(version: i64, conversation: &str) -> String {

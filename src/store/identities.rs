@@ -77,3 +77,20 @@ pub async fn set(
     }
     Ok(())
 }
+
+/// Moves an operator's account on a platform to another operator (who must have none
+/// there yet).
+pub async fn move_account(
+    conn: &mut AnyConnection,
+    from: OperatorId,
+    to: OperatorId,
+    platform: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("update operator_identities set operator_id = $2 where operator_id = $1 and platform = $3")
+        .bind(from.0)
+        .bind(to.0)
+        .bind(platform)
+        .execute(conn)
+        .await?;
+    Ok(())
+}

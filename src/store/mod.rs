@@ -11,6 +11,7 @@ pub mod audit;
 pub mod conversations;
 pub mod identities;
 pub mod inbound;
+pub mod link_codes;
 pub mod operators;
 pub mod outbox;
 pub mod refs;

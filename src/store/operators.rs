@@ -114,6 +114,45 @@ pub async fn set_presence(conn: &mut AnyConnection, id: OperatorId, presence: &s
     Ok(())
 }
 
+/// Whether anything refers to the operator besides their directory entries: a
+/// conversation assigned to them (in any status), a transcript line, a decline or an
+/// audit row. Such an operator is kept when retired, so the history keeps its names.
+pub async fn has_history(conn: &mut AnyConnection, id: OperatorId) -> Result<bool, sqlx::Error> {
+    const QUERIES: [&str; 4] = [
+        "select count(*) from conversations where assignee_id = $1",
+        "select count(*) from messages where operator_id = $1",
+        "select count(*) from declines where operator_id = $1",
+        "select count(*) from assignment_events \
+         where from_assignee = $1 or to_assignee = $1 or actor_operator_id = $1",
+    ];
+    for sql in QUERIES {
+        let n: i64 = sqlx::query_scalar(sql).bind(id.0).fetch_one(&mut *conn).await?;
+        if n > 0 {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Takes an operator out of routing for good: away, and a capacity of 0.
+pub async fn retire(conn: &mut AnyConnection, id: OperatorId) -> Result<(), sqlx::Error> {
+    sqlx::query("update operators set presence = 'away', capacity = 0 where id = $1")
+        .bind(id.0)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Deletes an operator without history (see [`has_history`]); their accounts, tokens,
+/// memberships, eligibility and codes go with them.
+pub async fn delete(conn: &mut AnyConnection, id: OperatorId) -> Result<(), sqlx::Error> {
+    sqlx::query("delete from operators where id = $1")
+        .bind(id.0)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 pub async fn touch_assigned(conn: &mut AnyConnection, id: OperatorId, now: i64) -> Result<(), sqlx::Error> {
     sqlx::query("update operators set last_assigned_at = $2 where id = $1")
         .bind(id.0)

@@ -107,3 +107,20 @@ pub async fn set_cursor(conn: &mut AnyConnection, id: TeamId, cursor: OperatorId
         .await?;
     Ok(())
 }
+
+/// Gives `to` every team membership of `from`, and takes them from `from`.
+pub async fn move_memberships(conn: &mut AnyConnection, from: OperatorId, to: OperatorId) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "insert into team_members (team_id, operator_id) \
+         select team_id, $2 from team_members where operator_id = $1 on conflict do nothing",
+    )
+    .bind(from.0)
+    .bind(to.0)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("delete from team_members where operator_id = $1")
+        .bind(from.0)
+        .execute(conn)
+        .await?;
+    Ok(())
+}

@@ -34,3 +34,12 @@ pub async fn operator_of(conn: &mut AnyConnection, token: &str) -> Result<Option
         .fetch_optional(conn)
         .await
 }
+
+/// Revokes every token of an operator.
+pub async fn revoke_all(conn: &mut AnyConnection, op: OperatorId) -> Result<(), sqlx::Error> {
+    sqlx::query("delete from api_tokens where operator_id = $1")
+        .bind(op.0)
+        .execute(conn)
+        .await?;
+    Ok(())
+}

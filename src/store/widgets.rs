@@ -149,3 +149,21 @@ pub async fn is_eligible(conn: &mut AnyConnection, id: &str, op: OperatorId) -> 
     .await?;
     Ok(n == 1)
 }
+
+/// Makes `to` eligible wherever `from` is, and `from` nowhere. A widget's list never
+/// becomes empty by this (empty would mean everyone).
+pub async fn move_eligibility(conn: &mut AnyConnection, from: OperatorId, to: OperatorId) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "insert into widget_eligible (widget_id, operator_id) \
+         select widget_id, $2 from widget_eligible where operator_id = $1 on conflict do nothing",
+    )
+    .bind(from.0)
+    .bind(to.0)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("delete from widget_eligible where operator_id = $1")
+        .bind(from.0)
+        .execute(conn)
+        .await?;
+    Ok(())
+}

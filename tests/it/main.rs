@@ -8,6 +8,7 @@ mod slack_helpers;
 mod api;
 mod claims;
 mod cli;
+mod links;
 mod migration;
 mod outbox;
 mod reliability;

@@ -2,11 +2,12 @@
 //! (`POST /slack/commands`, signed as Slack signs it): every subcommand — `help`,
 //! `available`/`away`, `status`, `inbox`, `claim`, `reply`,
 //! `team create|delete|add|remove|list`, `routing` (show, set, eligible),
-//! `widgets`, `connect` — with what the person who typed it sees (always an ephemeral
-//! answer), what changed behind it (the HTTP API, the widget platform, routing) and every
-//! Slack Web API call it caused; wrong commands answered with what is wrong and the
-//! usage; role refusals that name the role; Slack users seen for the first time made
-//! operators from `users.info`; and badly signed commands refused.
+//! `widgets`, `connect` (`link` is in `links.rs`) — with what the person who typed it
+//! sees (always an ephemeral answer), what changed behind it (the HTTP API, the widget
+//! platform, routing) and every Slack Web API call it caused; wrong commands answered
+//! with what is wrong and the usage; role refusals that name the role; Slack users seen
+//! for the first time made operators from `users.info`; and badly signed commands
+//! refused.
 
 use crate::helpers::*;
 use crate::on_both_databases;
@@ -23,7 +24,7 @@ const USAGE_LINE: &str = "`/handoff claim <conversation>` — take an unassigned
 const NEW_CHANNEL: &str = "C0NEW";
 
 /// Sends `/handoff <text>` as `user` in `#support`; returns the ephemeral answer's text.
-async fn say(s: &SlackApp, user: &str, text: &str) -> String {
+pub(crate) async fn say(s: &SlackApp, user: &str, text: &str) -> String {
     say_in(s, user, CHANNEL, text).await
 }
 

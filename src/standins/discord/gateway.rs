@@ -89,7 +89,7 @@ fn receive(shared: &Shared, conn: u64, text: &str) {
     let d = &payload["d"];
     match payload["op"].as_u64() {
         Some(1) => w.gateway.heartbeat(conn),
-        Some(2) if w.gateway.authenticated(conn) => {
+        Some(2 | 6) if w.gateway.authenticated(conn) => {
             w.gateway.send(conn, Out::Close(4005, "Already authenticated."));
         }
         Some(2) => {

@@ -46,7 +46,7 @@ impl World {
                 page
             }
         };
-        page.sort_by(|a, b| b.id.cmp(&a.id));
+        page.sort_by_key(|m| std::cmp::Reverse(m.id));
         Ok((
             200,
             Value::Array(page.into_iter().map(|m| self.message_json(m)).collect()),

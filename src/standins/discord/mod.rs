@@ -37,6 +37,8 @@ mod channels;
 mod gateway;
 #[cfg(test)]
 mod gateway_tests;
+#[cfg(test)]
+mod gateway_wire_tests;
 mod history;
 mod interactions;
 mod members;

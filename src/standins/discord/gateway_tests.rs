@@ -30,6 +30,7 @@ const FORUM: u64 = 910_000_000_000_000_020;
 const TAG: u64 = 910_000_000_000_000_021;
 const ALICE: u64 = 910_000_000_000_000_100;
 const CAROL: u64 = 910_000_000_000_000_102;
+const OTHER_BOT: u64 = 910_000_000_000_000_103;
 /// How long anything may take to arrive; tests wait on events, never on time.
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -253,6 +254,12 @@ async fn ready_then_users_messages_reach_the_handler_with_their_content() {
     let m = bot.message(id).await;
     assert!(m.author.bot);
     assert_eq!(m.webhook_id.map(|w| w.get()), Some(m.author.id.get()));
+
+    discord.add_bot(OTHER_BOT, "helper-bot");
+    let id = discord.user_message(TEXT, OTHER_BOT, "beep");
+    let m = bot.message(id).await;
+    assert!(m.author.bot);
+    assert_eq!(m.webhook_id, None);
     bot.stop().await;
 }
 
@@ -572,8 +579,17 @@ async fn threads_edits_and_deletes_come_back_over_the_gateway() {
     let first = bot.message(post.id.get()).await;
     assert_eq!(first.author.id.get(), DiscordStandIn::BOT_USER_ID);
 
+    post.id
+        .edit_thread(&bot.http, serenity::all::EditThread::new().archived(true))
+        .await
+        .expect("archive");
     let reply = discord.user_message(post.id.get(), ALICE, "thanks");
     assert_eq!(bot.message(reply).await.channel_id, post.id);
+    let reopened = discord.channel(post.id.get()).expect("thread");
+    assert_eq!(
+        reopened["thread_metadata"]["archived"], false,
+        "a user's message reopens the thread"
+    );
     let sent = post.id.say(&bot.http, "you're welcome").await.expect("say");
     bot.message(sent.id.get()).await;
     post.id

@@ -52,6 +52,9 @@ impl World {
             prefix_errors(&mut e, "data");
             (s, e)
         })?;
+        if kind == CHANNEL_MESSAGE_WITH_SOURCE && !super::wire::has_body(data) {
+            return Err(super::wire::empty_message());
+        }
         let mut original = None;
         let mut loading = false;
         match kind {

@@ -31,7 +31,8 @@
 //!
 //! The module's tests drive the stand-in with serenity's own `Http` client and gateway
 //! `Client`, which proves that it reads every answer and every dispatch, and maps every
-//! error as it would Discord's.
+//! error as it would Discord's; a bare WebSocket client checks the gateway protocol's
+//! edges frame by frame.
 
 mod channels;
 mod gateway;

@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 
 use super::DiscordStandIn;
-use super::state::{Channel, Msg, World, kind, now_timestamp, snowflake};
+use super::state::{Channel, Msg, World, kind, snowflake};
 use super::wire::{Failure, FormErrors, Reply, check_message, error, has_body, unknown_channel, unknown_message};
 
 impl World {
@@ -88,6 +88,7 @@ impl World {
         let id = msg.id;
         msg.thread_id = Some(id);
         let thread = self.new_thread(id, &parent, body, kind::PUBLIC_THREAD);
+        self.announce_thread(id);
         Ok((201, self.channel_json(&thread)))
     }
 
@@ -114,6 +115,7 @@ impl World {
                 let mut thread = self.new_thread(id, &parent, body, kind::PUBLIC_THREAD);
                 thread.applied_tags = tags.unwrap_or_default();
                 self.channels.insert(id, thread);
+                self.announce_thread(id);
                 let msg = self.store_message(id, id, message, None);
                 let mut v = self.channel_json(&self.channels[&id]);
                 v["message"] = self.message_json(&msg);
@@ -123,6 +125,7 @@ impl World {
                 let id = self.new_id();
                 let k = body["type"].as_u64().map_or(kind::PRIVATE_THREAD, |k| k as u8);
                 let thread = self.new_thread(id, &parent, body, k);
+                self.announce_thread(id);
                 Ok((201, self.channel_json(&thread)))
             }
             _ => Err(error(400, 50024, "Cannot execute action on this channel type")),
@@ -158,6 +161,15 @@ impl World {
         thread
     }
 
+    /// Dispatches THREAD_CREATE for a thread just made.
+    fn announce_thread(&mut self, id: u64) {
+        if let Some(c) = self.channels.get(&id) {
+            let mut d = self.channel_json(c);
+            d["newly_created"] = json!(true);
+            self.dispatch("THREAD_CREATE", d);
+        }
+    }
+
     /// `POST /users/@me/channels`: the bot's DM channel with `recipient_id` (the same one
     /// every time).
     pub(super) fn open_dm(&mut self, body: &Value) -> Reply {
@@ -169,44 +181,21 @@ impl World {
         if !self.users.contains_key(&user) {
             return Err(error(400, 10013, "Unknown User"));
         }
-        let id = match self.dms.get(&user) {
-            Some(id) => *id,
-            None => {
-                let id = self.new_id();
-                let mut dm = Channel::new(id, kind::DM, None, "");
-                dm.recipient = Some(user);
-                self.channels.insert(id, dm);
-                self.dms.insert(user, id);
-                id
-            }
-        };
+        let id = self.dm_with(user);
         Ok((200, self.channel_json(&self.channels[&id])))
     }
 
-    /// Stores a message posted by the bot (or by an interaction's webhook).
-    pub(super) fn store_message(&mut self, channel: u64, id: u64, body: &Value, webhook: Option<u64>) -> Msg {
-        let msg = Msg {
-            id,
-            channel_id: channel,
-            author_id: DiscordStandIn::BOT_USER_ID,
-            content: body["content"].as_str().unwrap_or_default().to_string(),
-            embeds: super::messages::embeds(body).unwrap_or_default(),
-            components: super::messages::components(body).unwrap_or_default(),
-            flags: body["flags"].as_u64().unwrap_or(0),
-            timestamp: now_timestamp(),
-            edited_timestamp: None,
-            reactions: Vec::new(),
-            thread_id: None,
-            webhook_id: webhook,
-        };
-        if let Some(c) = self.channels.get_mut(&channel) {
-            c.last_message_id = Some(id);
-            if c.is_thread() {
-                c.message_count += 1;
-            }
+    /// The bot's DM channel with `user`, opened if it was not.
+    pub(super) fn dm_with(&mut self, user: u64) -> u64 {
+        if let Some(id) = self.dms.get(&user) {
+            return *id;
         }
-        self.messages.entry(channel).or_default().insert(id, msg.clone());
-        msg
+        let id = self.new_id();
+        let mut dm = Channel::new(id, kind::DM, None, "");
+        dm.recipient = Some(user);
+        self.channels.insert(id, dm);
+        self.dms.insert(user, id);
+        id
     }
 }
 

@@ -1,37 +1,61 @@
-//! A local stand-in for Discord's REST API.
+//! A local stand-in for Discord: its REST API and its gateway.
 //!
 //! Tests never reach the internet, yet the bridge must be exercised end to end against
 //! Discord with the real client library. [`DiscordStandIn`] is a stateful stand-in of
-//! Discord's REST API (v10) on 127.0.0.1: serenity's `Http` is pointed at
+//! Discord's REST API (v10) and gateway on 127.0.0.1: serenity's `Http` is pointed at
 //! [`DiscordStandIn::api_url`] (`HttpBuilder::proxy`, with its rate limiter disabled,
-//! since serenity only honours the proxy then) and nothing else changes — the same
-//! `/api/v10/...` paths, `Authorization: Bot <token>`, Discord's JSON objects and error
-//! shapes (`401: Unauthorized`, `10003 Unknown Channel`, `10008 Unknown Message`,
+//! since serenity only honours the proxy then), its gateway `Client` follows
+//! `GET /gateway` to [`DiscordStandIn::gateway_url`], and nothing else changes — the
+//! same `/api/v10/...` paths, `Authorization: Bot <token>`, Discord's JSON objects and
+//! error shapes (`401: Unauthorized`, `10003 Unknown Channel`, `10008 Unknown Message`,
 //! `50007` for a user who does not accept DMs, `50035 Invalid Form Body` with its nested
 //! field errors for the documented message limits, 429 with `retry_after` and the
-//! `Retry-After`/`X-RateLimit-*` headers).
+//! `Retry-After`/`X-RateLimit-*` headers), and the gateway's HELLO, IDENTIFY/READY,
+//! heartbeats, RESUME with replay, and dispatches filtered by intents.
 //!
-//! It keeps guilds, channels (text, forum, threads, DMs), users, messages (content,
-//! embeds, components, flags, reactions), interactions it handed out and their answers,
-//! and registered commands; records every call for the tests to assert on; and injects
-//! faults per route (429, any status, delays, calls that hang).
+//! It keeps guilds and members, channels (text, forum, threads, DMs), users, messages
+//! (content, embeds, components, flags, reactions, replies, nonces, who they pinged,
+//! ephemeral ones and their viewer), interactions it handed out and their answers, and
+//! registered commands; records every REST call for the tests to assert on; and
+//! injects faults per route (429, any status, delays, calls that hang) and gateway
+//! failures (dropped connections). Tests play the users: they post messages, click
+//! buttons, pick from selects, submit modals and run slash commands, and the bot hears
+//! of it over the gateway as it would from Discord.
 //!
 //! The files, by responsibility: `state` (the world, its JSON and its fault queue),
 //! `server` (the HTTP side: route table, auth, faults, recording), `wire` (error shapes,
-//! rate-limit headers, message limits), `messages`, `channels` and `interactions` (the
-//! routes). The gateway is not served yet: `GET /gateway` only names where it will be.
+//! rate-limit headers, message limits), `messages`, `history`, `channels`, `members`
+//! and `interactions` (the routes), `mentions` (who a message pings), `gateway` (the
+//! WebSocket) and `sessions` (gateway sessions, numbering, replay, intents), `users`
+//! and `user_interactions` (what the test's users do).
 //!
-//! The module's tests drive the stand-in with serenity's own `Http` client, which proves
-//! that it reads every answer and maps every error as it would Discord's.
+//! The module's tests drive the stand-in with serenity's own `Http` client and gateway
+//! `Client`, which proves that it reads every answer and every dispatch, and maps every
+//! error as it would Discord's; a bare WebSocket client checks the gateway protocol's
+//! edges frame by frame.
 
 mod channels;
+mod gateway;
+#[cfg(test)]
+mod gateway_tests;
+#[cfg(test)]
+mod gateway_wire_tests;
+mod history;
 mod interactions;
+mod members;
+mod mentions;
 mod messages;
 mod server;
+mod sessions;
 mod state;
 #[cfg(test)]
 mod tests;
+mod user_interactions;
+mod users;
 mod wire;
+
+pub use sessions::GatewayStats;
+pub use user_interactions::Interacted;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -76,6 +100,19 @@ pub struct DiscordMessage {
     pub reactions: Vec<String>,
     /// The thread started from it (which has the message's id).
     pub thread_id: Option<u64>,
+    /// The webhook that posted it (the application's id for interaction answers).
+    pub webhook_id: Option<u64>,
+    /// An ephemeral message's only viewer (flags has 64).
+    pub visible_to: Option<u64>,
+    /// The nonce it was created with (a number is given as its digits).
+    pub nonce: Option<String>,
+    /// The `allowed_mentions` it was sent with, `Null` if none.
+    pub allowed_mentions: Value,
+    /// Who Discord notified, given its content and `allowed_mentions`: `"@everyone"`,
+    /// `"@here"`, `"user:<id>"`, `"role:<id>"`.
+    pub pings: Vec<String>,
+    /// The message it replies to.
+    pub replied_to: Option<u64>,
 }
 
 /// The Discord REST stand-in: an HTTP server on 127.0.0.1. Cheap to clone; the server
@@ -84,7 +121,18 @@ pub struct DiscordMessage {
 pub struct DiscordStandIn {
     shared: Arc<Shared>,
     _guard: Arc<super::ServerGuard>,
+    _sockets: Arc<SocketsGuard>,
     base_url: String,
+}
+
+/// Drops every gateway socket when the last clone of the stand-in goes: the sockets'
+/// tasks would otherwise outlive the server.
+struct SocketsGuard(tokio_util::sync::CancellationToken);
+
+impl Drop for SocketsGuard {
+    fn drop(&mut self) {
+        self.0.cancel();
+    }
 }
 
 impl std::fmt::Debug for DiscordStandIn {
@@ -103,8 +151,8 @@ impl DiscordStandIn {
     /// The application's id (interaction webhooks, commands).
     pub const APPLICATION_ID: u64 = 1_100_000_000_000_000_002;
 
-    /// Binds 127.0.0.1:0 and serves `/api/v10/...` in a background task until every clone
-    /// is dropped. Only `bot_token` is accepted (as `Authorization: Bot <bot_token>`).
+    /// Binds 127.0.0.1:0 and serves `/api/v10/...` and the gateway in a background task
+    /// until every clone is dropped. Only `bot_token` is accepted (as `Authorization: Bot <bot_token>`).
     pub async fn start(bot_token: &str) -> DiscordStandIn {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -115,6 +163,7 @@ impl DiscordStandIn {
         let shared = Arc::new(Shared::new(bot_token, World::new(base_url.clone()), hangs.clone()));
         let guard = super::serve(listener, server::router(shared.clone()), "discord", hangs);
         DiscordStandIn {
+            _sockets: Arc::new(SocketsGuard(shared.shutdown.clone())),
             shared,
             _guard: Arc::new(guard),
             base_url,
@@ -127,7 +176,8 @@ impl DiscordStandIn {
         self.base_url.clone()
     }
 
-    /// `ws://127.0.0.1:PORT/gateway`, what `GET /gateway` answers.
+    /// `ws://127.0.0.1:PORT/gateway`, what `GET /gateway` answers and READY gives as
+    /// `resume_gateway_url`.
     pub fn gateway_url(&self) -> String {
         format!("{}/gateway", self.base_url.replacen("http://", "ws://", 1))
     }
@@ -152,26 +202,21 @@ impl DiscordStandIn {
         self.shared.lock().channels.insert(id, c);
     }
 
-    /// A user. `dms_open: false` makes posting in the bot's DM with them fail with 50007.
+    /// A user, a member of every guild (with no permissions unless
+    /// [`Self::set_member`] gives some). `dms_open: false` makes posting in the bot's DM
+    /// with them fail with 50007.
     pub fn add_user(&self, id: u64, username: &str, dms_open: bool) {
-        let user = User {
-            username: username.to_string(),
-            bot: false,
-            dms_closed: !dms_open,
-        };
+        let mut user = User::new(username, false);
+        user.dms_closed = !dms_open;
         self.shared.lock().users.insert(id, user);
     }
 
-    /// Makes an interaction known, as if it had been dispatched: its token then answers
-    /// on the callback and webhook routes. `message_id`: the message a component
+    /// Makes an interaction known, as if it had been dispatched now (without a
+    /// dispatch: see `click_button` and the like for that): its token then answers on
+    /// the callback and webhook routes. `message_id`: the message a component
     /// interaction is on.
     pub fn register_interaction(&self, id: u64, token: &str, channel_id: u64, message_id: Option<u64>) {
-        let it = state::Interaction {
-            id,
-            channel_id,
-            message_id,
-            answered: false,
-        };
+        let it = state::Interaction::new(id, channel_id, message_id, None);
         self.shared.lock().interactions.insert(token.to_string(), it);
     }
 
@@ -291,5 +336,14 @@ fn public_message(m: &state::Msg) -> DiscordMessage {
         edited: m.edited_timestamp.is_some(),
         reactions: m.reactions.clone(),
         thread_id: m.thread_id,
+        webhook_id: m.webhook_id,
+        visible_to: m.visible_to,
+        nonce: m
+            .nonce
+            .as_ref()
+            .map(|n| n.as_str().map_or_else(|| n.to_string(), str::to_string)),
+        allowed_mentions: m.allowed_mentions.clone(),
+        pings: m.pings.clone(),
+        replied_to: m.reference.map(|(_, id)| id),
     }
 }

@@ -1,8 +1,9 @@
 //! The Discord stand-in's HTTP side: every request under `/api/v10`, matched against the
-//! table of REST routes it serves, and the life of one call — numbered on arrival, its
+//! table of REST routes it serves (and `/gateway`, the WebSocket), and the life of one call — numbered on arrival, its
 //! injected fault applied (delays and hangs wait without the world lock, so other calls
 //! go on), authenticated, carried out under the lock, recorded, answered.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Router;
@@ -10,7 +11,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, Uri, header};
 use axum::response::Response;
-use axum::routing::any;
+use axum::routing::{any, get};
 use serde_json::{Value, json};
 
 use super::DiscordCall;
@@ -21,6 +22,7 @@ use super::wire::{Reply, json_response, not_found, rate_limited, request_json, u
 pub(super) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/api/v10/{*rest}", any(api_handler))
+        .route("/gateway", get(super::gateway::upgrade))
         .fallback(|| async {
             let (status, body) = not_found();
             json_response(status, &body, None)
@@ -35,9 +37,12 @@ const ROUTES: &[(Method, &str, bool)] = &[
     (Method::GET, "/gateway/bot", true),
     (Method::GET, "/users/@me", true),
     (Method::POST, "/users/@me/channels", true),
+    (Method::GET, "/guilds/{guild_id}/members/{user_id}", true),
     (Method::GET, "/channels/{channel_id}", true),
     (Method::PATCH, "/channels/{channel_id}", true),
+    (Method::GET, "/channels/{channel_id}/messages", true),
     (Method::POST, "/channels/{channel_id}/messages", true),
+    (Method::GET, "/channels/{channel_id}/messages/{message_id}", true),
     (Method::PATCH, "/channels/{channel_id}/messages/{message_id}", true),
     (Method::DELETE, "/channels/{channel_id}/messages/{message_id}", true),
     (
@@ -57,7 +62,17 @@ const ROUTES: &[(Method, &str, bool)] = &[
         false,
     ),
     (
+        Method::GET,
+        "/webhooks/{webhook_id}/{webhook_token}/messages/@original",
+        false,
+    ),
+    (
         Method::PATCH,
+        "/webhooks/{webhook_id}/{webhook_token}/messages/@original",
+        false,
+    ),
+    (
+        Method::DELETE,
         "/webhooks/{webhook_id}/{webhook_token}/messages/@original",
         false,
     ),
@@ -94,9 +109,19 @@ pub(super) fn route_key(method: &Method, template: &str) -> String {
     format!("{method} {template}")
 }
 
+/// A call's inputs, as the route handlers read them.
+struct Request<'a> {
+    method: &'a Method,
+    template: &'a str,
+    /// The path parameters, in order.
+    params: &'a [String],
+    query: &'a HashMap<String, String>,
+    body: &'a Value,
+}
+
 impl World {
-    fn dispatch(&mut self, method: &Method, template: &str, p: &[String], body: &Value) -> Reply {
-        match template {
+    fn route(&mut self, r: &Request<'_>) -> Reply {
+        match r.template {
             "/gateway" => Ok((200, json!({"url": self.gateway_url()}))),
             "/gateway/bot" => Ok((
                 200,
@@ -108,21 +133,25 @@ impl World {
                 }),
             )),
             "/users/@me" => Ok((200, self.current_user_json())),
-            _ => self.dispatch_resource(method, template, p, body),
+            _ => self.route_resource(r),
         }
     }
 
-    fn dispatch_resource(&mut self, method: &Method, template: &str, p: &[String], body: &Value) -> Reply {
-        let at = |i: usize| p.get(i).map(String::as_str).unwrap_or_default();
-        match template {
+    fn route_resource(&mut self, r: &Request<'_>) -> Reply {
+        let at = |i: usize| r.params.get(i).map(String::as_str).unwrap_or_default();
+        let (method, body) = (r.method, r.body);
+        match r.template {
             "/users/@me/channels" => self.open_dm(body),
+            "/guilds/{guild_id}/members/{user_id}" => self.get_member(at(0), at(1)),
             "/channels/{channel_id}" if method == Method::GET => self.get_channel(at(0)),
             "/channels/{channel_id}" => self.modify_channel(at(0), body),
+            "/channels/{channel_id}/messages" if method == Method::GET => self.list_messages(at(0), r.query),
             "/channels/{channel_id}/messages" => self.create_message(at(0), body),
-            "/channels/{channel_id}/messages/{message_id}" if method == Method::DELETE => {
-                self.delete_message(at(0), at(1))
-            }
-            "/channels/{channel_id}/messages/{message_id}" => self.edit_message(at(0), at(1), body),
+            "/channels/{channel_id}/messages/{message_id}" => match *method {
+                Method::GET => self.get_message(at(0), at(1)),
+                Method::DELETE => self.delete_message(at(0), at(1)),
+                _ => self.edit_message(at(0), at(1), body),
+            },
             "/channels/{channel_id}/messages/{message_id}/threads" => self.thread_from_message(at(0), at(1), body),
             "/channels/{channel_id}/threads" => self.start_thread(at(0), body),
             "/channels/{channel_id}/messages/{message_id}/reactions/{emoji_name}/@me" => {
@@ -131,7 +160,11 @@ impl World {
             "/interactions/{interaction_id}/{interaction_token}/callback" => {
                 self.interaction_callback(at(0), at(1), body)
             }
-            "/webhooks/{webhook_id}/{webhook_token}/messages/@original" => self.edit_original(at(0), at(1), body),
+            "/webhooks/{webhook_id}/{webhook_token}/messages/@original" => match *method {
+                Method::GET => self.get_original(at(0), at(1)),
+                Method::DELETE => self.delete_original(at(0), at(1)),
+                _ => self.edit_original(at(0), at(1), body),
+            },
             "/webhooks/{webhook_id}/{webhook_token}" => self.followup(at(0), at(1), body),
             "/applications/{application_id}/guilds/{guild_id}/commands" => {
                 self.overwrite_guild_commands(at(0), at(1), body)
@@ -140,7 +173,7 @@ impl World {
         }
     }
 
-    fn gateway_url(&self) -> String {
+    pub(super) fn gateway_url(&self) -> String {
         format!("{}/gateway", self.base_url.replacen("http://", "ws://", 1))
     }
 }
@@ -159,6 +192,9 @@ async fn api_handler(
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
     let parsed = request_json(content_type, &body);
+    let query: HashMap<String, String> = url::form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
+        .into_owned()
+        .collect();
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -186,7 +222,14 @@ async fn api_handler(
         if *needs_token && !token_ok {
             return unauthorized();
         }
-        w.dispatch(method, template, &params, &parsed).unwrap_or_else(|e| e)
+        let request = Request {
+            method,
+            template,
+            params: &params,
+            query: &query,
+            body: &parsed,
+        };
+        w.route(&request).unwrap_or_else(|e| e)
     })
     .await
 }

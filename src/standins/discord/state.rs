@@ -1,16 +1,20 @@
-//! The Discord stand-in's world: guilds, channels (text, forum, threads, DMs), users,
-//! messages, registered commands and interaction answers, the calls it recorded and the
-//! faults queued for the next ones — all behind one lock held only for short,
-//! synchronous sections (never across a delay or a hang). Also how each object is
-//! rendered as Discord's JSON, and Discord-shaped ids (snowflakes) and timestamps.
+//! The Discord stand-in's world: guilds, members, channels (text, forum, threads, DMs),
+//! users, messages, registered commands, interactions and their answers, gateway
+//! sessions, the calls it recorded and the faults queued for the next ones — all behind
+//! one lock held only for short, synchronous sections (never across a delay, a hang or a
+//! socket write). Also how each object is rendered as Discord's JSON, and Discord-shaped
+//! ids (snowflakes) and timestamps.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
 
 use super::DiscordCall;
+use super::sessions::Gateway;
 use crate::standins::{HangTicket, Hangs};
 
 /// An injected fault for one call of one route.
@@ -83,8 +87,21 @@ impl Channel {
 pub(super) struct User {
     pub(super) username: String,
     pub(super) bot: bool,
+    /// A webhook's stand-in user (the author of its messages): a member of no guild.
+    pub(super) webhook: bool,
     /// The user does not accept DMs from the bot (posting there fails with 50007).
     pub(super) dms_closed: bool,
+}
+
+impl User {
+    pub(super) fn new(username: &str, bot: bool) -> User {
+        User {
+            username: username.to_string(),
+            bot,
+            webhook: false,
+            dms_closed: false,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -102,8 +119,43 @@ pub(super) struct Msg {
     pub(super) reactions: Vec<String>,
     /// The thread started from this message.
     pub(super) thread_id: Option<u64>,
-    /// The webhook (interaction token) that posted it, if any.
+    /// The webhook that posted it, if any (the application's id for interaction answers).
     pub(super) webhook_id: Option<u64>,
+    /// The `nonce` it was sent with, as sent (a string or a number).
+    pub(super) nonce: Option<Value>,
+    /// The `allowed_mentions` it was sent with, `Null` if none.
+    pub(super) allowed_mentions: Value,
+    /// Who Discord notified: `"@everyone"`, `"@here"`, `"user:<id>"`, `"role:<id>"`.
+    pub(super) pings: Vec<String>,
+    /// An ephemeral message's only viewer.
+    pub(super) visible_to: Option<u64>,
+    /// The message it replies to: (channel, message).
+    pub(super) reference: Option<(u64, u64)>,
+}
+
+impl Msg {
+    /// An empty message (no content, no flags) by `author`, posted now.
+    pub(super) fn new(id: u64, channel_id: u64, author_id: u64) -> Msg {
+        Msg {
+            id,
+            channel_id,
+            author_id,
+            content: String::new(),
+            embeds: Vec::new(),
+            components: Vec::new(),
+            flags: 0,
+            timestamp: now_timestamp(),
+            edited_timestamp: None,
+            reactions: Vec::new(),
+            thread_id: None,
+            webhook_id: None,
+            nonce: None,
+            allowed_mentions: Value::Null,
+            pings: Vec::new(),
+            visible_to: None,
+            reference: None,
+        }
+    }
 }
 
 /// Everything the stand-in knows; one lock, short critical sections.
@@ -129,6 +181,18 @@ pub(super) struct World {
     pub(super) originals: HashMap<String, (u64, u64)>,
     /// Interaction token → the interaction handed out with it.
     pub(super) interactions: HashMap<String, Interaction>,
+    /// How long after its dispatch an interaction may still be answered (3 s on Discord).
+    pub(super) interaction_window: Duration,
+    /// (guild, user) → the member's permissions, where set; every other known user is a
+    /// member of every guild with none.
+    pub(super) members: BTreeMap<(u64, u64), u64>,
+    /// (channel, author, nonce) → the message created with it, and when: what
+    /// `enforce_nonce` checks a repeat against.
+    pub(super) nonces: HashMap<(u64, u64, String), (u64, Instant)>,
+    /// channel → the webhook that posts there.
+    pub(super) webhooks: BTreeMap<u64, u64>,
+    /// Gateway sessions, their connections and what was dispatched to them.
+    pub(super) gateway: Gateway,
     next_id: u64,
 }
 
@@ -139,6 +203,11 @@ pub(super) struct Shared {
     world: Mutex<World>,
     /// Calls held by [`Fault::Hang`].
     pub(super) hangs: Arc<Hangs>,
+    /// Woken whenever the gateway's state changes (a session identified, resumed or
+    /// dropped, a heartbeat).
+    pub(super) gateway_changed: Notify,
+    /// Cancelled when the stand-in stops: every gateway socket is then dropped.
+    pub(super) shutdown: CancellationToken,
 }
 
 /// An arriving call's place in the order, its fault, and for a hung call its ticket.
@@ -154,6 +223,8 @@ impl Shared {
             token: token.to_string(),
             world: Mutex::new(world),
             hangs,
+            gateway_changed: Notify::new(),
+            shutdown: CancellationToken::new(),
         }
     }
 
@@ -189,11 +260,7 @@ impl World {
         let mut users = BTreeMap::new();
         users.insert(
             super::DiscordStandIn::BOT_USER_ID,
-            User {
-                username: super::DiscordStandIn::BOT_NAME.to_string(),
-                bot: true,
-                dms_closed: false,
-            },
+            User::new(super::DiscordStandIn::BOT_NAME, true),
         );
         World {
             base_url,
@@ -210,6 +277,11 @@ impl World {
             callbacks: Vec::new(),
             originals: HashMap::new(),
             interactions: HashMap::new(),
+            interaction_window: Duration::from_secs(3),
+            members: BTreeMap::new(),
+            nonces: HashMap::new(),
+            webhooks: BTreeMap::new(),
+            gateway: Gateway::new(),
             next_id: (now_ms.saturating_sub(DISCORD_EPOCH_MS)) << 22,
         }
     }
@@ -239,17 +311,16 @@ impl World {
     // Discord's JSON
 
     pub(super) fn user_json(&self, id: u64) -> Value {
-        let (username, bot) = self
-            .users
-            .get(&id)
-            .map_or_else(|| (format!("user{id}"), false), |u| (u.username.clone(), u.bot));
+        let user = self.users.get(&id);
+        let username = user.map_or_else(|| format!("user{id}"), |u| u.username.clone());
+        let webhook = user.is_some_and(|u| u.webhook);
         json!({
             "id": id.to_string(),
             "username": username,
-            "discriminator": "0",
-            "global_name": username,
+            "discriminator": if webhook { "0000" } else { "0" },
+            "global_name": if webhook { Value::Null } else { json!(username) },
             "avatar": null,
-            "bot": bot,
+            "bot": user.is_some_and(|u| u.bot),
             "public_flags": 0,
             "flags": 0,
         })
@@ -308,20 +379,38 @@ impl World {
         v
     }
 
+    /// A message as the REST API answers it.
     pub(super) fn message_json(&self, m: &Msg) -> Value {
+        let mut v = self.message_json_shallow(m);
+        if let Some(r) = m.reference.and_then(|(c, id)| self.messages.get(&c)?.get(&id)) {
+            v["referenced_message"] = self.message_json_shallow(r);
+        }
+        v
+    }
+
+    /// A message without the message it replies to.
+    fn message_json_shallow(&self, m: &Msg) -> Value {
         let guild_id = self.channels.get(&m.channel_id).and_then(|c| c.guild_id);
+        let users: Vec<Value> = m
+            .pings
+            .iter()
+            .filter_map(|p| p.strip_prefix("user:")?.parse().ok())
+            .map(|u| self.user_json(u))
+            .collect();
+        let roles: Vec<&str> = m.pings.iter().filter_map(|p| p.strip_prefix("role:")).collect();
+        let everyone = m.pings.iter().any(|p| p == "@everyone" || p == "@here");
         let mut v = json!({
             "id": m.id.to_string(),
-            "type": 0,
+            "type": if m.reference.is_some() { 19 } else { 0 },
             "channel_id": m.channel_id.to_string(),
             "author": self.user_json(m.author_id),
             "content": m.content,
             "timestamp": m.timestamp,
             "edited_timestamp": m.edited_timestamp,
             "tts": false,
-            "mention_everyone": false,
-            "mentions": [],
-            "mention_roles": [],
+            "mention_everyone": everyone,
+            "mentions": users,
+            "mention_roles": roles,
             "attachments": [],
             "embeds": m.embeds,
             "components": m.components,
@@ -333,7 +422,20 @@ impl World {
         }
         if let Some(w) = m.webhook_id {
             v["webhook_id"] = json!(w.to_string());
-            v["application_id"] = json!(super::DiscordStandIn::APPLICATION_ID.to_string());
+            if w == super::DiscordStandIn::APPLICATION_ID {
+                v["application_id"] = json!(w.to_string());
+            }
+        }
+        if let Some(n) = &m.nonce {
+            v["nonce"] = n.clone();
+        }
+        if let Some((c, id)) = m.reference {
+            let mut r = json!({"type": 0, "channel_id": c.to_string(), "message_id": id.to_string()});
+            if let Some(g) = guild_id {
+                r["guild_id"] = json!(g.to_string());
+            }
+            v["message_reference"] = r;
+            v["referenced_message"] = Value::Null;
         }
         if !m.reactions.is_empty() {
             v["reactions"] = m
@@ -356,14 +458,38 @@ pub(super) fn now_timestamp() -> String {
         .unwrap_or_default()
 }
 
-/// A handed-out interaction: where it came from.
+/// A handed-out interaction: where it came from and how it was answered.
 #[derive(Debug, Clone)]
 pub(super) struct Interaction {
     pub(super) id: u64,
     pub(super) channel_id: u64,
     /// The message a component interaction is on.
     pub(super) message_id: Option<u64>,
+    /// Who acted (`None` for one made known with `register_interaction`).
+    pub(super) user_id: Option<u64>,
     pub(super) answered: bool,
+    /// When it was dispatched: the callback window runs from here.
+    pub(super) dispatched_at: Instant,
+    /// The original response is still the loading message of a deferred answer
+    /// (type 5): the first follow-up fills it instead of posting.
+    pub(super) loading: bool,
+    /// What was done with its token: callbacks, edits of the original, follow-ups.
+    pub(super) log: Vec<Value>,
+}
+
+impl Interaction {
+    pub(super) fn new(id: u64, channel_id: u64, message_id: Option<u64>, user_id: Option<u64>) -> Interaction {
+        Interaction {
+            id,
+            channel_id,
+            message_id,
+            user_id,
+            answered: false,
+            dispatched_at: Instant::now(),
+            loading: false,
+            log: Vec::new(),
+        }
+    }
 }
 
 /// A snowflake given as a string (as Discord and serenity send them) or a number.

@@ -4,8 +4,9 @@
 use std::time::Duration;
 
 use serenity::all::{
-    ButtonStyle, ChannelId, ChannelType, CreateActionRow, CreateButton, CreateEmbed, CreateForumPost, CreateMessage,
-    CreateThread, EditMessage, EditThread, ForumTagId, GuildId, Http, HttpBuilder, MessageId, ReactionType, UserId,
+    ButtonStyle, ChannelId, ChannelType, CreateActionRow, CreateAllowedMentions, CreateButton, CreateEmbed,
+    CreateForumPost, CreateMessage, CreateThread, EditMessage, EditThread, ForumTagId, GetMessages, GuildId, Http,
+    HttpBuilder, MessageId, Nonce, Permissions, ReactionType, UserId,
 };
 use serenity::builder::CreateCommand;
 use serenity::http::HttpError;
@@ -399,4 +400,153 @@ async fn gateway_interactions_and_commands() {
         .await
         .expect_err("answered twice");
     assert_eq!(discord_error(err).1, 40060);
+}
+
+#[tokio::test]
+async fn history_pages_newest_first() {
+    let (discord, http) = setup().await;
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let id = if i % 2 == 0 {
+            discord.user_message(TEXT, ALICE, &format!("m{i}"))
+        } else {
+            ChannelId::new(TEXT)
+                .say(&http, format!("m{i}"))
+                .await
+                .expect("say")
+                .id
+                .get()
+        };
+        ids.push(id);
+    }
+    let page = |b: GetMessages| {
+        let http = &http;
+        async move {
+            let ms = ChannelId::new(TEXT).messages(http, b).await.expect("history");
+            ms.iter().map(|m| m.id.get()).collect::<Vec<_>>()
+        }
+    };
+    let newest_first: Vec<u64> = ids.iter().rev().copied().collect();
+    assert_eq!(page(GetMessages::new()).await, newest_first);
+    assert_eq!(page(GetMessages::new().limit(2)).await, newest_first[..2]);
+    assert_eq!(page(GetMessages::new().after(ids[1]).limit(2)).await, [ids[3], ids[2]]);
+    assert_eq!(page(GetMessages::new().before(ids[3])).await, [ids[2], ids[1], ids[0]]);
+    assert_eq!(
+        page(GetMessages::new().around(ids[2]).limit(3)).await,
+        [ids[3], ids[2], ids[1]]
+    );
+
+    let one = ChannelId::new(TEXT)
+        .message(&http, MessageId::new(ids[0]))
+        .await
+        .expect("one message");
+    assert_eq!((one.content.as_str(), one.author.id.get()), ("m0", ALICE));
+    let err = ChannelId::new(TEXT)
+        .message(&http, MessageId::new(1))
+        .await
+        .expect_err("unknown");
+    assert_eq!(discord_error(err), (404, 10008, vec![]));
+    let err = http
+        .get_messages(ChannelId::new(TEXT), None, Some(0))
+        .await
+        .expect_err("limit 0");
+    assert_eq!(discord_error(err), (400, 50035, vec!["limit".to_string()]));
+}
+
+#[tokio::test]
+async fn a_repeated_nonce_returns_the_first_message() {
+    let (discord, http) = setup().await;
+    let send = |nonce: &str, enforce: bool| {
+        let body = CreateMessage::new()
+            .content("handoff 42 is waiting")
+            .nonce(Nonce::String(nonce.to_string()))
+            .enforce_nonce(enforce);
+        ChannelId::new(TEXT).send_message(&http, body)
+    };
+    let first = send("outbox-42", true).await.expect("first");
+    let again = send("outbox-42", true).await.expect("again");
+    assert_eq!(again.id, first.id);
+    assert_eq!(discord.messages(TEXT).len(), 1);
+    assert_eq!(discord.messages(TEXT)[0].nonce.as_deref(), Some("outbox-42"));
+    let other = send("outbox-43", true).await.expect("another nonce");
+    assert_ne!(other.id, first.id);
+    let unenforced = send("outbox-42", false).await.expect("not enforced");
+    assert_ne!(unenforced.id, first.id);
+    assert_eq!(discord.messages(TEXT).len(), 3);
+}
+
+#[tokio::test]
+async fn pings_follow_allowed_mentions_and_replies() {
+    let (discord, http) = setup().await;
+    let content = format!("<@{ALICE}> <@{BOB}> @everyone");
+    let open = ChannelId::new(TEXT).say(&http, &content).await.expect("say");
+    let stored = discord.message(TEXT, open.id.get()).expect("stored");
+    assert_eq!(
+        stored.pings,
+        [format!("user:{ALICE}"), format!("user:{BOB}"), "@everyone".into()]
+    );
+    assert!(stored.allowed_mentions.is_null());
+    assert!(open.mention_everyone);
+
+    let only_alice = CreateAllowedMentions::new().users([UserId::new(ALICE)]);
+    let quiet = ChannelId::new(TEXT)
+        .send_message(
+            &http,
+            CreateMessage::new().content(&content).allowed_mentions(only_alice),
+        )
+        .await
+        .expect("quiet");
+    let stored = discord.message(TEXT, quiet.id.get()).expect("stored");
+    assert_eq!(stored.pings, [format!("user:{ALICE}")]);
+    assert_eq!(stored.allowed_mentions["parse"], json!([]));
+    assert!(!quiet.mention_everyone);
+
+    let question = discord.user_message(TEXT, BOB, "anyone?");
+    let reply = |ping: bool| {
+        let body = CreateMessage::new()
+            .content("on it")
+            .reference_message((ChannelId::new(TEXT), MessageId::new(question)))
+            .allowed_mentions(CreateAllowedMentions::new().replied_user(ping));
+        ChannelId::new(TEXT).send_message(&http, body)
+    };
+    let pinging = reply(true).await.expect("reply");
+    assert_eq!(pinging.referenced_message.as_ref().map(|m| m.id.get()), Some(question));
+    let stored = discord.message(TEXT, pinging.id.get()).expect("stored");
+    assert_eq!(
+        (stored.replied_to, stored.pings.clone()),
+        (Some(question), vec![format!("user:{BOB}")])
+    );
+    let silent = reply(false).await.expect("silent reply");
+    assert!(discord.message(TEXT, silent.id.get()).expect("stored").pings.is_empty());
+
+    let dangling = CreateMessage::new()
+        .content("x")
+        .reference_message((ChannelId::new(TEXT), MessageId::new(1)));
+    let err = ChannelId::new(TEXT)
+        .send_message(&http, dangling)
+        .await
+        .expect_err("unknown reply");
+    assert_eq!(discord_error(err), (400, 50035, vec!["message_reference".to_string()]));
+}
+
+#[tokio::test]
+async fn members_have_the_permissions_they_were_given() {
+    let (discord, http) = setup().await;
+    discord.set_member(GUILD, ALICE, Permissions::MANAGE_THREADS.bits());
+    let alice = GuildId::new(GUILD)
+        .member(&http, UserId::new(ALICE))
+        .await
+        .expect("member");
+    assert_eq!(alice.user.name, "alice");
+    assert!(alice.roles.is_empty());
+    let err = GuildId::new(1)
+        .member(&http, UserId::new(ALICE))
+        .await
+        .expect_err("unknown guild");
+    assert_eq!(discord_error(err), (404, 10004, vec![]));
+    let err = GuildId::new(GUILD)
+        .member(&http, UserId::new(7))
+        .await
+        .expect_err("unknown user");
+    assert_eq!(discord_error(err).1, 10013);
 }

@@ -174,13 +174,8 @@ pub fn adapters(settings: &Settings) -> Vec<Box<dyn Adapter>> {
     if let Some(slack) = &settings.slack {
         adapters.push(Box::new(crate::slack::SlackAdapter::new(slack.clone())));
     }
-    if settings.discord.is_some() {
-        // The Discord adapter (`crate::discord`) is not switched on until its tests
-        // against the Discord stand-in's gateway pass.
-        tracing::warn!(
-            "Discord settings are set, but this version does not switch Discord on yet: Discord stays off \
-             (the widget API, the HTTP API and Slack work as configured)"
-        );
+    if let Some(discord) = &settings.discord {
+        adapters.push(Box::new(crate::discord::DiscordAdapter::new(discord.clone())));
     }
     adapters
 }

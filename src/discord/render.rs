@@ -217,11 +217,11 @@ pub fn root_components(c: &ConversationView, ctx: &RootContext<'_>) -> Vec<Creat
                 .style(style)
         })
         .collect();
-    if buttons.is_empty() {
-        Vec::new()
-    } else {
-        vec![CreateActionRow::Buttons(buttons)]
-    }
+    // Discord allows at most five buttons in a row.
+    buttons
+        .chunks(5)
+        .map(|row| CreateActionRow::Buttons(row.to_vec()))
+        .collect()
 }
 
 /// The root as a message body (create or edit): the embed and the buttons, pinging nobody.

@@ -132,6 +132,39 @@ impl DiscordApp {
         );
     }
 
+    /// Stops the bridge, does `meanwhile` on Discord, and starts it again on the same
+    /// database and stand-ins; waits until it is connected anew.
+    pub async fn restart(self, db: &Db, meanwhile: impl FnOnce(&DiscordStandIn)) -> DiscordApp {
+        let DiscordApp { app, discord } = self;
+        let before = discord.gateway().identifies;
+        let app = app.restart_after(db, || meanwhile(&discord)).await;
+        assert!(
+            discord
+                .wait_for_gateway(DEADLINE, |g| g.identifies > before && g.connected)
+                .await,
+            "the restarted bridge connected to the gateway"
+        );
+        DiscordApp { app, discord }
+    }
+
+    /// `user` writes `text` in `channel` (a thread); waits until the bridge has taken the
+    /// message in from the gateway, and returns its id.
+    pub async fn say(&self, channel: u64, user: u64, text: &str) -> u64 {
+        let id = self.discord.user_message(channel, user, text);
+        self.taken_in(id).await;
+        id
+    }
+
+    /// Waits until the bridge has taken in the message `id` (from the gateway or by
+    /// catching up).
+    pub async fn taken_in(&self, id: u64) {
+        let sql = format!("select count(*) from inbound_events where source = 'discord' and event_id = 'message:{id}'");
+        eventually("the message to be taken in", || async {
+            (self.count(&sql).await == 1).then_some(())
+        })
+        .await;
+    }
+
     /// Waits until the outbox has delivered everything queued so far.
     pub async fn settle(&self) {
         eventually("the outbox to drain", || async {

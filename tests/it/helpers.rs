@@ -221,6 +221,11 @@ impl TestApp {
 
     /// Stops the service gracefully and starts it again on the same database and stand-in.
     pub async fn restart(self, db: &Db) -> TestApp {
+        self.restart_after(db, || {}).await
+    }
+
+    /// [`TestApp::restart`], doing `meanwhile` while the service is stopped.
+    pub async fn restart_after(self, db: &Db, meanwhile: impl FnOnce()) -> TestApp {
         let TestApp {
             widget,
             env,
@@ -230,6 +235,7 @@ impl TestApp {
         } = self;
         stop.cancel();
         handle.await.expect("service task").expect("service stopped cleanly");
+        meanwhile();
         Self::start(db, widget, env).await
     }
 

@@ -2,12 +2,14 @@
 //! widget platform stand-in, through its front doors (signed widget events and the HTTP
 //! API). Every test runs on SQLite and, when `TEST_DATABASE_URL` is set, on PostgreSQL.
 
+mod discord_helpers;
 mod helpers;
 mod slack_helpers;
 
 mod api;
 mod claims;
 mod cli;
+mod discord;
 mod links;
 mod migration;
 mod outbox;

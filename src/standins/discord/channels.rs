@@ -41,7 +41,8 @@ impl World {
         Ok((200, self.channel_json(c)))
     }
 
-    /// `PATCH /channels/{channel_id}`: name, applied tags (a forum post), archived, locked.
+    /// `PATCH /channels/{channel_id}`: name, applied tags (a forum post), a forum's
+    /// available tags (at most 20; new ones get ids), archived, locked.
     pub(super) fn modify_channel(&mut self, channel: &str, body: &Value) -> Reply {
         let id = self.channel(channel)?.id;
         let mut errors = FormErrors::default();
@@ -56,7 +57,43 @@ impl World {
         }
         let forum = self.channels[&id].parent_id;
         let tags = self.applied_tags(forum, body, &mut errors);
+        let available = body["available_tags"].as_array().cloned();
+        if let Some(list) = &available {
+            if self.channels[&id].kind != kind::GUILD_FORUM {
+                errors.add(
+                    &["available_tags"],
+                    "BASE_TYPE_BAD_TYPE",
+                    "Only forum channels have tags.".into(),
+                );
+            } else if list.len() > 20 {
+                errors.add(
+                    &["available_tags"],
+                    "BASE_TYPE_MAX_LENGTH",
+                    "Must be 20 or fewer in length.".into(),
+                );
+            } else if list
+                .iter()
+                .any(|t| !(1..=20).contains(&t["name"].as_str().map_or(0, |n| n.chars().count())))
+            {
+                errors.add(
+                    &["available_tags"],
+                    "BASE_TYPE_BAD_LENGTH",
+                    "Tag names must be between 1 and 20 in length.".into(),
+                );
+            }
+        }
         errors.into_result()?;
+        if let Some(list) = available {
+            let mut kept = Vec::new();
+            for t in list {
+                let id = match snowflake(&t["id"]) {
+                    Some(id) => id,
+                    None => self.new_id(),
+                };
+                kept.push((id, t["name"].as_str().unwrap_or_default().to_string()));
+            }
+            self.channels.get_mut(&id).expect("looked up above").available_tags = kept;
+        }
         let c = self.channels.get_mut(&id).expect("looked up above");
         if let Some(name) = body["name"].as_str() {
             c.name = name.to_string();

@@ -71,6 +71,7 @@ impl World {
 
     /// `PATCH /channels/{channel_id}/messages/{message_id}`.
     pub(super) fn edit_message(&mut self, channel: &str, message: &str, body: &Value) -> Reply {
+        self.refuse_if_archived(channel)?;
         self.message_mut(channel, message)?;
         check(body)?;
         let msg = self.message_mut(channel, message)?;
@@ -97,6 +98,7 @@ impl World {
 
     /// `PUT /channels/{channel_id}/messages/{message_id}/reactions/{emoji}/@me`.
     pub(super) fn add_reaction(&mut self, channel: &str, message: &str, emoji: &str) -> Reply {
+        self.refuse_if_archived(channel)?;
         let msg = self.message_mut(channel, message)?;
         if emoji.is_empty() {
             return Err(super::wire::error(400, 10014, "Unknown Emoji"));
@@ -315,4 +317,15 @@ pub(super) fn components(body: &Value) -> Option<Vec<Value>> {
             })
             .collect(),
     )
+}
+
+impl World {
+    /// Editing or reacting inside an archived thread fails until it is reopened, as on
+    /// Discord (50083); posting a message reopens it instead.
+    fn refuse_if_archived(&self, channel: &str) -> Result<(), super::wire::Failure> {
+        match self.channel(channel) {
+            Ok(c) if c.is_thread() && c.archived => Err(super::wire::error(400, 50083, "Thread is archived")),
+            _ => Ok(()),
+        }
+    }
 }

@@ -1,0 +1,225 @@
+//! Discord (`docs/behaviour.md#in-discord`): thread roots with the buttons the state
+//! allows, the transcript, clicks, selects, modals, replies both ways, DMs to the
+//! assignee only (and the thread mention when their DMs are closed), receipts, the
+//! gateway dropping and the bridge being away — through the gateway and REST of the
+//! Discord stand-in, with serenity's real client connected to it.
+
+use crate::discord_helpers::*;
+use crate::helpers::*;
+use crate::on_both_databases;
+use handoff_bridge::standins::widget::WidgetClient;
+use reqwest::StatusCode;
+
+const POST: &str = "POST /channels/{channel_id}/messages";
+const EDIT: &str = "PATCH /channels/{channel_id}/messages/{message_id}";
+const START_THREAD: &str = "POST /channels/{channel_id}/messages/{message_id}/threads";
+const GET_CHANNEL: &str = "GET /channels/{channel_id}";
+const OPEN_DM: &str = "POST /users/@me/channels";
+const REACT: &str = "PUT /channels/{channel_id}/messages/{message_id}/reactions/{emoji_name}/@me";
+const CALLBACK: &str = "POST /interactions/{interaction_id}/{interaction_token}/callback";
+const FOLLOWUP: &str = "POST /webhooks/{webhook_id}/{webhook_token}";
+const EDIT_ORIGINAL: &str = "PATCH /webhooks/{webhook_id}/{webhook_token}/messages/@original";
+
+fn delivered_texts(s: &DiscordApp) -> Vec<String> {
+    s.widget
+        .delivered()
+        .iter()
+        .filter(|c| c.kind.as_deref() == Some("messages"))
+        .map(|c| c.body["text"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+on_both_databases! {
+    async fn a_handoff_opens_a_thread_from_a_root_with_the_transcript_and_the_right_buttons(db) {
+        let s = DiscordApp::spawn(&db).await;
+        s.app.handoff("c1", "support").await;
+        let calls = s.expect(&[GET_CHANNEL, POST, START_THREAD, POST, POST]).await;
+        assert_eq!(calls[1].path, format!("/channels/{CHANNEL}/messages"));
+        let root_id: u64 = calls[1].response["id"].as_str().unwrap().parse().unwrap();
+        assert_eq!(calls[1].body["enforce_nonce"], true, "{}", calls[1].body);
+        let thread = s.thread_of("c1").await;
+        assert_eq!(thread, root_id, "the thread is started from the root and has its id");
+        let root = s.root("c1").await;
+        let text = DiscordApp::text(&root);
+        assert!(text.contains("Ada") && text.contains("support") && text.contains("Unassigned"), "{text}");
+        assert_eq!(s.labels("c1").await, ["Accept", "Reject", "Transfer"]);
+        assert!(DiscordApp::buttons(&root).iter().all(|(id, _)| id.len() <= 100 && id.contains("c1")));
+        let lines = s.discord.messages(thread);
+        assert_eq!(lines.len(), 2, "{lines:#?}");
+        assert!(lines[0].content.starts_with("**Visitor:** Hi"), "{}", lines[0].content);
+        assert!(lines[1].content.starts_with("**AI bot:**"), "{}", lines[1].content);
+
+        // A later visitor message goes into the thread; its mentions ping nobody.
+        let res = s.client.send(&WidgetClient::message_event("c1", "visitor", "@everyone @here <@&123> <@700000000000000101> help")).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let calls = s.expect(&[POST]).await;
+        assert_eq!(calls[0].path, format!("/channels/{thread}/messages"));
+        let line = s.discord.messages(thread).pop().unwrap();
+        assert!(line.content.contains("@everyone"), "{}", line.content);
+        assert!(line.pings.is_empty(), "nobody is pinged: {:?}", line.pings);
+        s.finish().await;
+    }
+
+    async fn accepting_edits_the_root_and_only_the_assignee_is_ever_dmed(db) {
+        let s = DiscordApp::spawn(&db).await;
+        s.set_routing("support", "round-robin", None).await;
+        // Round-robin gives it to Ada: she, and nobody else, gets a DM with a link.
+        s.app.handoff("c1", "support").await;
+        let calls = s.expect(&[GET_CHANNEL, POST, START_THREAD, POST, POST, OPEN_DM, POST]).await;
+        assert_eq!(calls[5].body["recipient_id"], ADA.to_string());
+        let dm = s.discord.dm_channel(ADA).expect("a DM with Ada");
+        assert_eq!(calls[6].path, format!("/channels/{dm}/messages"));
+        let thread = s.thread_of("c1").await;
+        assert!(calls[6].body["content"].as_str().unwrap().contains(&format!("https://discord.com/channels/{GUILD}/{thread}")), "{}", calls[6].body);
+        assert!(DiscordApp::text(&s.root("c1").await).contains(&format!("<@{ADA}>")));
+        assert_eq!(s.labels("c1").await, ["Accept", "Reject", "Transfer", "Unassign", "Resolve", "Hand back to bot"]);
+
+        // Bo cannot accept Ada's conversation: he is told privately who has it.
+        let click = s.click(BO, "c1", "Accept").await;
+        let r = s.answered(&click, 2).await;
+        assert_eq!(r[0]["route"], "callback");
+        assert_eq!(r[0]["body"]["type"], 6, "a deferred update first");
+        assert_eq!(r[1]["route"], "followup");
+        assert_eq!(r[1]["body"]["flags"], 64, "privately");
+        assert!(r[1]["body"]["content"].as_str().unwrap().contains("**Ada** already has this conversation"), "{}", r[1]);
+        s.expect(&[CALLBACK, FOLLOWUP]).await;
+
+        // Ada accepts: the root is edited in place and no further DM goes out.
+        let click = s.click(ADA, "c1", "Accept").await;
+        s.answered(&click, 1).await;
+        s.expect(&[CALLBACK, EDIT]).await;
+        assert_eq!(s.labels("c1").await, ["Transfer", "Unassign", "Resolve", "Hand back to bot"]);
+        assert_eq!(s.conversation("c1").await["status"], "active");
+        s.finish().await;
+    }
+
+    async fn of_two_concurrent_accepts_one_wins_and_the_other_is_told_who_has_it(db) {
+        let s = DiscordApp::spawn(&db).await;
+        s.handoff("c1").await;
+        let (a, b) = tokio::join!(s.click(ADA, "c1", "Accept"), s.click(BO, "c1", "Accept"));
+        s.answered(&a, 1).await;
+        s.answered(&b, 1).await;
+        let c = s.conversation("c1").await;
+        let winner = c["assignee"]["name"].as_str().unwrap_or_default().to_owned();
+        let (winner_id, loser) = match winner.as_str() {
+            "Ada" => (ADA, &b),
+            "Bo" => (BO, &a),
+            _ => panic!("the conversation belongs to one of the two clickers: {c}"),
+        };
+        let told = s.responses(loser).await;
+        assert_eq!(told.len(), 2, "{told:?}");
+        assert!(told[1]["body"]["content"].as_str().unwrap().contains(&format!("**{winner}** already has this conversation")), "{told:?}");
+        let calls = s.calls().await;
+        assert!(calls.iter().all(|c| c.route != OPEN_DM), "nobody is DMed");
+        assert!(DiscordApp::text(&s.root("c1").await).contains(&format!("Assigned to <@{winner_id}>")));
+        let claims: Vec<_> = c["audit"].as_array().unwrap().iter().filter(|a| a["reason"] == "claim").collect();
+        assert_eq!(claims.len(), 1, "{c}");
+        s.finish().await;
+    }
+
+    async fn a_thread_reply_self_claims_reaches_the_visitor_and_gets_a_check_mark(db) {
+        let s = DiscordApp::spawn(&db).await;
+        let thread = s.handoff("c1").await;
+        let msg = s.say(thread, ADA, "Hi, I'm on it").await;
+        let calls = s.expect(&[EDIT, REACT]).await;
+        assert_eq!(calls[1].path, format!("/channels/{thread}/messages/{msg}/reactions/%E2%9C%85/@me"));
+        assert_eq!(delivered_texts(&s), ["Hi, I'm on it"]);
+        assert_eq!(s.conversation("c1").await["assignee"]["name"], "Ada");
+        assert_eq!(s.discord.message(thread, msg).unwrap().reactions, ["✅"]);
+
+        // An internal note stays in the team; the bot's own and other bots' messages are ignored.
+        s.discord.webhook_message(thread, "a webhook says hi");
+        s.say(thread, ADA, "// she is a VIP").await;
+        s.settle().await;
+        assert_eq!(delivered_texts(&s), ["Hi, I'm on it"]);
+        let c = s.conversation("c1").await;
+        assert!(c["transcript"].as_array().unwrap().iter().any(|l| l["author"] == "note" && l["text"] == "// she is a VIP"), "{c}");
+        s.finish().await;
+    }
+
+    async fn a_reply_by_someone_else_is_held_and_they_are_told_by_dm_a_manager_may_take_over(db) {
+        let s = DiscordApp::spawn(&db).await;
+        let thread = s.handoff("c1").await;
+        let click = s.click(ADA, "c1", "Accept").await;
+        s.answered(&click, 1).await;
+        s.expect(&[CALLBACK, EDIT]).await;
+
+        // Bo (an agent) is told by DM, with no button.
+        s.say(thread, BO, "I can help!").await;
+        let calls = s.expect(&[OPEN_DM, POST]).await;
+        assert_eq!(calls[0].body["recipient_id"], BO.to_string());
+        let notice = calls[1].body["content"].as_str().unwrap();
+        assert!(notice.contains("**Ada** is handling this conversation"), "{notice}");
+        assert!(calls[1].body["components"].is_null() || calls[1].body["components"] == serde_json::json!([]), "{}", calls[1].body);
+        // Max (a manager) gets "Take over & send", and it works.
+        s.say(thread, MAX, "Max here, taking over").await;
+        let calls = s.expect(&[OPEN_DM, POST]).await;
+        let dm = s.discord.dm_channel(MAX).unwrap();
+        let notice_id: u64 = calls[1].response["id"].as_str().unwrap().parse().unwrap();
+        let notice = s.discord.message(dm, notice_id).unwrap();
+        let (id, label) = DiscordApp::buttons(&notice).remove(0);
+        assert_eq!(label, "Take over & send");
+        let click = s.discord.click_button(dm, notice_id, MAX, &id);
+        s.answered(&click, 2).await;
+        let calls = s.expect(&[CALLBACK, EDIT, EDIT_ORIGINAL, REACT]).await;
+        assert!(DiscordApp::text(&s.root("c1").await).contains(&format!("<@{MAX}>")), "{calls:#?}");
+        assert_eq!(delivered_texts(&s), ["Max here, taking over"], "only Max's reply reached the visitor");
+        s.finish().await;
+    }
+
+    async fn closed_dms_become_one_thread_message_that_mentions_only_the_assignee(db) {
+        let discord = discord_standin().await;
+        discord.add_user(ADA, "ada", false);
+        let s = DiscordApp::spawn_on(&db, discord, &[]).await;
+        let ada = s.count(&format!("select operator_id from operator_identities where external_id = '{ADA}'")).await;
+        s.set_routing("support", "round-robin", Some(&[ada])).await;
+        s.app.handoff("c1", "support").await;
+        let calls = s.expect(&[GET_CHANNEL, POST, START_THREAD, POST, POST, OPEN_DM, POST, POST]).await;
+        assert_eq!(calls[6].status, 403);
+        assert_eq!(calls[6].response["code"], 50007);
+        let thread = s.thread_of("c1").await;
+        assert_eq!(calls[7].path, format!("/channels/{thread}/messages"));
+        let mention = s.discord.messages(thread).pop().unwrap();
+        assert_eq!(mention.pings, [format!("user:{ADA}")], "only Ada is pinged");
+        // The next conversation for Ada does not try her DMs again.
+        s.app.handoff("c2", "support").await;
+        let calls = s.expect(&[POST, START_THREAD, POST, POST, POST]).await;
+        let thread2 = s.thread_of("c2").await;
+        assert_eq!(calls[4].path, format!("/channels/{thread2}/messages"));
+        assert_eq!(s.conversation("c2").await["assignee"]["name"], "Ada");
+        s.finish().await;
+    }
+
+    async fn a_dropped_gateway_resumes_and_a_reply_sent_meanwhile_is_relayed(db) {
+        let s = DiscordApp::spawn(&db).await;
+        let thread = s.handoff("c1").await;
+        s.discord.drop_connections();
+        let msg = s.discord.user_message(thread, ADA, "written while the bridge was reconnecting");
+        assert!(s.discord.wait_for_gateway(DEADLINE, |g| g.resumes >= 1 && g.connected).await);
+        s.taken_in(msg).await;
+        s.expect(&[EDIT, REACT]).await;
+        assert_eq!(delivered_texts(&s), ["written while the bridge was reconnecting"]);
+        assert_eq!(s.discord.gateway().identifies, 1, "resumed, not identified again");
+        s.finish().await;
+    }
+
+    async fn a_reply_written_while_the_bridge_was_down_is_relayed_when_it_starts(db) {
+        let s = DiscordApp::spawn(&db).await;
+        let thread = s.handoff("c1").await;
+        s.say(thread, ADA, "first").await;
+        s.expect(&[EDIT, REACT]).await;
+        // The bridge stops; a moderator writes in the thread meanwhile; it starts again.
+        let s = s.restart(&db, |discord| {
+            discord.user_message(thread, ADA, "while you were away");
+        }).await;
+        eventually("the reply written meanwhile to reach the visitor", || async {
+            (delivered_texts(&s).len() == 2).then_some(())
+        }).await;
+        let calls = s.calls().await;
+        let routes: Vec<&str> = calls.iter().map(|c| c.route.as_str()).collect();
+        assert!(routes.contains(&"GET /channels/{channel_id}/messages"), "caught up: {routes:?}");
+        assert!(routes.contains(&REACT), "{routes:?}");
+        assert_eq!(delivered_texts(&s), ["first", "while you were away"]);
+        s.finish().await;
+    }
+}

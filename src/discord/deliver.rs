@@ -267,6 +267,12 @@ impl Discord {
             .map_err(failed)?;
         let thread = id_of(&post)?;
         let root = post["message"]["id"].as_str().unwrap_or(&thread).to_owned();
+        let info = ChannelInfo {
+            kind: post["type"].as_u64().unwrap_or(11),
+            guild: post["guild_id"].as_str().map(str::to_owned),
+            parent: Some(forum.to_owned()),
+        };
+        self.inner.channels.insert(thread.clone(), info);
         Ok(ThreadRef {
             platform: PLATFORM.into(),
             // The root lives in the post itself.

@@ -14,6 +14,7 @@ const POST: &str = "POST /channels/{channel_id}/messages";
 const EDIT: &str = "PATCH /channels/{channel_id}/messages/{message_id}";
 const START_THREAD: &str = "POST /channels/{channel_id}/messages/{message_id}/threads";
 const GET_CHANNEL: &str = "GET /channels/{channel_id}";
+const MODIFY_CHANNEL: &str = "PATCH /channels/{channel_id}";
 const OPEN_DM: &str = "POST /users/@me/channels";
 const REACT: &str = "PUT /channels/{channel_id}/messages/{message_id}/reactions/{emoji_name}/@me";
 const CALLBACK: &str = "POST /interactions/{interaction_id}/{interaction_token}/callback";
@@ -87,6 +88,7 @@ on_both_databases! {
         // Ada accepts: the root is edited in place and no further DM goes out.
         let click = s.click(ADA, "c1", "Accept").await;
         s.answered(&click, 1).await;
+        s.until("c1", "Ada to have it", |c| c["status"] == "active").await;
         s.expect(&[CALLBACK, EDIT]).await;
         assert_eq!(s.labels("c1").await, ["Transfer", "Unassign", "Resolve", "Hand back to bot"]);
         assert_eq!(s.conversation("c1").await["status"], "active");
@@ -99,6 +101,10 @@ on_both_databases! {
         let (a, b) = tokio::join!(s.click(ADA, "c1", "Accept"), s.click(BO, "c1", "Accept"));
         s.answered(&a, 1).await;
         s.answered(&b, 1).await;
+        s.until("c1", "one of them to have it", |c| c["status"] == "active").await;
+        eventually("the loser to be told", || async {
+            (s.discord.interaction_responses(&a.token).len() + s.discord.interaction_responses(&b.token).len() == 3).then_some(())
+        }).await;
         let c = s.conversation("c1").await;
         let winner = c["assignee"]["name"].as_str().unwrap_or_default().to_owned();
         let (winner_id, loser) = match winner.as_str() {
@@ -142,6 +148,7 @@ on_both_databases! {
         let thread = s.handoff("c1").await;
         let click = s.click(ADA, "c1", "Accept").await;
         s.answered(&click, 1).await;
+        s.until("c1", "Ada to have it", |c| c["status"] == "active").await;
         s.expect(&[CALLBACK, EDIT]).await;
 
         // Bo (an agent) is told by DM, with no button.
@@ -161,6 +168,7 @@ on_both_databases! {
         assert_eq!(label, "Take over & send");
         let click = s.discord.click_button(dm, notice_id, MAX, &id);
         s.answered(&click, 2).await;
+        s.until("c1", "Max to have it", |c| c["assignee"]["name"] == "Max").await;
         let calls = s.expect(&[CALLBACK, EDIT, EDIT_ORIGINAL, REACT]).await;
         assert!(DiscordApp::text(&s.root("c1").await).contains(&format!("<@{MAX}>")), "{calls:#?}");
         assert_eq!(delivered_texts(&s), ["Max here, taking over"], "only Max's reply reached the visitor");
@@ -220,6 +228,149 @@ on_both_databases! {
         assert!(routes.contains(&"GET /channels/{channel_id}/messages"), "caught up: {routes:?}");
         assert!(routes.contains(&REACT), "{routes:?}");
         assert_eq!(delivered_texts(&s), ["first", "while you were away"]);
+        s.finish().await;
+    }
+
+    async fn transfer_offers_selects_for_an_operator_a_team_or_the_bot(db) {
+        let s = DiscordApp::spawn(&db).await;
+        let thread = s.handoff("c1").await;
+        let accept = s.click(ADA, "c1", "Accept").await;
+        s.answered(&accept, 1).await;
+        s.until("c1", "Ada to have it", |c| c["status"] == "active").await;
+        s.expect(&[CALLBACK, EDIT]).await;
+
+        // Transfer answers with a private message holding the selects.
+        let open = s.click(ADA, "c1", "Transfer").await;
+        let r = s.answered(&open, 1).await;
+        assert_eq!((r[0]["body"]["type"].as_u64(), r[0]["body"]["data"]["flags"].as_u64()), (Some(4), Some(64)), "{r:?}");
+        s.expect(&[CALLBACK]).await;
+        let panel: u64 = r[0]["message_id"].as_str().unwrap().parse().unwrap();
+        let panel = s.discord.message(CHANNEL, panel).expect("the transfer message");
+        assert_eq!(panel.visible_to, Some(ADA));
+        let select = |kind: u64| -> String {
+            panel.components.iter().flat_map(|row| row["components"].as_array().cloned().unwrap_or_default())
+                .find(|c| c["type"] == kind).and_then(|c| c["custom_id"].as_str().map(str::to_owned))
+                .unwrap_or_else(|| panic!("a component of type {kind}: {:?}", panel.components))
+        };
+        // To Bo: he is DMed, the panel says so, the root shows him.
+        let pick = s.discord.choose_users(CHANNEL, panel.id, ADA, &select(5), &[BO]);
+        let r = s.answered(&pick, 2).await;
+        s.until("c1", "Bo to have it", |c| c["assignee"]["name"] == "Bo").await;
+        assert_eq!(r[0]["body"]["type"], 6);
+        assert!(r[1]["body"]["content"].as_str().unwrap().contains("Assigned to Bo"), "{r:?}");
+        let calls = s.expect(&[CALLBACK, EDIT, OPEN_DM, POST, EDIT_ORIGINAL]).await;
+        assert_eq!(calls[2].body["recipient_id"], BO.to_string());
+        assert_eq!(s.conversation("c1").await["assignee"]["name"], "Bo");
+
+        // With a team, the panel offers it too; Bo sends it to the team (only Max is in it).
+        let (st, team) = s.post("/v1/teams", ADMIN_TOKEN, serde_json::json!({"name": "billing"})).await;
+        assert_eq!(st, StatusCode::CREATED);
+        let tid = team["id"].as_i64().unwrap();
+        let max_id = s.count(&format!("select operator_id from operator_identities where external_id = '{MAX}'")).await;
+        s.call(reqwest::Method::PUT, &format!("/v1/teams/{tid}/members/{max_id}"), ADMIN_TOKEN, None).await;
+        s.set_routing("support", "round-robin", None).await;
+        let open = s.click(BO, "c1", "Transfer").await;
+        let r = s.answered(&open, 1).await;
+        s.expect(&[CALLBACK]).await;
+        let panel = s.discord.message(CHANNEL, r[0]["message_id"].as_str().unwrap().parse().unwrap()).unwrap();
+        let team_select = panel.components.iter().flat_map(|row| row["components"].as_array().cloned().unwrap_or_default())
+            .find(|c| c["type"] == 3).expect("a team select");
+        assert_eq!(team_select["options"][0]["label"], "billing");
+        let pick = s.discord.choose_strings(CHANNEL, panel.id, BO, team_select["custom_id"].as_str().unwrap(), &[&tid.to_string()]);
+        s.answered(&pick, 2).await;
+        s.until("c1", "Max to have it", |c| c["assignee"]["name"] == "Max").await;
+        let calls = s.expect(&[CALLBACK, EDIT, OPEN_DM, POST, EDIT_ORIGINAL]).await;
+        assert_eq!(calls[2].body["recipient_id"], MAX.to_string());
+        let c = s.conversation("c1").await;
+        assert_eq!((c["team"]["name"].as_str(), c["assignee"]["name"].as_str()), (Some("billing"), Some("Max")));
+
+        // Max sends it back to the bot: no buttons are left on the root.
+        let open = s.click(MAX, "c1", "Transfer").await;
+        let r = s.answered(&open, 1).await;
+        s.expect(&[CALLBACK]).await;
+        let panel = s.discord.message(CHANNEL, r[0]["message_id"].as_str().unwrap().parse().unwrap()).unwrap();
+        let (bot, label) = DiscordApp::buttons(&panel).remove(0);
+        assert_eq!(label, "Back to the bot");
+        let back = s.discord.click_button(CHANNEL, panel.id, MAX, &bot);
+        s.answered(&back, 2).await;
+        s.until("c1", "the bot to have it", |c| c["status"] == "bot").await;
+        s.expect(&[CALLBACK, EDIT, EDIT_ORIGINAL]).await;
+        assert!(s.labels("c1").await.is_empty());
+        assert_eq!(s.conversation("c1").await["status"], "bot");
+        let _ = thread;
+        s.finish().await;
+    }
+
+    async fn the_resolve_modal_resolves_with_topic_outcome_and_tags_and_archives_the_thread(db) {
+        let s = DiscordApp::spawn(&db).await;
+        let thread = s.handoff("c1").await;
+        let accept = s.click(ADA, "c1", "Accept").await;
+        s.answered(&accept, 1).await;
+        s.until("c1", "Ada to have it", |c| c["status"] == "active").await;
+        s.expect(&[CALLBACK, EDIT]).await;
+        let open = s.click(ADA, "c1", "Resolve").await;
+        let r = s.answered(&open, 1).await;
+        assert_eq!(r[0]["body"]["type"], 9, "a modal");
+        s.expect(&[CALLBACK]).await;
+        let modal = r[0]["body"]["data"]["custom_id"].as_str().unwrap().to_owned();
+        let submit = s.discord.submit_modal(CHANNEL, Some(thread), ADA, &modal, &[("topic", "refund"), ("outcome", "refunded"), ("tags", "billing, vip")]);
+        s.answered(&submit, 1).await;
+        s.until("c1", "it to be resolved", |c| c["status"] == "resolved").await;
+        let calls = s.expect(&[CALLBACK, EDIT, MODIFY_CHANNEL]).await;
+        assert_eq!(calls[2].path, format!("/channels/{thread}"));
+        assert_eq!(calls[2].body["archived"], true);
+        assert!(s.labels("c1").await.is_empty(), "buttons leave a resolved root");
+        let text = DiscordApp::text(&s.root("c1").await);
+        assert!(text.contains("Resolved") && text.contains("thread archived"), "{text}");
+        let c = s.conversation("c1").await;
+        assert_eq!(c["resolution"], serde_json::json!({"topic": "refund", "outcome": "refunded", "tags": ["billing", "vip"]}));
+        s.finish().await;
+    }
+
+    async fn a_forum_gets_one_post_per_conversation_with_its_status_as_a_tag(db) {
+        let s = DiscordApp::spawn(&db).await;
+        s.app.handoff("f1", "forum").await;
+        let calls = s.expect(&[GET_CHANNEL, GET_CHANNEL, MODIFY_CHANNEL, "POST /channels/{channel_id}/threads", POST, POST]).await;
+        assert_eq!(calls[2].path, format!("/channels/{FORUM}"));
+        let tags = s.discord.channel(FORUM).unwrap()["available_tags"].clone();
+        let names: Vec<&str> = tags.as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+        assert_eq!(names, ["Waiting", "In progress", "With the bot", "Resolved"]);
+        let tag = |name: &str| tags.as_array().unwrap().iter().find(|t| t["name"] == name).unwrap()["id"].clone();
+        let post = s.thread_of("f1").await;
+        assert_eq!(s.discord.channel(post).unwrap()["applied_tags"], serde_json::json!([tag("Waiting")]));
+        assert_eq!(s.labels("f1").await, ["Accept", "Reject", "Transfer"]);
+        // Accepting moves the tag; the post is never renamed.
+        let name = s.discord.channel(post).unwrap()["name"].clone();
+        let root = s.root("f1").await;
+        let (id, _) = DiscordApp::buttons(&root).into_iter().find(|(_, l)| l == "Accept").unwrap();
+        let accept = s.discord.click_button(post, root.id, ADA, &id);
+        s.answered(&accept, 1).await;
+        s.until("f1", "Ada to have it", |c| c["status"] == "active").await;
+        let calls = s.expect(&[CALLBACK, MODIFY_CHANNEL, EDIT]).await;
+        assert!(calls[1].body.get("name").is_none(), "{}", calls[1].body);
+        assert_eq!(s.discord.channel(post).unwrap()["applied_tags"], serde_json::json!([tag("In progress")]));
+        assert_eq!(s.discord.channel(post).unwrap()["name"], name);
+        s.finish().await;
+    }
+
+    async fn a_button_drawn_before_a_restart_still_works_and_a_stale_one_says_what_changed(db) {
+        let s = DiscordApp::spawn(&db).await;
+        s.handoff("c1").await;
+        let root = s.root("c1").await;
+        let (accept, _) = DiscordApp::buttons(&root).into_iter().find(|(_, l)| l == "Accept").unwrap();
+        let s = s.restart(&db, |_| {}).await;
+        s.calls().await; // the gateway and the commands again
+        let click = s.discord.click_button(CHANNEL, root.id, ADA, &accept);
+        s.answered(&click, 1).await;
+        s.until("c1", "Ada to have it", |c| c["status"] == "active").await;
+        s.expect(&[CALLBACK, EDIT]).await;
+        assert_eq!(s.conversation("c1").await["assignee"]["name"], "Ada");
+        // The same, now out-of-date button: nothing changes; the root is redrawn and Bo told.
+        let stale = s.discord.click_button(CHANNEL, root.id, BO, &accept);
+        let r = s.answered(&stale, 2).await;
+        assert!(r[1]["body"]["content"].as_str().unwrap().contains("out of date"), "{r:?}");
+        s.expect(&[CALLBACK, EDIT, FOLLOWUP]).await;
+        assert_eq!(s.conversation("c1").await["assignee"]["name"], "Ada");
         s.finish().await;
     }
 }

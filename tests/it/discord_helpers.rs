@@ -144,7 +144,34 @@ impl DiscordApp {
                 .await,
             "the restarted bridge connected to the gateway"
         );
-        DiscordApp { app, discord }
+        let d = DiscordApp { app, discord };
+        // Start-up: the gateway, the commands, and one catch-up fetch per open thread.
+        let open = d
+            .count(
+                "select count(*) from conversation_refs r join conversations c on c.id = r.conversation_id \
+                 where r.platform = 'discord' and c.status <> 'resolved'",
+            )
+            .await as usize;
+        let calls = eventually("the restarted bridge to register and catch up", || async {
+            let calls = d.discord.calls();
+            let seen = |route: &str| calls.iter().filter(|c| c.route == route).count();
+            (seen("PUT /applications/{application_id}/guilds/{guild_id}/commands") >= 2
+                && seen("GET /channels/{channel_id}/messages") >= open)
+                .then_some(())
+        })
+        .await;
+        let _ = calls;
+        d
+    }
+
+    /// Waits until the conversation satisfies `done` (a change an interaction made has
+    /// committed, with its outbox rows).
+    pub async fn until(&self, conversation: &str, what: &str, done: impl Fn(&Value) -> bool) {
+        eventually(what, || async {
+            let c = self.conversation(conversation).await;
+            done(&c).then_some(())
+        })
+        .await;
     }
 
     /// `user` writes `text` in `channel` (a thread); waits until the bridge has taken the

@@ -152,7 +152,7 @@ impl DiscordApp {
                  where r.platform = 'discord' and c.status <> 'resolved'",
             )
             .await as usize;
-        let calls = eventually("the restarted bridge to register and catch up", || async {
+        eventually("the restarted bridge to register and catch up", || async {
             let calls = d.discord.calls();
             let seen = |route: &str| calls.iter().filter(|c| c.route == route).count();
             (seen("PUT /applications/{application_id}/guilds/{guild_id}/commands") >= 2
@@ -160,7 +160,6 @@ impl DiscordApp {
                 .then_some(())
         })
         .await;
-        let _ = calls;
         d
     }
 

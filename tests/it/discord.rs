@@ -373,4 +373,63 @@ on_both_databases! {
         assert_eq!(s.conversation("c1").await["assignee"]["name"], "Ada");
         s.finish().await;
     }
+
+    async fn every_handoff_subcommand_answers_privately(db) {
+        use serde_json::json;
+        let s = DiscordApp::spawn(&db).await;
+        let defs = s.discord.commands(GUILD);
+        let names: Vec<&str> = defs.iter().map(|c| c["name"].as_str().unwrap()).collect();
+        assert_eq!(names, ["handoff", "handoff-manage"]);
+        assert_eq!(defs[1]["default_member_permissions"], "32", "manager subcommands need Manage Server");
+        let sub = |name: &str, options: serde_json::Value| json!([{"name": name, "type": 1, "options": options}]);
+        let word = |name: &str, value: &str| json!({"name": name, "type": 3, "value": value});
+        let user = |name: &str, id: u64| json!({"name": name, "type": 6, "value": id.to_string()});
+
+        let help = s.command(ADA, "handoff", sub("help", json!([]))).await;
+        assert!(help.contains("/handoff-manage connect widget:<widget>") && help.contains("/handoff claim conversation:<conversation>"), "{help}");
+        assert!(s.command(ADA, "handoff", sub("away", json!([]))).await.contains("**away**"));
+        assert!(s.command(ADA, "handoff", sub("available", json!([]))).await.contains("**available**"));
+        assert!(s.command(ADA, "handoff", sub("status", json!([]))).await.contains("role **agent**"));
+        s.handoff("c1").await;
+        let inbox = s.command(ADA, "handoff", sub("inbox", json!([]))).await;
+        assert!(inbox.contains("`c1`"), "{inbox}");
+        assert!(s.command(ADA, "handoff", sub("claim", json!([word("conversation", "c1")]))).await.contains("is yours"));
+        s.calls().await; // the root's edit
+        let mine = s.command(ADA, "handoff", sub("inbox", json!([word("filter", "mine")]))).await;
+        assert!(mine.contains("`c1`"), "{mine}");
+        let sent = s.command(ADA, "handoff", sub("reply", json!([word("conversation", "c1"), word("text", "Hello from a command")]))).await;
+        assert!(sent.contains("Sent to the visitor"), "{sent}");
+        s.calls().await; // the line in the thread
+        assert_eq!(delivered_texts(&s), ["Hello from a command"]);
+        // Bo cannot claim what Ada has: the answer says who has it.
+        let refused = s.command(BO, "handoff", sub("claim", json!([word("conversation", "c1")]))).await;
+        assert!(refused.contains("**Ada**"), "{refused}");
+
+        // Managers: connect, routing, eligible, teams.
+        let connected = s.command(MAX, "handoff-manage", sub("connect", json!([word("widget", "sales")]))).await;
+        assert!(connected.contains("Discord channel of **sales**"), "{connected}");
+        let shown = s.command(MAX, "handoff-manage", sub("routing", json!([word("widget", "sales")]))).await;
+        assert!(shown.contains(&format!("<#{CHANNEL}>")) && shown.contains("manual"), "{shown}");
+        let set = s.command(MAX, "handoff-manage", sub("routing", json!([word("widget", "sales"), word("mode", "round-robin")]))).await;
+        assert!(set.contains("**round-robin**"), "{set}");
+        let eligible = s.command(MAX, "handoff-manage", sub("eligible", json!([word("widget", "sales"), user("user1", ADA), user("user2", BO)]))).await;
+        assert!(eligible.contains("Ada, Bo"), "{eligible}");
+        let everyone = s.command(MAX, "handoff-manage", sub("eligible", json!([word("widget", "sales"), json!({"name": "everyone", "type": 5, "value": true})]))).await;
+        assert!(everyone.contains("everyone"), "{everyone}");
+        let team = |verb: &str, options: serde_json::Value| json!([{"name": "team", "type": 2, "options": [{"name": verb, "type": 1, "options": options}]}]);
+        assert!(s.command(MAX, "handoff-manage", team("create", json!([word("name", "billing")]))).await.contains("**billing** created"));
+        let added = s.command(MAX, "handoff-manage", team("add", json!([word("name", "billing"), user("user", EVE)]))).await;
+        assert!(added.contains("eve"), "a member the bridge had not seen becomes an operator: {added}");
+        assert!(s.command(ADA, "handoff", sub("teams", json!([]))).await.contains("**billing**: eve"));
+        let removed = s.command(MAX, "handoff-manage", team("remove", json!([word("name", "billing"), user("user", EVE)]))).await;
+        assert!(removed.contains("no members"), "{removed}");
+        assert!(s.command(MAX, "handoff-manage", team("delete", json!([word("name", "billing")]))).await.contains("deleted"));
+        // An agent is refused the manager ones, with the reason.
+        let refused = s.command(ADA, "handoff-manage", sub("routing", json!([word("widget", "sales"), word("mode", "manual")]))).await;
+        assert!(refused.starts_with("⚠️"), "{refused}");
+        // A code from Discord; the same platform cannot redeem it.
+        let code = s.command(ADA, "handoff", sub("link", json!([]))).await;
+        assert!(code.contains("/handoff link"), "{code}");
+        s.finish().await;
+    }
 }

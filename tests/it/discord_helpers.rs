@@ -300,6 +300,26 @@ impl DiscordApp {
         self.responses(i).await
     }
 
+    /// Runs a slash command as `user` in `#handoffs` and returns its private answer.
+    pub async fn command(&self, user: u64, name: &str, options: Value) -> String {
+        let i = self.discord.run_command(GUILD, CHANNEL, user, name, options);
+        let r = self.answered(&i, 2).await;
+        assert_eq!(r[0]["route"], "callback", "{r:?}");
+        assert_eq!(r[0]["body"]["type"], 5, "deferred first: {r:?}");
+        assert_eq!(r[0]["body"]["data"]["flags"], 64, "privately: {r:?}");
+        assert_eq!(r[1]["route"], "edit_original", "{r:?}");
+        let calls = self.calls().await;
+        let routes: Vec<&str> = calls.iter().map(|c| c.route.as_str()).collect();
+        assert!(
+            routes.starts_with(&[
+                "POST /interactions/{interaction_id}/{interaction_token}/callback",
+                "PATCH /webhooks/{webhook_id}/{webhook_token}/messages/@original"
+            ]),
+            "{routes:?}"
+        );
+        r[1]["body"]["content"].as_str().unwrap_or_default().to_owned()
+    }
+
     /// The text of everything in a message: content and embeds.
     pub fn text(message: &DiscordMessage) -> String {
         let mut out = message.content.clone();

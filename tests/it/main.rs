@@ -7,6 +7,7 @@ mod helpers;
 mod slack_helpers;
 
 mod api;
+mod both_platforms;
 mod claims;
 mod cli;
 mod discord;

@@ -7,7 +7,6 @@ use crate::helpers::*;
 use crate::on_both_databases;
 use crate::slack_helpers::{self, all_text, labels};
 use handoff_bridge::standins::slack::{SlackSender, SlackStandIn};
-use serde_json::json;
 
 const SEED: &str = r#"
 [[operators]]

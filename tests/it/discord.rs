@@ -432,4 +432,34 @@ on_both_databases! {
         assert!(code.contains("/handoff link"), "{code}");
         s.finish().await;
     }
+
+    async fn reject_reroutes_to_the_next_operator_and_the_root_lists_who_declined(db) {
+        let s = DiscordApp::spawn(&db).await;
+        s.set_routing("support", "round-robin", Some(&[1, 2])).await;
+        s.app.handoff("c1", "support").await;
+        let calls = s.expect(&[GET_CHANNEL, POST, START_THREAD, POST, POST, OPEN_DM, POST]).await;
+        assert_eq!(calls[5].body["recipient_id"], ADA.to_string());
+        let reject = s.click(ADA, "c1", "Reject").await;
+        s.answered(&reject, 1).await;
+        s.until("c1", "Bo to have it", |c| c["assignee"]["name"] == "Bo").await;
+        let calls = s.expect(&[CALLBACK, EDIT, OPEN_DM, POST]).await;
+        assert_eq!(calls[2].body["recipient_id"], BO.to_string());
+        let text = DiscordApp::text(&s.root("c1").await);
+        assert!(text.contains("Declined by") && text.contains("Ada"), "{text}");
+        s.finish().await;
+    }
+
+    async fn a_rate_limited_call_waits_for_discords_retry_after_and_keeps_the_order(db) {
+        let s = DiscordApp::spawn(&db).await;
+        s.discord.rate_limit_next(POST, 1, 0.3);
+        s.app.handoff("c1", "support").await;
+        let calls = s.expect(&[GET_CHANNEL, POST, POST, START_THREAD, POST, POST]).await;
+        assert_eq!(calls.iter().map(|c| c.status).collect::<Vec<_>>(), [200, 429, 200, 201, 200, 200]);
+        let thread = s.thread_of("c1").await;
+        let lines = s.discord.messages(thread);
+        assert_eq!(lines.len(), 2, "each line once, in order: {lines:#?}");
+        assert!(lines[0].content.contains("Visitor") && lines[1].content.contains("AI bot"));
+        assert_eq!(s.discord.messages(CHANNEL).len(), 1, "one root");
+        s.finish().await;
+    }
 }

@@ -147,6 +147,29 @@ pub(super) fn discord(l: &mut Loader<'_>, file: FilePlatform) -> Option<DiscordS
         );
         return None;
     };
+    if bot_token.expose_secret().starts_with("Bot ") || bot_token.expose_secret().contains(char::is_whitespace) {
+        l.problem(
+            DISCORD_BOT_TOKEN.var,
+            "holds more than the token (a `Bot ` prefix, or spaces)",
+            "set the token alone, as the developer portal's Bot page shows it",
+        );
+    }
+    if let Some(c) = default_channel.as_deref()
+        && !super::is_snowflake(c)
+    {
+        l.problem(
+            "HANDOFF_DISCORD_DEFAULT_CHANNEL",
+            format!("`{c}` is not a Discord channel id"),
+            "copy the numeric id (Discord: Developer Mode, right-click the channel, Copy Channel ID)",
+        );
+    }
+    for admin in file.admins.iter().filter(|a| !super::is_snowflake(a)) {
+        l.problem(
+            "[discord].admins",
+            format!("`{admin}` is not a Discord user id"),
+            "list numeric user ids (Discord: Developer Mode, right-click the user, Copy User ID)",
+        );
+    }
     Some(DiscordSettings {
         bot_token,
         application_id,

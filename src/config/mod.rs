@@ -195,3 +195,8 @@ pub fn redact_url(url: &str) -> String {
         _ => url.to_owned(),
     }
 }
+
+/// A Discord id (a snowflake): digits only, 17 to 20 of them.
+pub fn is_snowflake(id: &str) -> bool {
+    (17..=20).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_digit())
+}

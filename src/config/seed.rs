@@ -79,6 +79,15 @@ fn check(l: &mut Loader<'_>, seed: &Seed) {
         {
             l.problem(&format!("{at}.role"), e, "use agent, manager or admin");
         }
+        if let Some(id) = &o.discord_user_id
+            && !super::is_snowflake(id)
+        {
+            l.problem(
+                &format!("{at}.discord_user_id"),
+                format!("`{id}` is not a Discord user id"),
+                "copy the numeric id (Discord: Developer Mode, right-click the user, Copy User ID)",
+            );
+        }
         if o.capacity.is_some_and(|c| c < 0) {
             l.problem(
                 &format!("{at}.capacity"),
@@ -105,6 +114,15 @@ fn check(l: &mut Loader<'_>, seed: &Seed) {
             && let Err(e) = r.parse::<RoutingMode>()
         {
             l.problem(&format!("{at}.routing"), e, "use manual, round-robin or lightest-load");
+        }
+        if let Some(id) = &w.discord_channel
+            && !super::is_snowflake(id)
+        {
+            l.problem(
+                &format!("{at}.discord_channel"),
+                format!("`{id}` is not a Discord channel id"),
+                "copy the numeric id (Discord: Developer Mode, right-click the channel, Copy Channel ID)",
+            );
         }
         for name in &w.eligible {
             if !names.contains(&name.as_str()) {

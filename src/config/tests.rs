@@ -76,3 +76,39 @@ fn passwords_are_redacted() {
     assert_eq!(redact_url("postgres://u:pw@h/db"), "postgres://u:***@h/db");
     assert_eq!(redact_url("sqlite://x.db"), "sqlite://x.db");
 }
+
+#[test]
+fn discord_settings_are_checked_for_ids_and_a_bare_token() {
+    let problems = load(
+        Some(
+            "[discord]\nadmins = [\"max\"]\n[[operators]]\nname = \"Ada\"\ndiscord_user_id = \"@ada\"\n\
+             [[widgets]]\nid = \"w\"\ndiscord_channel = \"#support\"\n",
+        ),
+        &[
+            ("HANDOFF_DISCORD_BOT_TOKEN", "Bot abc.def.ghi"),
+            ("HANDOFF_DISCORD_APPLICATION_ID", "1100000000000000002"),
+            ("HANDOFF_DISCORD_DEFAULT_CHANNEL", "general"),
+        ],
+    )
+    .unwrap_err();
+    let settings: Vec<&str> = problems.iter().map(|p| p.setting.as_str()).collect();
+    for expected in [
+        "HANDOFF_DISCORD_BOT_TOKEN",
+        "HANDOFF_DISCORD_DEFAULT_CHANNEL",
+        "[discord].admins",
+        "[[operators]] #1 (Ada).discord_user_id",
+        "[[widgets]] w.discord_channel",
+    ] {
+        assert!(settings.contains(&expected), "{expected} in {settings:?}");
+    }
+    let ok = load(
+        None,
+        &[
+            ("HANDOFF_DISCORD_BOT_TOKEN", "abc.def.ghi"),
+            ("HANDOFF_DISCORD_APPLICATION_ID", "1100000000000000002"),
+            ("HANDOFF_DISCORD_DEFAULT_CHANNEL", "700000000000000010"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(ok.discord.unwrap().application_id, 1_100_000_000_000_000_002);
+}

@@ -281,3 +281,75 @@ impl Discord {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The path of (sub)command names a definition declares, e.g. `handoff-manage team add`.
+    fn declared(defs: &Value) -> Vec<String> {
+        fn walk(prefix: &str, options: &Value, out: &mut Vec<String>) {
+            for o in options.as_array().into_iter().flatten() {
+                let path = format!("{prefix} {}", o["name"].as_str().unwrap_or_default());
+                match o["type"].as_u64() {
+                    Some(1) => out.push(path),
+                    Some(2) => walk(&path, &o["options"], out),
+                    _ => {}
+                }
+            }
+        }
+        let mut out = Vec::new();
+        for c in defs.as_array().into_iter().flatten() {
+            walk(c["name"].as_str().unwrap_or_default(), &c["options"], &mut out);
+        }
+        out
+    }
+
+    #[test]
+    fn every_subcommand_is_declared_and_every_declared_one_is_understood() {
+        let defs = definitions();
+        let paths = declared(&defs);
+        for d in usage::SUBCOMMANDS {
+            let words = discord_words(d.words);
+            assert!(paths.contains(&words), "{} is declared as {words}: {paths:?}", d.words);
+        }
+        for path in &paths {
+            let inv = Invocation {
+                path: path.split(' ').map(str::to_owned).collect(),
+                options: Vec::new(),
+            };
+            if let Err(e) = subcommand(&inv) {
+                assert!(e.contains("required"), "{path} is understood: {e}");
+            }
+        }
+        // Names and descriptions fit Discord's limits.
+        let mut stack = vec![defs];
+        while let Some(v) = stack.pop() {
+            for c in v.as_array().into_iter().flatten() {
+                let name = c["name"].as_str().unwrap();
+                assert!((1..=32).contains(&name.len()) && name == name.to_lowercase(), "{name}");
+                assert!(
+                    (1..=100).contains(&c["description"].as_str().unwrap().chars().count()),
+                    "{name}"
+                );
+                stack.push(c["options"].clone());
+            }
+        }
+    }
+
+    #[test]
+    fn the_app_manifest_asks_for_the_intents_the_gateway_uses() {
+        let app: Value = serde_json::from_str(include_str!("../../manifests/discord/app.json")).unwrap();
+        assert_eq!(
+            app["intents"]["value"].as_u64(),
+            Some(super::super::gateway::intents().bits())
+        );
+        let permissions: u64 = app["permissions"]["value"].as_str().unwrap().parse().unwrap();
+        assert!(
+            app["install_url"]
+                .as_str()
+                .unwrap()
+                .ends_with(&format!("permissions={permissions}"))
+        );
+    }
+}

@@ -394,12 +394,10 @@ on_both_databases! {
         let inbox = s.command(ADA, "handoff", sub("inbox", json!([]))).await;
         assert!(inbox.contains("`c1`"), "{inbox}");
         assert!(s.command(ADA, "handoff", sub("claim", json!([word("conversation", "c1")]))).await.contains("is yours"));
-        s.calls().await; // the root's edit
         let mine = s.command(ADA, "handoff", sub("inbox", json!([word("filter", "mine")]))).await;
         assert!(mine.contains("`c1`"), "{mine}");
         let sent = s.command(ADA, "handoff", sub("reply", json!([word("conversation", "c1"), word("text", "Hello from a command")]))).await;
         assert!(sent.contains("Sent to the visitor"), "{sent}");
-        s.calls().await; // the line in the thread
         assert_eq!(delivered_texts(&s), ["Hello from a command"]);
         // Bo cannot claim what Ada has: the answer says who has it.
         let refused = s.command(BO, "handoff", sub("claim", json!([word("conversation", "c1")]))).await;
@@ -430,6 +428,14 @@ on_both_databases! {
         // A code from Discord; the same platform cannot redeem it.
         let code = s.command(ADA, "handoff", sub("link", json!([]))).await;
         assert!(code.contains("/handoff link"), "{code}");
+        // Since the handoff, each command was answered by its two calls; besides, only what claim and reply did:
+        // the root's edit, the reply's line in the thread and its receipt.
+        let calls = s.calls().await;
+        let count = |route: &str| calls.iter().filter(|c| c.route == route).count();
+        assert_eq!(count(CALLBACK), 17, "{calls:#?}");
+        assert_eq!(count(EDIT_ORIGINAL), 17);
+        assert_eq!((count(EDIT), count(POST), count(REACT)), (1, 1, 1), "{calls:#?}");
+        assert_eq!(calls.len(), 37);
         s.finish().await;
     }
 

@@ -300,7 +300,8 @@ impl DiscordApp {
         self.responses(i).await
     }
 
-    /// Runs a slash command as `user` in `#handoffs` and returns its private answer.
+    /// Runs a slash command as `user` in `#handoffs` and returns its private answer:
+    /// deferred (privately) first, then filled in. Its calls are left for the test to take.
     pub async fn command(&self, user: u64, name: &str, options: Value) -> String {
         let i = self.discord.run_command(GUILD, CHANNEL, user, name, options);
         let r = self.answered(&i, 2).await;
@@ -308,15 +309,6 @@ impl DiscordApp {
         assert_eq!(r[0]["body"]["type"], 5, "deferred first: {r:?}");
         assert_eq!(r[0]["body"]["data"]["flags"], 64, "privately: {r:?}");
         assert_eq!(r[1]["route"], "edit_original", "{r:?}");
-        let calls = self.calls().await;
-        let routes: Vec<&str> = calls.iter().map(|c| c.route.as_str()).collect();
-        assert!(
-            routes.starts_with(&[
-                "POST /interactions/{interaction_id}/{interaction_token}/callback",
-                "PATCH /webhooks/{webhook_id}/{webhook_token}/messages/@original"
-            ]),
-            "{routes:?}"
-        );
         r[1]["body"]["content"].as_str().unwrap_or_default().to_owned()
     }
 

@@ -186,15 +186,19 @@ impl Discord {
             .ok_or_else(|| RestError::Transport("Discord answered without a message id".into()))
     }
 
-    /// Posts the root and opens the thread (once), then every transcript line not yet
-    /// in the thread.
+    /// Posts the root and opens the thread (once; a conversation handed off again gets
+    /// its root redrawn instead), then every transcript line not yet in the thread.
     async fn open_thread(&self, payload: &Value) -> Step<()> {
         let id = str_of(payload, "conversation")?;
         let Some(state) = self.state(id).await? else {
             return Ok(());
         };
         let thread = match state.thread.as_ref().and_then(|t| t.thread.clone()) {
-            Some(thread) => thread,
+            Some(thread) => {
+                // Handed off again: the root shows the new state (and a forum post reopens).
+                self.render_root(payload).await?;
+                thread
+            }
             None => {
                 let channel = self.channel_for(&state)?;
                 let info = self.channel_info(&channel).await.map_err(failed)?;

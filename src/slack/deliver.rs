@@ -222,7 +222,11 @@ impl Slack {
             .as_ref()
             .and_then(|t| Some((t.channel.clone(), t.thread.clone()?)))
         {
-            Some(known) => known,
+            Some(known) => {
+                // Handed off again: the root shows the new state.
+                self.render_root(payload).await?;
+                known
+            }
             None => {
                 let channel = self.channel_for(&state)?;
                 let key = format!("root:{id}");

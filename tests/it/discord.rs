@@ -468,4 +468,22 @@ on_both_databases! {
         assert_eq!(s.discord.messages(CHANNEL).len(), 1, "one root");
         s.finish().await;
     }
+
+    async fn a_resolved_conversation_handed_off_again_reopens_its_thread(db) {
+        let s = DiscordApp::spawn(&db).await;
+        let thread = s.handoff("c1").await;
+        let (st, _) = s.post("/v1/conversations/c1/resolve", ADMIN_TOKEN, serde_json::json!({})).await;
+        assert!(st.is_success(), "{st}");
+        s.expect(&[EDIT, MODIFY_CHANNEL]).await;
+        assert_eq!(s.discord.channel(thread).unwrap()["thread_metadata"]["archived"], true);
+        // The visitor asks for a human again: the same thread, reopened, shows it.
+        s.app.handoff("c1", "support").await;
+        let calls = s.calls().await;
+        let routes: Vec<&str> = calls.iter().map(|c| c.route.as_str()).collect();
+        assert!(routes.contains(&EDIT), "the root is redrawn: {routes:?}");
+        assert_eq!(s.discord.channel(thread).unwrap()["thread_metadata"]["archived"], false);
+        assert_eq!(s.labels("c1").await, ["Accept", "Reject", "Transfer"]);
+        assert!(DiscordApp::text(&s.root("c1").await).contains("Unassigned"));
+        s.finish().await;
+    }
 }

@@ -304,6 +304,20 @@ on_both_databases! {
         s.finish().await;
     }
 
+    async fn a_resolved_conversation_handed_off_again_shows_its_new_state(db) {
+        let s = SlackApp::spawn(&db).await;
+        s.handoff("c1").await;
+        let (st, _) = s.post("/v1/conversations/c1/resolve", ADMIN_TOKEN, json!({})).await;
+        assert!(st.is_success(), "{st}");
+        s.expect(&["chat.update"]).await;
+        assert!(labels(&s.root("c1").await.blocks).is_empty());
+        s.app.handoff("c1", "support").await;
+        let calls = s.calls().await;
+        assert_eq!(calls[0].method, "chat.update", "{calls:#?}");
+        assert_eq!(labels(&s.root("c1").await.blocks), ["Accept", "Reject", "Transfer"]);
+        s.finish().await;
+    }
+
     async fn a_change_made_through_the_http_api_re_renders_the_slack_root(db) {
         let s = SlackApp::spawn(&db).await;
         s.handoff("c1").await;

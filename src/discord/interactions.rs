@@ -189,6 +189,19 @@ impl Discord {
             conversation: conversation.clone(),
         };
         if !fresh {
+            // A losing Accept: someone else claimed it first.
+            if custom.verb == verb::ACCEPT
+                && let Some(owner) = current.assignee.as_ref().filter(|o| o.id != a.op.id)
+            {
+                self.queue(
+                    "render",
+                    super::ordering_key(&current.id),
+                    json!({"conversation": current.id}),
+                )
+                .await?;
+                let text = format!("**{}** already has this conversation.", render::esc(&owner.name));
+                return self.follow_up(&a, text, None).await;
+            }
             return self.stale(&a, &current).await;
         }
         let cmd = match custom.verb.as_str() {

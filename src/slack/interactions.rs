@@ -102,6 +102,17 @@ impl Slack {
         };
         if current.version != version {
             self.refresh(conversation).await?;
+            // A losing Accept: someone else claimed it first.
+            if action == render::ACCEPT
+                && let Some(owner) = current.assignee.as_ref().filter(|a| a.id != click.op.id)
+            {
+                return self
+                    .tell(notice(format!(
+                        "*{}* already has this conversation.",
+                        render::esc(&owner.name)
+                    )))
+                    .await;
+            }
             let ctx = RootContext {
                 assignee_slack: None,
                 nobody_available: false,

@@ -358,6 +358,7 @@ on_both_databases! {
         s.handoff("c1").await;
         let root = s.root("c1").await;
         let (accept, _) = DiscordApp::buttons(&root).into_iter().find(|(_, l)| l == "Accept").unwrap();
+        let (reject, _) = DiscordApp::buttons(&root).into_iter().find(|(_, l)| l == "Reject").unwrap();
         let s = s.restart(&db, |_| {}).await;
         s.calls().await; // the gateway and the commands again
         let click = s.discord.click_button(CHANNEL, root.id, ADA, &accept);
@@ -365,8 +366,9 @@ on_both_databases! {
         s.until("c1", "Ada to have it", |c| c["status"] == "active").await;
         s.expect(&[CALLBACK, EDIT]).await;
         assert_eq!(s.conversation("c1").await["assignee"]["name"], "Ada");
-        // The same, now out-of-date button: nothing changes; the root is redrawn and Bo told.
-        let stale = s.discord.click_button(CHANNEL, root.id, BO, &accept);
+        // A button of the same, now out-of-date root: nothing changes; the root is redrawn
+        // and Bo told what changed.
+        let stale = s.discord.click_button(CHANNEL, root.id, BO, &reject);
         let r = s.answered(&stale, 2).await;
         assert!(r[1]["body"]["content"].as_str().unwrap().contains("out of date"), "{r:?}");
         s.expect(&[CALLBACK, EDIT, FOLLOWUP]).await;

@@ -290,13 +290,8 @@ impl Discord {
     /// forum if it lacks them (`None` if the forum cannot have them).
     async fn tag_for(&self, forum: &str, status: Status) -> Step<Option<String>> {
         let name = status_tag(status);
-        if let Some(tag) = self
-            .inner
-            .forum_tags
-            .get(forum)
-            .and_then(|tags| tags.get(name).cloned())
-        {
-            return Ok(Some(tag));
+        if let Some(tags) = self.inner.forum_tags.get(forum) {
+            return Ok(tags.get(name).cloned());
         }
         let channel = self.rest().get(&format!("/channels/{forum}")).await.map_err(failed)?;
         let mut tags: Vec<Value> = channel["available_tags"].as_array().cloned().unwrap_or_default();
@@ -317,6 +312,8 @@ impl Discord {
                 Ok(updated) => updated["available_tags"].clone(),
                 Err(e @ RestError::Api { status: 403, .. }) => {
                     tracing::warn!(forum, error = %e, "cannot create the status tags on the forum (Manage Channels missing); posts go untagged");
+                    // Not asked again until a restart: refused calls count towards a ban.
+                    self.inner.forum_tags.insert(forum.to_owned(), Default::default());
                     return Ok(None);
                 }
                 Err(e) => return Err(failed(e)),

@@ -488,4 +488,22 @@ on_both_databases! {
         assert!(DiscordApp::text(&s.root("c1").await).contains("Unassigned"));
         s.finish().await;
     }
+
+    async fn without_manage_channels_a_forum_post_goes_untagged_and_a_refused_post_is_a_dead_letter(db) {
+        let s = DiscordApp::spawn(&db).await;
+        s.discord.refuse_next(MODIFY_CHANNEL, 1, 403, 50013);
+        s.app.handoff("f1", "forum").await;
+        let calls = s.expect(&[GET_CHANNEL, GET_CHANNEL, MODIFY_CHANNEL, "POST /channels/{channel_id}/threads", POST, POST]).await;
+        assert_eq!((calls[2].status, calls[2].response["code"].as_u64()), (403, Some(50013)));
+        let post = s.thread_of("f1").await;
+        assert_eq!(s.discord.channel(post).unwrap()["applied_tags"], serde_json::json!([]));
+        // The bridge may not post in the text channel: the row is kept as a dead letter,
+        // and nothing is retried against Discord.
+        s.discord.refuse_next(POST, 1, 403, 50001);
+        s.app.handoff("c9", "support").await;
+        let calls = s.expect(&[GET_CHANNEL, POST]).await;
+        assert_eq!(calls[1].response["code"], 50001);
+        assert_eq!(s.count("select count(*) from outbox where status = 'dead' and target = 'discord'").await, 1);
+        s.finish().await;
+    }
 }

@@ -286,6 +286,12 @@ impl DiscordStandIn {
         self.push_faults(route, n, Fault::Status(status));
     }
 
+    /// The next `n` calls of `route` are refused with Discord's JSON error `code` (e.g.
+    /// 403 and 50013 Missing Permissions), without being carried out.
+    pub fn refuse_next(&self, route: &str, n: usize, status: u16, code: u64) {
+        self.push_faults(route, n, Fault::Refused(status, code));
+    }
+
     /// The next `n` calls of `route` answer 429 with `retry_after` seconds.
     pub fn rate_limit_next(&self, route: &str, n: usize, retry_after_secs: f64) {
         self.push_faults(route, n, Fault::RateLimited(retry_after_secs));

@@ -261,6 +261,7 @@ async fn run_call(
             (429, rate_limited(secs))
         }
         Some(Fault::Status(s)) => (s, json!({"message": format!("{s}: injected"), "code": 0})),
+        Some(Fault::Refused(s, code)) => (s, json!({"message": super::wire::error_message(code), "code": code})),
         _ => carry_out(&mut w),
     };
     call.status = status;

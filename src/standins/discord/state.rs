@@ -23,6 +23,8 @@ pub(super) enum Fault {
     /// 429 with Discord's rate-limit body and headers; `retry_after` in seconds.
     RateLimited(f64),
     Status(u16),
+    /// A Discord error: HTTP status and JSON error code (50013 Missing Permissions…).
+    Refused(u16, u64),
     Delay(Duration),
     /// The call is neither carried out nor answered until the hangs are released.
     Hang,

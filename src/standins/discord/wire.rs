@@ -250,3 +250,18 @@ pub(super) fn request_json(content_type: &str, body: &[u8]) -> Value {
         .and_then(|(_, content)| serde_json::from_str(content.trim_end_matches("\r\n")).ok())
         .unwrap_or(Value::Null)
 }
+
+/// The message Discord gives with a JSON error code.
+pub(super) fn error_message(code: u64) -> &'static str {
+    match code {
+        10003 => "Unknown Channel",
+        10008 => "Unknown Message",
+        10062 => "Unknown interaction",
+        40060 => "Interaction has already been acknowledged.",
+        50001 => "Missing Access",
+        50007 => "Cannot send messages to this user",
+        50013 => "Missing Permissions",
+        50035 => "Invalid Form Body",
+        _ => "Refused",
+    }
+}

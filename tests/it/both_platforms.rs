@@ -36,6 +36,7 @@ async fn spawn(db: &Db) -> Both {
     slack.add_channel(slack_helpers::CHANNEL, "support", true);
     slack.add_user(slack_helpers::ADA, "ada", "Ada Lovelace", false, false);
     slack.add_user(slack_helpers::BO, "bo", "Bo Diddley", false, false);
+    slack.add_user("U0EVE", "eve", "Eve", false, false);
     let discord = discord_helpers::discord_standin().await;
     let mut env: Vec<(String, String)> = discord_helpers::discord_env(&discord);
     env.push(("HANDOFF_SLACK_BOT_TOKEN".into(), slack_helpers::SLACK_TOKEN.into()));
@@ -126,5 +127,30 @@ on_both_databases! {
         s.app.handoff("c3", "support").await;
         assert_eq!(s.conversation("c3").await["assignee"]["name"], "Bo");
         s.settle().await;
+    }
+
+    async fn link_on_discord_then_on_slack_makes_one_operator(db) {
+        let b = spawn(&db).await;
+        let s = &b.d;
+        // Eve is new on both: a code from Discord, redeemed on Slack.
+        let answer = s.command(discord_helpers::EVE, "handoff", serde_json::json!([{"name": "link", "type": 1, "options": []}])).await;
+        let code: String = answer
+            .split("/handoff link ")
+            .nth(1)
+            .map(|rest| rest.chars().take_while(|c| c.is_ascii_alphanumeric()).collect())
+            .unwrap_or_else(|| panic!("a code in {answer}"));
+        assert_eq!(code.len(), 8, "{answer}");
+        let res = b.sender.command("U0EVE", slack_helpers::CHANNEL, &format!("link {code}")).await;
+        assert_eq!(res.status(), reqwest::StatusCode::OK);
+        let body: serde_json::Value = res.json().await.unwrap();
+        assert!(body["text"].as_str().unwrap_or_default().to_lowercase().contains("linked"), "{body}");
+        let owners = s.count(&format!(
+            "select count(distinct operator_id) from operator_identities where external_id in ('U0EVE', '{}')",
+            discord_helpers::EVE
+        )).await;
+        assert_eq!(owners, 1, "one operator has both accounts");
+        s.settle().await;
+        b.slack.take_calls();
+        s.discord.take_calls();
     }
 }

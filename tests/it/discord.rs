@@ -506,4 +506,19 @@ on_both_databases! {
         assert_eq!(s.count("select count(*) from outbox where status = 'dead' and target = 'discord'").await, 1);
         s.finish().await;
     }
+
+    async fn long_texts_are_split_to_discords_limits_never_refused(db) {
+        let s = DiscordApp::spawn(&db).await;
+        let thread = s.handoff("c1").await;
+        let long = "word ".repeat(1000);
+        let res = s.client.send(&WidgetClient::message_event("c1", "visitor", &long)).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let calls = s.expect(&[POST, POST, POST]).await;
+        assert!(calls.iter().all(|c| c.status == 200), "{calls:#?}");
+        let lines = s.discord.messages(thread);
+        let pieces: Vec<&str> = lines[2..].iter().map(|m| m.content.as_str()).collect();
+        assert!(pieces.iter().all(|p| p.chars().count() <= 2000));
+        assert_eq!(pieces.concat().replace([' ', '\n'], "").replace("**Visitor:**", ""), long.replace(' ', ""));
+        s.finish().await;
+    }
 }

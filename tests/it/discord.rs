@@ -521,4 +521,20 @@ on_both_databases! {
         assert_eq!(pieces.concat().replace([' ', '\n'], "").replace("**Visitor:**", ""), long.replace(' ', ""));
         s.finish().await;
     }
+
+    async fn a_new_member_becomes_an_operator_and_manage_server_makes_an_admin(db) {
+        use serde_json::json;
+        let s = DiscordApp::spawn(&db).await;
+        let status = json!([{"name": "status", "type": 1, "options": []}]);
+        s.discord.set_member(GUILD, EVE, MANAGE_GUILD);
+        assert!(s.command(EVE, "handoff", status.clone()).await.contains("role **admin**"));
+        let zed = 700_000_000_000_000_199;
+        s.discord.add_user(zed, "zed", true);
+        assert!(s.command(zed, "handoff", status).await.contains("role **agent**"));
+        let (_, ops) = s.get("/v1/operators", ADMIN_TOKEN).await;
+        let names: Vec<&str> = ops.as_array().unwrap().iter().map(|o| o["name"].as_str().unwrap()).collect();
+        assert!(names.contains(&"eve") && names.contains(&"zed"), "{names:?}");
+        s.settle().await;
+        s.discord.take_calls();
+    }
 }

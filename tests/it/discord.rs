@@ -98,7 +98,11 @@ on_both_databases! {
     async fn of_two_concurrent_accepts_one_wins_and_the_other_is_told_who_has_it(db) {
         let s = DiscordApp::spawn(&db).await;
         s.handoff("c1").await;
-        let (a, b) = tokio::join!(s.click(ADA, "c1", "Accept"), s.click(BO, "c1", "Accept"));
+        // Both click Accept on the same root before the bridge has handled either.
+        let root = s.root("c1").await;
+        let (accept, _) = DiscordApp::buttons(&root).into_iter().find(|(_, l)| l == "Accept").unwrap();
+        let a = s.discord.click_button(CHANNEL, root.id, ADA, &accept);
+        let b = s.discord.click_button(CHANNEL, root.id, BO, &accept);
         s.answered(&a, 1).await;
         s.answered(&b, 1).await;
         s.until("c1", "one of them to have it", |c| c["status"] == "active").await;

@@ -76,6 +76,10 @@ on_both_databases! {
         s.widget.wait_for(DEADLINE, "the stuck conversation's first call to hang", |calls| {
             calls.iter().any(|x| x.path.contains("stuck"))
         }).await;
+        // Its root post holds the one hang (a later conversation's post must not take it).
+        eventually("the stuck conversation's root post to hang", || async {
+            s.slack.calls().iter().any(|c| c.method == "chat.postMessage" && c.status == 0).then_some(())
+        }).await;
         for c in ["free-a", "free-b"] {
             handoff(&s, c).await;
         }

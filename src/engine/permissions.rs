@@ -27,7 +27,7 @@ pub fn manage_teams(actor: &Actor) -> Check {
     managers(actor, "managing teams")
 }
 
-/// Adding operators and changing their name, capacity or platform ids.
+/// Adding operators and changing their name or capacity.
 pub fn edit_operator(actor: &Actor, target: Option<OperatorId>) -> Check {
     if target.is_some() && actor.operator() == target {
         return Ok(());
@@ -41,6 +41,18 @@ pub fn set_role(actor: &Actor, role: Role) -> Check {
         Ok(())
     } else {
         Err(format!("setting a role (here `{role}`) needs the admin role"))
+    }
+}
+
+/// Platform accounts (Slack, Discord user ids) say who someone is when they act from
+/// that platform: pointing one at someone else's account would let them act as that
+/// person. Admins set them; people link their own with `/handoff link`, proven by the
+/// platform itself.
+pub fn set_accounts(actor: &Actor) -> Check {
+    if actor.role() == Role::Admin {
+        Ok(())
+    } else {
+        Err("setting Slack or Discord ids needs the admin role (link your own accounts with `/handoff link`)".into())
     }
 }
 
@@ -82,5 +94,7 @@ mod tests {
         assert!(manage_teams(&boss).is_ok());
         assert!(set_role(&boss, Role::Manager).is_err());
         assert!(set_role(&Actor::AdminToken, Role::Admin).is_ok());
+        assert!(set_accounts(&me).is_err() && set_accounts(&boss).is_err());
+        assert!(set_accounts(&Actor::AdminToken).is_ok());
     }
 }

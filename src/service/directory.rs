@@ -217,6 +217,9 @@ impl Service {
             forbid(permissions::set_role(actor, role))?;
         }
         check_capacity(new.capacity)?;
+        if new.accounts().iter().any(|(_, a)| a.is_some()) {
+            forbid(permissions::set_accounts(actor))?;
+        }
         let fields = OperatorFields {
             name: check_name(&new.name)?,
             role,
@@ -246,6 +249,13 @@ impl Service {
         }
         if let Some(c) = patch.capacity {
             check_capacity(c)?;
+        }
+        for (platform, account) in patch.accounts() {
+            if let Some(account) = account
+                && identities::get(tx.conn(), id, platform).await? != account
+            {
+                forbid(permissions::set_accounts(actor))?;
+            }
         }
         let fields = OperatorFields {
             name: match &patch.name {

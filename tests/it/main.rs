@@ -15,6 +15,7 @@ mod links;
 mod migration;
 mod outbox;
 mod reliability;
+mod review;
 mod routing;
 mod slack;
 mod slack_commands;

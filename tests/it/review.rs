@@ -1,0 +1,69 @@
+//! Rules a review found bent, each reproduced from outside the process: who may take a
+//! conversation, who may say which platform account is whose, and what bad input does.
+//! `RELIABILITY.md` lists each with the test here that covers it.
+
+use crate::helpers::*;
+use crate::on_both_databases;
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+on_both_databases! {
+    async fn a_transfer_to_oneself_passes_the_same_checks_as_a_claim(db) {
+        let app = TestApp::spawn_with(&db, &[("HANDOFF_TAKEOVER", "never")]).await;
+        let ada = app.operator("Ada", "agent").await;
+        let bo = app.operator("Bo", "agent").await;
+        let max = app.operator("Max", "manager").await;
+        app.handoff("c1", "pinned").await;
+        app.set_routing("pinned", "manual", Some(&[bo.id])).await;
+        // Ada may not pick up `pinned` conversations: a transfer to herself is refused too.
+        let (s, body) = app.post("/v1/conversations/c1/transfer", &ada.token, json!({"operator_id": ada.id})).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{body}");
+        assert!(app.conversation("c1").await["assignee"].is_null());
+        // Bo claims it; with takeover `never`, Max cannot take it by transferring it to himself.
+        let (s, _) = app.post("/v1/conversations/c1/claim", &bo.token, json!({})).await;
+        assert_eq!(s, StatusCode::OK);
+        let (s, body) = app.post("/v1/conversations/c1/transfer", &max.token, json!({"operator_id": max.id})).await;
+        assert_eq!(s, StatusCode::CONFLICT, "{body}");
+        let c = app.conversation("c1").await;
+        assert_eq!(c["assignee"]["name"], "Bo", "{c}");
+        // A manager may still hand it to someone else.
+        let (s, _) = app.post("/v1/conversations/c1/transfer", &max.token, json!({"operator_id": ada.id})).await;
+        assert_eq!(s, StatusCode::OK);
+    }
+
+    async fn only_admins_set_platform_ids(db) {
+        let app = TestApp::spawn(&db).await;
+        let ada = app.operator("Ada", "agent").await;
+        let max = app.operator("Max", "manager").await;
+        let boss = app.operator("Boss", "admin").await;
+        let app = &app;
+        let patch = |id: i64, token: &str, body: serde_json::Value| {
+            let path = format!("/v1/operators/{id}");
+            let token = token.to_owned();
+            async move { app.call(Method::PATCH, &path, &token, Some(body)).await }
+        };
+        let (s, _) = patch(boss.id, ADMIN_TOKEN, json!({"slack_user_id": "U0BOSS"})).await;
+        assert_eq!(s, StatusCode::OK);
+        // Ada cannot point her own account at the admin's Slack id, nor at any other.
+        let (s, body) = patch(ada.id, &ada.token, json!({"slack_user_id": "U0BOSS"})).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{body}");
+        assert!(body.to_string().contains("/handoff link"), "{body}");
+        let (s, _) = patch(ada.id, &ada.token, json!({"discord_user_id": "700000000000000999"})).await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+        // Nor can a manager, for anyone; nor create an operator with one.
+        let (s, _) = patch(ada.id, &max.token, json!({"slack_user_id": "U0ADA"})).await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+        let (s, _) = app.post("/v1/operators", &max.token, json!({"name": "Eve", "slack_user_id": "U0EVE"})).await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+        // Nothing changed; Ada may still rename herself, and an admin may set her id.
+        assert_eq!(app.count("select count(*) from operator_identities").await, 1);
+        let (s, _) = patch(ada.id, &ada.token, json!({"name": "Ada L."})).await;
+        assert_eq!(s, StatusCode::OK);
+        let (s, o) = patch(ada.id, &boss.token, json!({"slack_user_id": "U0ADA"})).await;
+        assert_eq!(s, StatusCode::OK, "{o}");
+        assert_eq!(o["slack_user_id"], "U0ADA");
+        // Sending back the id she already has is no change, and allowed.
+        let (s, _) = patch(ada.id, &ada.token, json!({"slack_user_id": "U0ADA", "name": "Ada"})).await;
+        assert_eq!(s, StatusCode::OK);
+    }
+}

@@ -32,11 +32,21 @@ pub struct WidgetSeed {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OperatorSeed {
+    /// What seeding finds this operator by at every start: `key`, or else `name` as
+    /// written here. Never the operator's current display name, which they may change.
+    pub key: Option<String>,
     pub name: String,
     pub role: Option<String>,
     pub capacity: Option<i64>,
     pub slack_user_id: Option<String>,
     pub discord_user_id: Option<String>,
+}
+
+impl OperatorSeed {
+    /// The key seeding finds this operator by.
+    pub fn seed_key(&self) -> &str {
+        self.key.as_deref().unwrap_or(&self.name)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -66,10 +76,18 @@ pub(super) fn load(
 
 fn check(l: &mut Loader<'_>, seed: &Seed) {
     let names: Vec<&str> = seed.operators.iter().map(|o| o.name.as_str()).collect();
+    let keys: Vec<&str> = seed.operators.iter().map(OperatorSeed::seed_key).collect();
     for (i, o) in seed.operators.iter().enumerate() {
         let at = format!("[[operators]] #{} ({})", i + 1, o.name);
         if o.name.trim().is_empty() {
             l.problem(&at, "has an empty name", "give every operator a name");
+        }
+        if o.key.is_some() && keys.iter().filter(|k| **k == o.seed_key()).count() > 1 {
+            l.problem(
+                &format!("{at}.key"),
+                "the key is declared twice",
+                "give each operator a distinct key",
+            );
         }
         if names.iter().filter(|n| **n == o.name).count() > 1 {
             l.problem(&at, "the name is declared twice", "give each operator a distinct name");

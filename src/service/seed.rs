@@ -1,5 +1,7 @@
 //! Applies the configuration's `[[operators]]`, `[[teams]]` and `[[widgets]]` at start:
-//! creates what is missing and updates what is declared, matching operators by name.
+//! creates what is missing and updates what is declared, finding operators by their
+//! seed key (`key`, or the name as written in the file; never the display name, which
+//! operators may change).
 //! Running it twice changes nothing the second time.
 
 use super::{DEFAULT_WORKSPACE, Service, ServiceError};
@@ -24,13 +26,19 @@ pub(super) async fn apply(service: &Service, seed: &Seed) -> Result<(), ServiceE
             },
             capacity: o.capacity,
         };
-        let id = match operators::find_by_name(conn, ws, &o.name).await? {
+        let key = o.seed_key();
+        let existing = match operators::find_by_seed_key(conn, ws, key).await? {
+            Some(found) => Some(found),
+            None => adoptable(conn, o).await?,
+        };
+        let id = match existing {
             Some(existing) => {
                 operators::update(conn, OperatorId(existing.id), &fields).await?;
                 existing.id
             }
             None => operators::insert(conn, ws, &fields, now).await?,
         };
+        operators::set_seed_key(conn, OperatorId(id), key).await?;
         let accounts = [("slack", &o.slack_user_id), ("discord", &o.discord_user_id)];
         for (platform, account) in accounts {
             identities::set(conn, ws, OperatorId(id), platform, account.as_deref()).await?;
@@ -60,4 +68,24 @@ pub(super) async fn apply(service: &Service, seed: &Seed) -> Result<(), ServiceE
     }
     tx.commit().await?;
     Ok(())
+}
+
+/// An operator from before seeding kept keys, to take on a declared key the first time:
+/// the one holding a declared platform account (which only admins set), else the
+/// earliest unkeyed operator with the declared name.
+async fn adoptable(
+    conn: &mut sqlx::AnyConnection,
+    o: &crate::config::OperatorSeed,
+) -> Result<Option<operators::OperatorRow>, ServiceError> {
+    let ws = DEFAULT_WORKSPACE;
+    for (platform, account) in [("slack", &o.slack_user_id), ("discord", &o.discord_user_id)] {
+        let Some(account) = account else { continue };
+        if let Some(id) = identities::operator_of(conn, ws, platform, account).await?
+            && let Some(row) = operators::get(conn, ws, id).await?
+            && row.seed_key.is_none()
+        {
+            return Ok(Some(row));
+        }
+    }
+    Ok(operators::find_unkeyed_by_name(conn, ws, &o.name).await?)
 }

@@ -5,7 +5,7 @@ use crate::engine::{OperatorId, OperatorRef, Presence, Role, WorkspaceId};
 use sqlx::AnyConnection;
 use sqlx::FromRow;
 
-const COLUMNS: &str = "id, workspace_id, name, role, presence, capacity, last_assigned_at, created_at";
+const COLUMNS: &str = "id, workspace_id, name, role, presence, capacity, last_assigned_at, created_at, seed_key";
 
 #[derive(Debug, Clone, FromRow)]
 pub struct OperatorRow {
@@ -19,6 +19,8 @@ pub struct OperatorRow {
     pub capacity: Option<i64>,
     pub last_assigned_at: Option<i64>,
     pub created_at: i64,
+    /// The key configuration seeding declared this operator under, if it did.
+    pub seed_key: Option<String>,
 }
 
 pub async fn get(
@@ -65,6 +67,48 @@ pub async fn find_by_name(
     .bind(name)
     .fetch_optional(conn)
     .await
+}
+
+/// The operator configuration seeding declared under `key`.
+pub async fn find_by_seed_key(
+    conn: &mut AnyConnection,
+    ws: WorkspaceId,
+    key: &str,
+) -> Result<Option<OperatorRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "select {COLUMNS} from operators where workspace_id = $1 and seed_key = $2"
+    ))
+    .bind(ws.0)
+    .bind(key)
+    .fetch_optional(conn)
+    .await
+}
+
+/// An operator from before seeding had keys, with this name: the earliest one no key
+/// claims yet.
+pub async fn find_unkeyed_by_name(
+    conn: &mut AnyConnection,
+    ws: WorkspaceId,
+    name: &str,
+) -> Result<Option<OperatorRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "select {COLUMNS} from operators where workspace_id = $1 and name = $2 and seed_key is null \
+         order by id limit 1"
+    ))
+    .bind(ws.0)
+    .bind(name)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Marks an operator as the one seeding declared under `key`.
+pub async fn set_seed_key(conn: &mut AnyConnection, id: OperatorId, key: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("update operators set seed_key = $2 where id = $1")
+        .bind(id.0)
+        .bind(key)
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 /// The fields an operator is created with or changed to.

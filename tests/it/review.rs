@@ -66,4 +66,27 @@ on_both_databases! {
         let (s, _) = patch(ada.id, &ada.token, json!({"slack_user_id": "U0ADA", "name": "Ada"})).await;
         assert_eq!(s, StatusCode::OK);
     }
+
+    async fn renaming_oneself_to_a_seeded_admins_name_gives_nothing_at_the_next_start(db) {
+        let seed = "[[operators]]\nname = \"Boss\"\nrole = \"admin\"\n\n[[operators]]\nkey = \"max\"\nname = \"Max\"\nrole = \"manager\"\n";
+        let app = TestApp::launch(&db, &[], Some(seed)).await;
+        let eve = app.operator("Eve", "agent").await;
+        let (s, _) = app.call(Method::PATCH, &format!("/v1/operators/{}", eve.id), &eve.token, Some(json!({"name": "Boss"}))).await;
+        assert_eq!(s, StatusCode::OK);
+        let app = app.restart(&db).await;
+        let (_, ops) = app.get("/v1/operators", ADMIN_TOKEN).await;
+        let ops = ops.as_array().unwrap().clone();
+        let by_id = |id: i64| ops.iter().find(|o| o["id"] == id).cloned().unwrap();
+        assert_eq!(by_id(eve.id)["role"], "agent", "{ops:?}");
+        let admins: Vec<_> = ops.iter().filter(|o| o["role"] == "admin").collect();
+        assert_eq!(admins.len(), 1, "{ops:?}");
+        assert_ne!(admins[0]["id"], eve.id);
+        // A keyed operator keeps its key when its display name changes in the API.
+        let max_id = ops.iter().find(|o| o["name"] == "Max").unwrap()["id"].as_i64().unwrap();
+        let (s, _) = app.call(Method::PATCH, &format!("/v1/operators/{max_id}"), ADMIN_TOKEN, Some(json!({"name": "Maximilian"}))).await;
+        assert_eq!(s, StatusCode::OK);
+        let app = app.restart(&db).await;
+        assert_eq!(app.count("select count(*) from operators").await, 3, "nobody was created twice");
+        assert_eq!(app.count(&format!("select count(*) from operators where id = {max_id} and role = 'manager'")).await, 1);
+    }
 }

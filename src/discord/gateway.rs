@@ -51,6 +51,7 @@ impl EventHandler for Handler {
     }
 
     async fn message(&self, _ctx: Context, msg: Message) {
+        let msg = crate::web::scrub::scrubbed(msg);
         if let Err(e) = self.discord.take_in(&msg).await {
             tracing::error!(error = %e, message = %msg.id, channel = %msg.channel_id,
                 "a Discord message could not be taken in; it is fetched again at the next start");
@@ -58,6 +59,7 @@ impl EventHandler for Handler {
     }
 
     async fn interaction_create(&self, _ctx: Context, interaction: Interaction) {
+        let interaction = crate::web::scrub::scrubbed(interaction);
         let discord = self.discord.clone();
         tokio::spawn(async move { discord.on_interaction(interaction).await });
     }
@@ -151,7 +153,8 @@ impl Discord {
                 let mut page = page;
                 page.sort_by_key(|m| m.id);
                 let Some(last) = page.last().map(|m| m.id) else { break };
-                for msg in &page {
+                for msg in page.iter().cloned().map(crate::web::scrub::scrubbed) {
+                    let msg = &msg;
                     match self.take_in(msg).await {
                         Ok(true) => taken += 1,
                         Ok(false) => {}

@@ -20,8 +20,9 @@ use serde_json::{Value, json};
 use slack_morphism::prelude::*;
 
 pub async fn receive(State(slack): State<Slack>, SignedBody(body): SignedBody) -> Result<Response, ApiError> {
-    let raw: Value =
+    let mut raw: Value =
         serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("the body is not JSON: {e}")))?;
+    crate::web::scrub::strip_nul(&mut raw);
     let event: SlackPushEvent = serde_json::from_value(raw.clone())
         .map_err(|e| ApiError::unprocessable(format!("not an Events API payload: {e}")))?;
     match event {

@@ -27,8 +27,11 @@ pub async fn receive(State(slack): State<Slack>, SignedBody(body): SignedBody) -
         .find(|(k, _)| k == "payload")
         .map(|(_, v)| v)
         .ok_or_else(|| ApiError::bad_request("an interaction needs a `payload` form field"))?;
-    let event: SlackInteractionEvent = serde_json::from_str(&payload)
-        .map_err(|e| ApiError::unprocessable(format!("not an interaction payload: {e}")))?;
+    let mut raw: Value = serde_json::from_str(&payload)
+        .map_err(|e| ApiError::bad_request(format!("the `payload` field is not JSON: {e}")))?;
+    crate::web::scrub::strip_nul(&mut raw);
+    let event: SlackInteractionEvent =
+        serde_json::from_value(raw).map_err(|e| ApiError::unprocessable(format!("not an interaction payload: {e}")))?;
     metrics::counter!("handoff_events_in_total", "source" => "slack_interaction").increment(1);
     match event {
         SlackInteractionEvent::BlockActions(ev) => {

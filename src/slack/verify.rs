@@ -5,6 +5,7 @@
 use super::Slack;
 use crate::web::error::ApiError;
 use crate::web::extract::RawBody;
+use crate::web::scrub;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use secrecy::ExposeSecret;
@@ -41,5 +42,7 @@ fn header(req: &Request, name: &str) -> Option<String> {
 
 /// Decodes an `application/x-www-form-urlencoded` body.
 pub fn form(body: &[u8]) -> Vec<(String, String)> {
-    url::form_urlencoded::parse(body).into_owned().collect()
+    url::form_urlencoded::parse(body)
+        .map(|(k, v)| (scrub::text(&k), scrub::text(&v)))
+        .collect()
 }

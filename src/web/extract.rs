@@ -1,6 +1,7 @@
 //! Request extractors whose rejections speak the API's error shape: JSON bodies (400 for
 //! malformed JSON, 422 for wrong fields or types, 413 when too large, 415 for a wrong
-//! content type) and raw bodies (for signature checks, here and in the adapters).
+//! content type) and raw bodies (for signature checks, here and in the adapters). JSON
+//! bodies lose their NUL characters on the way in (see [`super::scrub`]).
 
 use super::error::ApiError;
 use axum::body::Bytes;
@@ -16,10 +17,12 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(v)) => Ok(ApiJson(v)),
-            Err(rej) => Err(json_rejection(rej)),
-        }
+        let mut value = match axum::Json::<serde_json::Value>::from_request(req, state).await {
+            Ok(axum::Json(v)) => v,
+            Err(rej) => return Err(json_rejection(rej)),
+        };
+        super::scrub::strip_nul(&mut value);
+        from_value(value).map(ApiJson)
     }
 }
 
@@ -81,12 +84,25 @@ impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalJ
 
 /// Parses JSON: 400 when it is not JSON, 422 when it is the wrong shape.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
+    let mut value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
             "malformed_json",
             format!("the body is not valid JSON: {e}"),
         )
     })?;
-    serde_json::from_value(value).map_err(|e| ApiError::unprocessable(format!("the body does not fit: {e}")))
+    super::scrub::strip_nul(&mut value);
+    from_value(value)
+}
+
+/// A JSON document as `T`; 422 naming the field that does not fit.
+fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        if path == "." {
+            ApiError::unprocessable(format!("the body does not fit: {}", e.inner()))
+        } else {
+            ApiError::unprocessable(format!("the body does not fit: {path}: {}", e.inner()))
+        }
+    })
 }

@@ -4,3 +4,4 @@
 
 pub mod error;
 pub mod extract;
+pub mod scrub;

@@ -89,4 +89,31 @@ on_both_databases! {
         assert_eq!(app.count("select count(*) from operators").await, 3, "nobody was created twice");
         assert_eq!(app.count(&format!("select count(*) from operators where id = {max_id} and role = 'manager'")).await, 1);
     }
+
+    async fn a_nul_character_is_dropped_at_the_door_on_both_databases(db) {
+        use handoff_bridge::standins::widget::WidgetClient;
+        let d = crate::discord_helpers::DiscordApp::spawn(&db).await;
+        let mut event = WidgetClient::handoff_event("c\u{0}1", "support");
+        event["conversation"]["visitor"]["name"] = json!("A\u{0}da");
+        event["conversation"]["transcript"][0]["text"] = json!("Hi\u{0} there");
+        let res = d.client.send(&event).await;
+        assert_eq!(res.status(), StatusCode::OK, "{}", res.text().await.unwrap_or_default());
+        let c = d.conversation("c1").await;
+        assert_eq!(c["visitor"]["name"], "Ada", "{c}");
+        assert_eq!(c["transcript"][0]["text"], "Hi there");
+        // The HTTP API, too.
+        let (s, o) = d.post("/v1/operators", ADMIN_TOKEN, json!({"name": "E\u{0}ve"})).await;
+        assert_eq!(s, StatusCode::CREATED, "{o}");
+        assert_eq!(o["name"], "Eve");
+        // And a Discord reply.
+        d.calls().await;
+        let thread = d.thread_of("c1").await;
+        d.say(thread, crate::discord_helpers::ADA, "on\u{0} it").await;
+        d.settle().await;
+        let sent: Vec<String> = d.widget.delivered().iter()
+            .filter(|c| c.kind.as_deref() == Some("messages"))
+            .map(|c| c.body["text"].as_str().unwrap_or_default().to_owned()).collect();
+        assert_eq!(sent, ["on it"]);
+        d.discord.take_calls();
+    }
 }

@@ -11,11 +11,7 @@ use serde_json::Value;
 /// Removes NUL characters from every string (and object key) in `v`.
 pub fn strip_nul(v: &mut Value) {
     match v {
-        Value::String(s) => {
-            if s.contains('\0') {
-                s.retain(|c| c != '\0');
-            }
-        }
+        Value::String(s) if s.contains('\0') => s.retain(|c| c != '\0'),
         Value::Array(items) => items.iter_mut().for_each(strip_nul),
         Value::Object(map) => {
             if map.keys().any(|k| k.contains('\0')) {

@@ -293,31 +293,10 @@ impl Discord {
             conversation: "-".into(),
         };
         let Ok(id) = held.parse::<i64>() else { return Ok(()) };
-        let held = match self.service().take_held(id, a.op.id).await {
-            Ok(h) => h,
-            Err(ServiceError::NotFound(why)) => {
-                return self.follow_up(&a, format!("Nothing was sent: {why}."), None).await;
-            }
-            Err(e) => return Err(e),
-        };
-        a.conversation = held.conversation_id.clone();
-        let cmd = Command::Reply {
-            text: held.text.clone(),
-            explicit: true,
-            takeover: true,
-        };
-        let result = self
-            .service()
-            .act_from(
-                DEFAULT_WORKSPACE,
-                &held.conversation_id,
-                &a.op.actor(),
-                cmd,
-                &held.origin,
-            )
-            .await;
-        match result {
-            Ok(_) => {
+        // Sent, or kept held if refused: one transaction decides.
+        match self.service().send_held(DEFAULT_WORKSPACE, id, &a.op.actor()).await {
+            Ok((_, conversation)) => {
+                a.conversation = conversation;
                 self.answer(
                     &a,
                     "You took the conversation over; your message was sent.".into(),
@@ -325,6 +304,7 @@ impl Discord {
                 )
                 .await
             }
+            Err(ServiceError::NotFound(why)) => self.follow_up(&a, format!("Nothing was sent: {why}."), None).await,
             Err(e) => self.report(&a, Err(e)).await,
         }
     }

@@ -25,15 +25,6 @@ pub struct Acted {
     pub message_id: Option<i64>,
 }
 
-/// A reply that was not sent, waiting for its author to take over and send it.
-#[derive(Debug, Clone)]
-pub struct HeldReply {
-    pub conversation_id: String,
-    pub text: String,
-    /// Where it was written.
-    pub origin: Origin,
-}
-
 /// What [`Service::apply_decision`] wrote, before commit.
 pub(super) struct Applied {
     pub outcome: Outcome,
@@ -361,25 +352,50 @@ impl Service {
         Ok(id)
     }
 
-    /// Takes back a held reply of `operator` (it is removed): its conversation, text and
-    /// where it was written.
-    pub async fn take_held(&self, id: i64, operator: OperatorId) -> Result<HeldReply, ServiceError> {
-        let mut tx = self.store().write().await?;
-        let line = convs::message(tx.conn(), id)
-            .await?
-            .filter(|m| m.author == Author::Held && m.operator_id == Some(operator.0))
-            .ok_or_else(|| ServiceError::NotFound("that reply is no longer waiting to be sent".into()))?;
-        let written = refs::messages_of(tx.conn(), id).await?.into_iter().next();
-        sqlx::query("delete from messages where id = $1")
-            .bind(id)
-            .execute(tx.conn())
-            .await?;
-        tx.commit().await?;
-        Ok(HeldReply {
-            conversation_id: line.conversation_id,
-            text: line.text,
-            origin: written.map_or(Origin::Api, Origin::Platform),
-        })
+    /// Sends a held reply of the acting operator, taking the conversation over: in one
+    /// transaction the held reply is removed and the reply acted on, so a refusal (the
+    /// takeover setting, someone else's newer claim) keeps it held, and nothing is sent
+    /// twice. Returns the change and the conversation it was for.
+    pub async fn send_held(&self, ws: WorkspaceId, id: i64, actor: &Actor) -> Result<(Acted, String), ServiceError> {
+        let operator = actor
+            .operator()
+            .ok_or_else(|| ServiceError::Forbidden("only an operator sends their held reply".into()))?;
+        for _ in 0..MAX_ATTEMPTS {
+            let mut tx = self.store().write().await?;
+            let line = convs::message(tx.conn(), id)
+                .await?
+                .filter(|m| m.author == Author::Held && m.operator_id == Some(operator.0))
+                .ok_or_else(|| ServiceError::NotFound("that reply is no longer waiting to be sent".into()))?;
+            let written = refs::messages_of(tx.conn(), id).await?.into_iter().next();
+            let origin = written.map_or(Origin::Api, Origin::Platform);
+            sqlx::query("delete from messages where id = $1")
+                .bind(id)
+                .execute(tx.conn())
+                .await?;
+            let cmd = Command::Reply {
+                text: line.text.clone(),
+                explicit: true,
+                takeover: true,
+            };
+            let Some(applied) = self
+                .act_in(&mut tx, ws, &line.conversation_id, actor, &cmd, &origin)
+                .await?
+            else {
+                continue; // stale: roll back (the held reply too) and read again
+            };
+            let view = self.view(tx.conn(), &applied.row).await?;
+            tx.commit().await?;
+            self.announce(applied.changed, applied.outbox_rows);
+            let acted = Acted {
+                outcome: applied.outcome,
+                conversation: view,
+                message_id: applied.message_id,
+            };
+            return Ok((acted, line.conversation_id));
+        }
+        Err(ServiceError::Internal(anyhow::anyhow!(
+            "the conversation kept changing; try again"
+        )))
     }
 
     /// Who gets outbox rows for a change; `origin` is the platform a reply was written on.

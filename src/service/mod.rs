@@ -24,7 +24,7 @@ mod widget_events;
 
 pub use crate::store::conversations::Filter;
 pub use crate::store::refs::{MessageRef, OpenThread, ThreadRef};
-pub use conversations::{Acted, HeldReply, Names};
+pub use conversations::{Acted, Names};
 pub use deliveries::TARGET_WIDGET;
 pub use directory::{LinkedOperator, NewOperator, OperatorPatch, WidgetPatch};
 pub use error::ServiceError;

@@ -216,30 +216,12 @@ impl Slack {
             button: None,
         };
         let Ok(id) = value.parse::<i64>() else { return Ok(()) };
-        let held = match self.service().take_held(id, click.op.id).await {
-            Ok(h) => h,
-            Err(ServiceError::NotFound(why)) => {
-                return self.tell(notice("-", format!("Nothing was sent: {why}."))).await;
-            }
-            Err(e) => return Err(e),
-        };
-        let cmd = Command::Reply {
-            text: held.text.clone(),
-            explicit: true,
-            takeover: true,
-        };
-        let result = self
-            .service()
-            .act_from(
-                DEFAULT_WORKSPACE,
-                &held.conversation_id,
-                &click.op.actor(),
-                cmd,
-                &held.origin,
-            )
-            .await;
-        let conversation = held.conversation_id.clone();
-        self.report(result.map(|_| ()), |t| notice(&conversation, t)).await
+        // Sent, or kept held if refused: one transaction decides.
+        match self.service().send_held(DEFAULT_WORKSPACE, id, &click.op.actor()).await {
+            Ok(_) => Ok(()),
+            Err(ServiceError::NotFound(why)) => self.tell(notice("-", format!("Nothing was sent: {why}."))).await,
+            Err(e) => self.report(Err(e), |t| notice("-", t)).await,
+        }
     }
 
     /// Returns modal errors to show (by input block), or `None` when it may close.

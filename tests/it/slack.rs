@@ -318,6 +318,41 @@ on_both_databases! {
         s.finish().await;
     }
 
+    async fn a_refused_take_over_and_send_keeps_the_reply_held_until_it_can_go(db) {
+        let s = SlackApp::spawn(&db).await;
+        let root = s.handoff("c1").await;
+        s.click(ADA, "c1", "hb_accept").await;
+        s.expect(&["chat.update"]).await;
+        s.sender.event("Ev200", s.slack.user_reply(CHANNEL, MAX, "Max here", &root)).await;
+        let calls = s.expect(&["auth.test", "chat.postEphemeral"]).await;
+        let (_, _, held) = buttons_of(&calls[1].args["blocks"]).remove(0);
+        let press = || async {
+            let message = json!({"type": "message", "ts": "1.1", "text": ""});
+            s.sender.block_action(MAX, CHANNEL, "1.1", message, "hb_takeover_send", &held).await
+        };
+        // Meanwhile the conversation went back to the bot: the press is refused and says why.
+        let (st, _) = s.post("/v1/conversations/c1/transfer", ADMIN_TOKEN, json!({"to": "bot"})).await;
+        assert_eq!(st, StatusCode::OK);
+        s.expect(&["chat.update"]).await;
+        assert_eq!(press().await.status(), StatusCode::OK);
+        let calls = s.expect(&["chat.postEphemeral"]).await;
+        assert!(all_text(&calls[0].args).contains("Nothing was done"), "{}", all_text(&calls[0].args));
+        let held_rows = "select count(*) from messages where author = 'held'";
+        assert_eq!(s.count(held_rows).await, 1, "the reply is still held");
+        // Handed off again, the same press sends it, once.
+        s.app.handoff("c1", "support").await;
+        s.calls().await;
+        assert_eq!(press().await.status(), StatusCode::OK);
+        s.calls().await;
+        assert_eq!(s.count(held_rows).await, 0);
+        let texts: Vec<String> = s.widget.delivered().iter().filter(|c| c.kind.as_deref() == Some("messages")).map(|c| c.body["text"].as_str().unwrap().to_owned()).collect();
+        assert_eq!(texts, ["Max here"]);
+        assert_eq!(press().await.status(), StatusCode::OK);
+        let calls = s.expect(&["chat.postEphemeral"]).await;
+        assert!(all_text(&calls[0].args).contains("no longer waiting"), "sent once: {}", all_text(&calls[0].args));
+        s.finish().await;
+    }
+
     async fn a_change_made_through_the_http_api_re_renders_the_slack_root(db) {
         let s = SlackApp::spawn(&db).await;
         s.handoff("c1").await;

@@ -85,6 +85,19 @@ impl Service {
             .await?
             .filter(|r| r.workspace_id == ws.0)
             .ok_or_else(|| ServiceError::NotFound(format!("no conversation `{id}`")))?;
+        if let (Command::Reply { .. }, Origin::Platform(at)) = (cmd, origin)
+            && refs::taken(conn, at).await?
+        {
+            // This platform message was acted on already (its event came again after a
+            // crash or a lost lease): once is enough.
+            return Ok(Some(Applied {
+                outcome: Outcome::Unchanged("already taken in"),
+                row,
+                message_id: None,
+                changed: false,
+                outbox_rows: false,
+            }));
+        }
         match cmd {
             Command::Transfer(TransferTarget::Operator(op)) => {
                 operators::get(conn, ws, *op)

@@ -116,4 +116,44 @@ on_both_databases! {
         assert_eq!(sent, ["on it"]);
         d.discord.take_calls();
     }
+
+    async fn an_inbound_reply_acted_on_again_after_a_crash_reaches_the_visitor_once(db) {
+        use crate::slack_helpers::{SlackApp, CHANNEL, ADA};
+        let s = SlackApp::spawn(&db).await;
+        let root = s.handoff("c1").await;
+        s.sender.event("Ev001", s.slack.user_reply(CHANNEL, ADA, "Hi, on it", &root)).await;
+        s.calls().await;
+        // The process died after acting on the event but before marking its row done:
+        // the row is claimed and worked again.
+        let redo = "update outbox set status = 'pending', next_attempt_at = 0, locked_until = null, claim_token = null \
+                    where target = 'slack_in'";
+        sqlx::query(redo).execute(&s.pool).await.unwrap();
+        eventually("the event to be worked again", || async {
+            (s.count("select count(*) from outbox where target = 'slack_in' and status = 'pending'").await == 0).then_some(())
+        }).await;
+        s.settle().await;
+        let sent = s.widget.delivered().iter().filter(|c| c.kind.as_deref() == Some("messages")).count();
+        assert_eq!(sent, 1, "relayed once");
+        let c = s.conversation("c1").await;
+        assert_eq!(c["transcript"].as_array().unwrap().iter().filter(|l| l["author"] == "operator").count(), 1, "{c}");
+        s.finish().await;
+    }
+
+    async fn a_discord_reply_acted_on_again_after_a_crash_reaches_the_visitor_once(db) {
+        let d = crate::discord_helpers::DiscordApp::spawn(&db).await;
+        let thread = d.handoff("d1").await;
+        d.say(thread, crate::discord_helpers::ADA, "Discord here").await;
+        d.calls().await;
+        let redo = "update outbox set status = 'pending', next_attempt_at = 0, locked_until = null, claim_token = null \
+                    where target = 'discord_in'";
+        sqlx::query(redo).execute(&d.pool).await.unwrap();
+        eventually("the message to be worked again", || async {
+            (d.count("select count(*) from outbox where target = 'discord_in' and status = 'pending'").await == 0).then_some(())
+        }).await;
+        d.settle().await;
+        let texts: Vec<String> = d.widget.delivered().iter().filter(|c| c.kind.as_deref() == Some("messages"))
+            .map(|c| c.body["text"].as_str().unwrap_or_default().to_owned()).collect();
+        assert_eq!(texts.iter().filter(|t| *t == "Discord here").count(), 1, "{texts:?}");
+        d.finish().await;
+    }
 }

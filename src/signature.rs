@@ -49,7 +49,8 @@ pub fn verify(secret: &[u8], header: Option<&str>, body: &[u8], now: i64) -> Res
         }
     }
     let (t, v1) = t.zip(v1).ok_or(SignatureError::Malformed)?;
-    if (now - t).abs() > MAX_AGE_SECS {
+    // `abs_diff`: a hostile timestamp (i64::MIN) must not overflow.
+    if now.abs_diff(t) > MAX_AGE_SECS.unsigned_abs() {
         return Err(SignatureError::Stale);
     }
     mac(secret, t, body)
@@ -81,5 +82,13 @@ mod tests {
             verify(b"s3cret", Some("v1=zz"), b"{}", 1000),
             Err(SignatureError::Malformed)
         );
+    }
+
+    #[test]
+    fn an_extreme_timestamp_is_stale_not_an_overflow() {
+        let header = format!("t={},v1=00", i64::MIN);
+        assert_eq!(verify(b"s", Some(&header), b"{}", 1000), Err(SignatureError::Stale));
+        let header = format!("t={},v1=00", i64::MAX);
+        assert_eq!(verify(b"s", Some(&header), b"{}", -1000), Err(SignatureError::Stale));
     }
 }

@@ -58,6 +58,15 @@ pub(super) fn admin_token(l: &mut Loader<'_>, file: Option<String>) -> Option<Se
 /// The widget platform: its secret turns inbound events on; the API URL, outbound calls.
 pub(super) fn widget(l: &mut Loader<'_>, file: FileWidget) -> Option<WidgetSettings> {
     let secret = l.secret("HANDOFF_WIDGET_SECRET", file.secret);
+    if let Some(s) = &secret
+        && s.expose_secret().len() < 16
+    {
+        l.problem(
+            "HANDOFF_WIDGET_SECRET",
+            "is shorter than 16 characters",
+            "use the widget platform's signing secret; for a test setup, a long random value (`openssl rand -hex 24`)",
+        );
+    }
     let api_url = l.url("HANDOFF_WIDGET_API_URL", file.api_url);
     match (secret, api_url) {
         (Some(secret), api_url) => Some(WidgetSettings { secret, api_url }),

@@ -112,3 +112,10 @@ fn discord_settings_are_checked_for_ids_and_a_bare_token() {
     .unwrap();
     assert_eq!(ok.discord.unwrap().application_id, 1_100_000_000_000_000_002);
 }
+
+#[test]
+fn a_short_widget_secret_is_refused() {
+    let problems = load(None, &[("HANDOFF_WIDGET_SECRET", "short")]).unwrap_err();
+    assert_eq!(problems[0].setting, "HANDOFF_WIDGET_SECRET");
+    assert!(load(None, &[("HANDOFF_WIDGET_SECRET", "a-long-enough-secret")]).is_ok());
+}

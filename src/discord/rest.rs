@@ -126,6 +126,7 @@ impl Rest {
     pub fn new(api_url: &str, token: &SecretString) -> anyhow::Result<Rest> {
         let client = reqwest::Client::builder()
             .timeout(TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!(
                 "DiscordBot (https://github.com/handoff-bridge, ",
                 env!("CARGO_PKG_VERSION"),

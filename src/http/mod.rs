@@ -15,6 +15,7 @@ mod widget_events;
 use crate::service::Service;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::response::IntoResponse;
 use metrics_exporter_prometheus::PrometheusHandle;
 use secrecy::SecretString;
 use std::sync::Arc;
@@ -56,6 +57,7 @@ pub fn router(state: AppState, platform_routes: Vec<Router>, max_body_bytes: usi
     }
     app.route_layer(axum::middleware::from_fn(track))
         .fallback(not_found)
+        .layer(axum::middleware::map_response(json_errors))
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(TraceLayer::new_for_http())
 }
@@ -78,6 +80,52 @@ async fn track(req: axum::extract::Request, next: axum::middleware::Next) -> axu
     )
     .record(started.elapsed().as_secs_f64());
     res
+}
+
+/// Gives the API's error shape to the refusals axum makes itself (405, a path that does
+/// not parse), which come as plain text or empty.
+async fn json_errors(res: axum::response::Response) -> axum::response::Response {
+    use axum::http::{StatusCode, header};
+    let status = res.status();
+    let is_json = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !status.is_client_error() || is_json {
+        return res;
+    }
+    let (parts, body) = res.into_parts();
+    let text = axum::body::to_bytes(body, 4096)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
+        .unwrap_or_default();
+    let code = match status {
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        _ => "bad_request",
+    };
+    let message = match (text.is_empty(), status) {
+        (false, _) => text,
+        (true, StatusCode::METHOD_NOT_ALLOWED) => {
+            let allow = parts
+                .headers
+                .get(header::ALLOW)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            format!("this route does not take that method (allowed: {allow})")
+        }
+        (true, s) => s.canonical_reason().unwrap_or("refused").to_owned(),
+    };
+    let mut out = crate::web::error::ApiError::new(status, code, message).into_response();
+    for (name, value) in parts.headers.iter() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            out.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    out
 }
 
 async fn not_found(uri: axum::http::Uri) -> crate::web::error::ApiError {

@@ -18,6 +18,8 @@ impl WidgetTarget {
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .user_agent("handoff-bridge")
+            // A redirect would carry the signature and the body somewhere else.
+            .redirect(reqwest::redirect::Policy::none())
             .build()?;
         Ok(WidgetTarget {
             base_url: base_url.trim_end_matches('/').to_owned(),
@@ -51,7 +53,8 @@ impl WidgetTarget {
             .await;
         match res {
             Err(e) if e.is_timeout() => Delivery::Retry("timed out".into()),
-            Err(e) => Delivery::Retry(format!("request failed: {e}")),
+            // Without the URL: the reason is shown in chat threads.
+            Err(e) => Delivery::Retry(format!("request failed: {}", e.without_url())),
             Ok(r) => classify(
                 r.status().as_u16(),
                 r.headers().get("retry-after").and_then(|v| v.to_str().ok()),

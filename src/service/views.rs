@@ -124,11 +124,21 @@ impl WidgetView {
     }
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Clone, Serialize, ToSchema)]
 pub struct NewToken {
     pub operator_id: i64,
     /// Shown once; only its hash is stored.
     pub token: String,
+}
+
+/// Never prints the token itself.
+impl std::fmt::Debug for NewToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewToken")
+            .field("operator_id", &self.operator_id)
+            .field("token", &"<redacted>")
+            .finish()
+    }
 }
 
 /// One committed assignment change, as the event stream carries it.
@@ -149,4 +159,16 @@ pub struct ChangeEvent {
     pub actor: String,
     pub actor_operator_id: Option<i64>,
     pub at: String,
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_new_token_never_prints_its_secret() {
+        let t = super::NewToken {
+            operator_id: 1,
+            token: "hbt_secret_value".into(),
+        };
+        assert!(!format!("{t:?}").contains("hbt_secret_value"));
+    }
 }

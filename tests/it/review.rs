@@ -156,4 +156,18 @@ on_both_databases! {
         assert_eq!(texts.iter().filter(|t| *t == "Discord here").count(), 1, "{texts:?}");
         d.finish().await;
     }
+
+    async fn refusals_axum_makes_itself_speak_the_api_error_shape(db) {
+        let app = TestApp::spawn(&db).await;
+        let res = app.http.delete(app.url("/healthz")).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert!(res.headers().get("allow").is_some());
+        let body: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "method_not_allowed", "{body}");
+        // A path segment that is not UTF-8 cannot be read.
+        let (s, body) = app.get("/v1/conversations/%FF", ADMIN_TOKEN).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST);
+        assert_eq!(body["error"]["code"], "bad_request", "{body}");
+        assert!(!body["error"]["message"].as_str().unwrap().is_empty(), "{body}");
+    }
 }

@@ -127,8 +127,65 @@ impl WidgetEvent {
         if let Some(widget) = widget {
             check_id("conversation.widget_id", widget)?;
         }
+        if let WidgetEventKind::HandedOff { conversation: c } = &self.kind {
+            if c.transcript.len() > MAX_TRANSCRIPT_LINES {
+                return Err(format!(
+                    "`conversation.transcript` has {} lines; at most {MAX_TRANSCRIPT_LINES} are taken",
+                    c.transcript.len()
+                ));
+            }
+            let total: usize = c.transcript.iter().map(|l| l.text.chars().count()).sum();
+            if total > MAX_TRANSCRIPT_CHARS {
+                return Err(format!(
+                    "`conversation.transcript` holds {total} characters; at most {MAX_TRANSCRIPT_CHARS} are taken"
+                ));
+            }
+        }
         Ok(())
     }
+
+    /// Cuts texts to what the bridge keeps and shows (the cut is marked), so that one
+    /// event cannot become hundreds of chat posts.
+    pub fn limit(&mut self) {
+        match &mut self.kind {
+            WidgetEventKind::HandedOff { conversation: c } => {
+                cap(&mut c.visitor.name, MAX_NAME_CHARS);
+                cap(&mut c.visitor.email, MAX_NAME_CHARS);
+                cap(&mut c.summary, MAX_SUMMARY_CHARS);
+                cap(&mut c.reason, MAX_SUMMARY_CHARS);
+                for line in &mut c.transcript {
+                    line.text = cap_text(&line.text, MAX_TEXT_CHARS);
+                }
+            }
+            WidgetEventKind::Message { message, .. } => message.text = cap_text(&message.text, MAX_TEXT_CHARS),
+            WidgetEventKind::Closed { .. } => {}
+        }
+    }
+}
+
+/// The longest message text kept; the rest is cut and the cut marked.
+pub const MAX_TEXT_CHARS: usize = 40_000;
+/// Names and e-mail addresses, and summaries and reasons.
+const MAX_NAME_CHARS: usize = 200;
+const MAX_SUMMARY_CHARS: usize = 4_000;
+/// A handoff's transcript, past which it is refused (422).
+pub const MAX_TRANSCRIPT_LINES: usize = 1_000;
+pub const MAX_TRANSCRIPT_CHARS: usize = 400_000;
+
+fn cap(field: &mut Option<String>, max: usize) {
+    if let Some(v) = field {
+        *v = cap_text(v, max);
+    }
+}
+
+/// `text` cut to `max` characters, with a note of how much was cut.
+pub fn cap_text(text: &str, max: usize) -> String {
+    let count = text.chars().count();
+    if count <= max {
+        return text.to_owned();
+    }
+    let kept: String = text.chars().take(max).collect();
+    format!("{kept}… [{} more characters cut]", count - max)
 }
 
 /// Ids the bridge stores and shows (in Slack buttons, URLs): 1 to 200 characters.
@@ -148,6 +205,9 @@ impl Service {
     /// Acts on one widget event, once.
     pub async fn ingest_widget_event(&self, event: &WidgetEvent) -> Result<Ingested, ServiceError> {
         event.validate().map_err(ServiceError::Invalid)?;
+        let mut event = event.clone();
+        event.limit();
+        let event = &event;
         for _ in 0..MAX_ATTEMPTS {
             let mut tx = self.store().write().await?;
             if !inbound::first_time(tx.conn(), "widget", &event.id, now_ms()).await? {

@@ -170,4 +170,30 @@ on_both_databases! {
         assert_eq!(body["error"]["code"], "bad_request", "{body}");
         assert!(!body["error"]["message"].as_str().unwrap().is_empty(), "{body}");
     }
+
+    async fn one_visitor_message_cannot_become_hundreds_of_posts(db) {
+        use handoff_bridge::standins::widget::WidgetClient;
+        let d = crate::discord_helpers::DiscordApp::spawn(&db).await;
+        let thread = d.handoff("c1").await;
+        let before = d.discord.messages(thread).len();
+        let huge = "x".repeat(60_000);
+        let res = d.client.send(&WidgetClient::message_event("c1", "visitor", &huge)).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let c = d.conversation("c1").await;
+        let stored = c["transcript"].as_array().unwrap().last().unwrap()["text"].as_str().unwrap().to_owned();
+        assert!(stored.starts_with(&"x".repeat(40_000)), "kept up to the cap");
+        assert!(stored.ends_with("… [20000 more characters cut]"), "{}", &stored[stored.len() - 60..]);
+        let posts = d.calls().await.len();
+        assert!(posts <= 21, "{posts} posts for one message");
+        assert_eq!(d.discord.messages(thread).len(), before + posts);
+        // A transcript past the hard limits is refused, and nothing is stored.
+        let mut event = WidgetClient::handoff_event("c2", "support");
+        event["conversation"]["transcript"] = json!(vec![json!({"author": "visitor", "text": "a"}); 1001]);
+        let res = d.client.send(&event).await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let body: serde_json::Value = res.json().await.unwrap();
+        assert!(body["error"]["message"].as_str().unwrap().contains("at most 1000"), "{body}");
+        assert_eq!(d.count("select count(*) from conversations where id = 'c2'").await, 0);
+        d.finish().await;
+    }
 }

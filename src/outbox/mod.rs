@@ -114,6 +114,10 @@ impl Faults {
     }
 }
 
+/// How long deliveries in flight may go on once the worker is told to stop; then they
+/// are abandoned and their rows given back for the next start.
+const STOP_GRACE: Duration = Duration::from_secs(2);
+
 /// Rows in flight at once (each heads its own ordering key).
 const MAX_IN_FLIGHT: usize = 64;
 /// Longest idle wait between looks at the table (other instances may have written rows).
@@ -138,6 +142,9 @@ struct Inner {
     delivering: std::sync::Mutex<std::collections::HashSet<i64>>,
     health: Health,
     faults: Arc<Faults>,
+    /// Cancelled when the grace after a stop has run out: deliveries still going give
+    /// their rows back.
+    abandon: CancellationToken,
 }
 
 impl Worker {
@@ -153,6 +160,7 @@ impl Worker {
                 delivering: Default::default(),
                 health: Health::default(),
                 faults: Arc::new(Faults::default()),
+                abandon: CancellationToken::new(),
             }),
         }
     }
@@ -200,7 +208,16 @@ impl Worker {
         }
         self.inner.health.set(false);
         self.inner.tracker.close();
-        self.inner.tracker.wait().await;
+        // Deliveries in flight get a short grace (most finish at once); the rest, waiting
+        // on a rate limit or a slow platform, give their rows back for the next start.
+        if tokio::time::timeout(STOP_GRACE, self.inner.tracker.wait())
+            .await
+            .is_err()
+        {
+            tracing::info!("stopping: giving back the deliveries still in flight");
+            self.inner.abandon.cancel();
+            self.inner.tracker.wait().await;
+        }
         tracing::info!("outbox worker stopped");
     }
 
@@ -288,7 +305,15 @@ impl Worker {
         let result = match &target {
             Some(t) => {
                 let attempt = AssertUnwindSafe(t.deliver(&row)).catch_unwind();
-                match tokio::time::timeout(self.delivery_timeout(), attempt).await {
+                let timed = tokio::time::timeout(self.delivery_timeout(), attempt);
+                let outcome = tokio::select! {
+                    outcome = timed => outcome,
+                    _ = self.inner.abandon.cancelled() => {
+                        self.give_back(&row).await;
+                        return;
+                    }
+                };
+                match outcome {
                     Ok(Ok(result)) => result,
                     Ok(Err(_)) => Delivery::Retry("the delivery panicked".into()),
                     Err(_) => Delivery::Retry(format!("timed out after {:?}", self.delivery_timeout())),
@@ -301,6 +326,22 @@ impl Worker {
         if let Err(e) = self.record(&row, &result, target.as_deref()).await {
             // The lease runs out and the row is tried again, with the same key.
             tracing::warn!(outbox_id = row.id, error = %e, "could not record a delivery result");
+        }
+    }
+
+    /// Gives an unfinished row back at a stop, so the next start need not wait out its lease.
+    async fn give_back(&self, row: &OutboxRow) {
+        let released = async {
+            let mut tx = self.inner.store.write().await?;
+            let held = outbox::release(tx.conn(), row, now_ms()).await?;
+            tx.commit().await?;
+            anyhow::Ok(held)
+        };
+        match released.await {
+            Ok(_) => tracing::debug!(outbox_id = row.id, "given back unfinished"),
+            Err(e) => {
+                tracing::warn!(outbox_id = row.id, error = %e, "could not give a row back; its lease will run out")
+            }
         }
     }
 

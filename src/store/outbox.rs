@@ -144,6 +144,22 @@ pub async fn mark_retry(
     Ok(res.rows_affected() == 1)
 }
 
+/// Gives a row back unfinished (the process is stopping): due again at once for the next
+/// worker, its attempts unchanged; false if the claim no longer holds it. Its claim count
+/// stays, because the call may have gone out.
+pub async fn release(conn: &mut AnyConnection, row: &OutboxRow, now: i64) -> Result<bool, sqlx::Error> {
+    let res = sqlx::query(&format!(
+        "update outbox set status = 'pending', next_attempt_at = $3, locked_until = null, \
+         last_error = 'given back unfinished when the bridge stopped' where {HELD}"
+    ))
+    .bind(row.id)
+    .bind(&row.claim_token)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(res.rows_affected() == 1)
+}
+
 /// Keeps a row as a dead letter; false if the claim no longer holds it.
 pub async fn mark_dead(conn: &mut AnyConnection, row: &OutboxRow, error: &str) -> Result<bool, sqlx::Error> {
     let res = sqlx::query(&format!(

@@ -138,6 +138,18 @@ pub struct TestApp {
     handle: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
+/// A stopped service: its widget stand-in and settings, to start it again.
+pub struct Stopped {
+    pub widget: WidgetPlatform,
+    env: HashMap<String, String>,
+}
+
+impl Stopped {
+    pub async fn start(self, db: &Db) -> TestApp {
+        TestApp::start(db, self.widget, self.env).await
+    }
+}
+
 /// The environment a test service runs with.
 pub fn test_env(db: &Db, widget: &WidgetPlatform) -> HashMap<String, String> {
     [
@@ -226,6 +238,13 @@ impl TestApp {
 
     /// [`TestApp::restart`], doing `meanwhile` while the service is stopped.
     pub async fn restart_after(self, db: &Db, meanwhile: impl FnOnce()) -> TestApp {
+        let stopped = self.stop().await;
+        meanwhile();
+        stopped.start(db).await
+    }
+
+    /// Stops the service gracefully (as on SIGTERM), keeping what it needs to start again.
+    pub async fn stop(self) -> Stopped {
         let TestApp {
             widget,
             env,
@@ -235,8 +254,7 @@ impl TestApp {
         } = self;
         stop.cancel();
         handle.await.expect("service task").expect("service stopped cleanly");
-        meanwhile();
-        Self::start(db, widget, env).await
+        Stopped { widget, env }
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -196,4 +196,35 @@ on_both_databases! {
         assert_eq!(d.count("select count(*) from conversations where id = 'c2'").await, 0);
         d.finish().await;
     }
+
+    async fn a_stop_ends_within_seconds_and_gives_unfinished_rows_back(db) {
+        use crate::slack_helpers::{SlackApp, CHANNEL};
+        // A long lease and timeout, as in production: a paced delivery could wait a while.
+        let s = SlackApp::spawn_with(&db, &[("HANDOFF_OUTBOX_LEASE_MS", "60000"), ("HANDOFF_OUTBOX_TIMEOUT_MS", "30000")]).await;
+        for i in 0..12 {
+            s.app.handoff(&format!("c{i}"), "support").await;
+        }
+        // Slack's pace lets 20 posts through at once, then one a second: the rest wait.
+        eventually("posts to be waiting on Slack's pace", || async {
+            (s.slack.messages(CHANNEL).len() >= 20
+                && s.count("select count(*) from outbox where status = 'inflight'").await > 0).then_some(())
+        }).await;
+        let SlackApp { app, slack, .. } = s;
+        let started = std::time::Instant::now();
+        let stopped = app.stop().await;
+        let took = started.elapsed();
+        assert!(took < std::time::Duration::from_secs(8), "stopping took {took:?}");
+        // What was left is due at once for the next start, not held by a lease.
+        let pool = db.pool().await;
+        let inflight: i64 = sqlx::query_scalar("select count(*) from outbox where status = 'inflight'").fetch_one(&pool).await.unwrap();
+        assert_eq!(inflight, 0);
+        let app = stopped.start(&db).await;
+        eventually("every root and line to be posted once", || async {
+            (slack.messages(CHANNEL).len() == 36).then_some(())
+        }).await;
+        eventually("the outbox to drain", || async {
+            (app.count("select count(*) from outbox where status in ('pending', 'inflight')").await == 0).then_some(())
+        }).await;
+        assert_eq!(slack.messages(CHANNEL).len(), 36, "nothing twice");
+    }
 }

@@ -107,7 +107,7 @@ impl Slack {
             "open_thread" => self.open_thread(&payload, row.claims > 1).await,
             "render" => self.render_root(&payload).await,
             "mirror" => self.mirror(&payload, row.claims > 1).await,
-            "dm" => self.dm(&payload).await,
+            "dm" => self.dm(&payload, row.id, row.claims > 1).await,
             "ephemeral" => self.ephemeral(&payload).await,
             "modal" => self.modal(&payload).await,
             "react" => self.react(&payload).await,
@@ -380,8 +380,10 @@ impl Slack {
         }
     }
 
-    /// DMs the assignee: the summary and a permalink to the thread.
-    async fn dm(&self, payload: &Value) -> Step<()> {
+    /// DMs the assignee: the summary and a permalink to the thread. The DM carries its
+    /// row's key as metadata: when the row was claimed before (a lost answer), the DM's
+    /// history is searched for it first, so a DM is not sent twice.
+    async fn dm(&self, payload: &Value, row: i64, claimed_before: bool) -> Step<()> {
         let id = str_of(payload, "conversation")?;
         let operator = payload["operator"]
             .as_i64()
@@ -422,9 +424,17 @@ impl Slack {
             .map_err(|e| classify(&e))?
             .channel
             .id;
-        self.pace("chat.postMessage", Some(&im.0)).await;
-        let req = SlackApiChatPostMessageRequest::new(im, render::dm(&state.conversation, permalink.as_deref()));
-        session.chat_post_message(&req).await.map_err(|e| classify(&e))?;
+        let key = format!("dm:{row}");
+        if claimed_before && self.find_posted(&im.0, &key).await?.is_some() {
+            return Ok(());
+        }
+        self.post_keyed(
+            &im.0,
+            render::dm(&state.conversation, permalink.as_deref()),
+            None,
+            Some(&key),
+        )
+        .await?;
         Ok(())
     }
 

@@ -430,6 +430,16 @@ on_both_databases! {
         assert_eq!(calls[1].args["include_all_metadata"], "true");
         let replies = s.slack.replies(CHANNEL, root_ts);
         assert_eq!(replies.iter().filter(|m| m.text.contains("hello?")).count(), 1, "posted once");
+
+        // And a DM: found again in the DM's history.
+        let bo = s.count("select operator_id from operator_identities where platform = 'slack' and external_id = 'U0BO'").await;
+        s.slack.lose_response_next("chat.postMessage", 1);
+        let (st, _) = s.post("/v1/conversations/c1/transfer", ADMIN_TOKEN, json!({"operator_id": bo})).await;
+        assert_eq!(st, StatusCode::OK);
+        let calls = s.expect(&["chat.update", "chat.getPermalink", "conversations.open", "chat.postMessage", "chat.getPermalink", "conversations.open", "conversations.history"]).await;
+        assert_eq!(calls[3].status, 504);
+        let dm = s.slack.dm_channel(BO).unwrap();
+        assert_eq!(s.slack.messages(&dm).len(), 1, "one DM, not two");
         s.finish().await;
     }
 

@@ -59,6 +59,7 @@ pub(super) struct FileWorkspace {
     pub takeover: Option<String>,
     pub reply_mode: Option<String>,
     pub note_prefix: Option<String>,
+    pub provisioning: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

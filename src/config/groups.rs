@@ -213,6 +213,7 @@ pub(super) fn policy(l: &mut Loader<'_>, file: FileWorkspace) -> Policy {
         note_prefix: l
             .plain("HANDOFF_NOTE_PREFIX", file.note_prefix)
             .unwrap_or(d.note_prefix),
+        provisioning: l.parsed("HANDOFF_PROVISIONING", file.provisioning, d.provisioning),
     }
 }
 

@@ -262,9 +262,13 @@ impl Discord {
                     user: &i.user,
                     nick: i.member.as_ref().and_then(|m| m.nick.as_deref()),
                     permissions: i.member.as_ref().and_then(|m| m.permissions),
+                    in_guild: i.member.is_some(),
                 };
-                let op = self.operator(&member).await?;
-                handoff::respond(&front, &op, &i.channel_id.to_string(), sub).await?
+                match self.operator(&member).await {
+                    Ok(op) => handoff::respond(&front, &op, &i.channel_id.to_string(), sub).await?,
+                    Err(ServiceError::Forbidden(why)) => format!("⚠️ {why}.").into(),
+                    Err(e) => return Err(e),
+                }
             }
         };
         let components = match answer.takeover {

@@ -57,6 +57,29 @@ impl Discord {
         }
     }
 
+    /// The operator behind whoever acted, or `None` when they may not act here (the
+    /// provisioning setting): then they are told why, privately.
+    pub(crate) async fn acting(
+        &self,
+        member: &Member<'_>,
+        token: &str,
+    ) -> Result<Option<LinkedOperator>, ServiceError> {
+        match self.operator(member).await {
+            Ok(op) => Ok(Some(op)),
+            Err(ServiceError::Forbidden(why)) => {
+                let message = json!({"content": format!("You can't do that: {why}.")});
+                self.queue(
+                    "followup",
+                    format!("discord:refused:{token}"),
+                    json!({"token": token, "message": message}),
+                )
+                .await?;
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// Queues an ephemeral follow-up.
     pub(crate) async fn follow_up(
         &self,
@@ -104,6 +127,7 @@ impl Discord {
             user: &i.user,
             nick: i.member.as_ref().and_then(|m| m.nick.as_deref()),
             permissions: i.member.as_ref().and_then(|m| m.permissions),
+            in_guild: i.member.is_some(),
         };
         let custom_id = i.data.custom_id.as_str();
         if let Some(held) = custom_id
@@ -117,7 +141,9 @@ impl Discord {
             {
                 return Ok(());
             }
-            let op = self.operator(&member).await?;
+            let Some(op) = self.acting(&member, &i.token).await? else {
+                return Ok(());
+            };
             return self.takeover_and_send(&i.token, op, held).await;
         }
         let Some(custom) = render::parse_custom_id(custom_id) else {
@@ -182,7 +208,9 @@ impl Discord {
         if !self.respond(i.id.get(), &i.token, &first).await || opened {
             return Ok(());
         }
-        let op = self.operator(&member).await?;
+        let Some(op) = self.acting(&member, &i.token).await? else {
+            return Ok(());
+        };
         let a = Answering {
             token: i.token.clone(),
             op,
@@ -323,8 +351,11 @@ impl Discord {
             user: &m.user,
             nick: m.member.as_ref().and_then(|mm| mm.nick.as_deref()),
             permissions: m.member.as_ref().and_then(|mm| mm.permissions),
+            in_guild: m.member.is_some(),
         };
-        let op = self.operator(&member).await?;
+        let Some(op) = self.acting(&member, &m.token).await? else {
+            return Ok(());
+        };
         let Some(conversation) = self
             .conversation_of(&custom, m.message.as_ref().map(|msg| msg.id.to_string()))
             .await?

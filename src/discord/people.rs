@@ -17,6 +17,8 @@ pub struct Member<'a> {
     pub nick: Option<&'a str>,
     /// The member's permissions in the channel, when the event tells them.
     pub permissions: Option<Permissions>,
+    /// Whether they acted as a member of the server (not in a DM, not as a bot).
+    pub in_guild: bool,
 }
 
 impl Member<'_> {
@@ -46,7 +48,7 @@ impl Discord {
             Role::Agent
         };
         self.service()
-            .link_account(ws, PLATFORM, &account, &member.name(), role)
+            .link_account(ws, PLATFORM, &account, &member.name(), role, member.in_guild)
             .await
     }
 
@@ -56,6 +58,8 @@ impl Discord {
             user,
             nick: None,
             permissions: None,
+            // Named by someone acting in the server (a select, a command option).
+            in_guild: !user.bot,
         })
         .await
     }

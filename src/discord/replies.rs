@@ -80,8 +80,19 @@ impl Discord {
             user: &msg.author,
             nick: msg.member.as_ref().and_then(|m| m.nick.as_deref()),
             permissions: msg.member.as_ref().and_then(|m| m.permissions),
+            in_guild: msg.guild_id.is_some(),
         };
-        let op = self.operator(&member).await?;
+        let key = format!("reply:{}", msg.id);
+        let op = match self.operator(&member).await {
+            Ok(op) => op,
+            Err(ServiceError::Forbidden(why)) => {
+                let text = format!("⚠️ Your message was not sent to the visitor: {why}.");
+                return self
+                    .tell(&conversation, &msg.author.id.to_string(), &text, None, &key)
+                    .await;
+            }
+            Err(e) => return Err(e),
+        };
         let origin = Origin::Platform(MessageRef {
             platform: PLATFORM.into(),
             channel: thread.clone(),
@@ -97,7 +108,6 @@ impl Discord {
             .act_from(DEFAULT_WORKSPACE, &conversation, &op.actor(), cmd, &origin)
             .await;
         let user = msg.author.id.to_string();
-        let key = format!("reply:{}", msg.id);
         match result {
             Ok(_) => Ok(()),
             Err(ServiceError::AlreadyAssigned {

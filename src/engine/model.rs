@@ -93,6 +93,13 @@ text_enum!(
     TakeoverPolicy { Never => "never", Managers => "managers", Everyone => "everyone" }
 );
 text_enum!(
+    /// Who becomes an operator the first time they act from a chat platform
+    /// (docs/behaviour.md#permissions): anyone there, the platform's full members only
+    /// (no guests, no people from other organisations), or nobody (operators are
+    /// created or linked by an admin first).
+    Provisioning { Open => "open", Members => "members", Invite => "invite" }
+);
+text_enum!(
     /// Whether plain thread messages go to the visitor (docs/behaviour.md#replies-and-notes).
     ReplyMode { Relay => "relay", Command => "command" }
 );
@@ -168,6 +175,8 @@ pub struct Policy {
     pub reply_mode: ReplyMode,
     /// Thread messages starting with this are internal notes.
     pub note_prefix: String,
+    /// Who becomes an operator on first sight.
+    pub provisioning: Provisioning,
 }
 
 impl Default for Policy {
@@ -176,6 +185,7 @@ impl Default for Policy {
             takeover: TakeoverPolicy::Managers,
             reply_mode: ReplyMode::Relay,
             note_prefix: "//".into(),
+            provisioning: Provisioning::Members,
         }
     }
 }

@@ -56,6 +56,22 @@ pub fn set_accounts(actor: &Actor) -> Check {
     }
 }
 
+/// Whether someone a chat platform shows for the first time becomes an operator:
+/// `member` says whether the platform counts them as a full member of the team (not a
+/// guest, not from another organisation or workspace).
+pub fn provision(policy: &super::model::Policy, member: bool) -> Check {
+    use super::model::Provisioning;
+    match (policy.provisioning, member) {
+        (Provisioning::Open, _) | (Provisioning::Members, true) => Ok(()),
+        (Provisioning::Members, false) => {
+            Err("guests and people from other organisations do not become operators here; an admin can add you".into())
+        }
+        (Provisioning::Invite, _) => {
+            Err("only operators an admin created or linked act here; ask an admin to add you".into())
+        }
+    }
+}
+
 /// Operators set their own presence; managers may set anyone's.
 pub fn set_presence(actor: &Actor, target: OperatorId) -> Check {
     if actor.operator() == Some(target) {

@@ -199,8 +199,9 @@ impl Service {
         Ok(Some(LinkedOperator { id, role, name }))
     }
 
-    /// Creates the operator of a platform account seen for the first time; if a
-    /// concurrent request created them first, returns that one.
+    /// Creates the operator of a platform account seen for the first time, if the
+    /// provisioning setting lets them in (`member`: the platform counts them as a full
+    /// member of the team); if a concurrent request created them first, returns that one.
     pub async fn link_account(
         &self,
         ws: WorkspaceId,
@@ -208,7 +209,12 @@ impl Service {
         account: &str,
         name: &str,
         role: Role,
+        member: bool,
     ) -> Result<LinkedOperator, ServiceError> {
+        if let Some(op) = self.operator_by_account(ws, platform, account).await? {
+            return Ok(op);
+        }
+        crate::engine::permissions::provision(self.policy(), member).map_err(ServiceError::Forbidden)?;
         let mut tx = self.store().write().await?;
         if identities::operator_of(tx.conn(), ws, platform, account)
             .await?

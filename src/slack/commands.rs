@@ -179,7 +179,11 @@ pub async fn receive(State(slack): State<Slack>, SignedBody(body): SignedBody) -
         Ok(s) => s,
         Err(what) => return Ok(render(handoff::usage_error(&front, &what))),
     };
-    let op = slack.operator(user, field("user_name")).await?;
+    let op = match slack.operator(user, field("user_name")).await {
+        Ok(op) => op,
+        Err(ServiceError::Forbidden(why)) => return Ok(render(format!("⚠️ {why}.").into())),
+        Err(e) => return Err(e.into()),
+    };
     Ok(render(handoff::respond(&front, &op, channel, sub).await?))
 }
 

@@ -103,7 +103,21 @@ impl Slack {
         if text.trim().is_empty() {
             return Ok(());
         }
-        let op = self.operator(&user.0, None).await?;
+        let op = match self.operator(&user.0, None).await {
+            Ok(op) => op,
+            Err(ServiceError::Forbidden(why)) => {
+                let notice = Notice {
+                    conversation: conversation.clone(),
+                    channel: channel.0.clone(),
+                    user: user.0.clone(),
+                    thread_ts: Some(thread_ts.0.clone()),
+                    text: format!("⚠️ Not sent to the visitor: {why}."),
+                    button: None,
+                };
+                return self.tell(notice).await;
+            }
+            Err(e) => return Err(e),
+        };
         let origin = Origin::Platform(MessageRef {
             platform: PLATFORM.into(),
             channel: channel.0.clone(),

@@ -64,9 +64,24 @@ impl Slack {
             _ => None,
         });
         let Some(channel) = channel else { return Ok(()) };
-        let op = self
+        let op = match self
             .operator(&user.id.0, user.name.as_deref().or(user.username.as_deref()))
-            .await?;
+            .await
+        {
+            Ok(op) => op,
+            Err(ServiceError::Forbidden(why)) => {
+                let notice = Notice {
+                    conversation: "-".into(),
+                    channel: channel.clone(),
+                    user: user.id.0.clone(),
+                    thread_ts: None,
+                    text: format!("You can't do that: {why}."),
+                    button: None,
+                };
+                return self.tell(notice).await;
+            }
+            Err(e) => return Err(e),
+        };
         for action in ev.actions.unwrap_or_default() {
             let value = action.value.unwrap_or_default();
             let click = Click {
@@ -245,9 +260,21 @@ impl Slack {
                 .and_then(|v| v.selected_option.as_ref())
                 .and_then(|o| o.value.parse::<i64>().ok())
         };
-        let op = self
+        let op = match self
             .operator(&ev.user.id.0, ev.user.name.as_deref().or(ev.user.username.as_deref()))
-            .await?;
+            .await
+        {
+            Ok(op) => op,
+            Err(ServiceError::Forbidden(why)) => {
+                let block = if callback == render::TRANSFER_VIEW {
+                    "bot"
+                } else {
+                    "topic"
+                };
+                return Ok(Some(json!({ block: why })));
+            }
+            Err(e) => return Err(e),
+        };
         let ws = DEFAULT_WORKSPACE;
         let (cmd, error_block) = match callback {
             render::TRANSFER_VIEW => {

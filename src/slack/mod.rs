@@ -151,8 +151,9 @@ struct Inner {
     default_channel: Option<String>,
     /// Slack user ids that are admins besides Slack's own admins and owners.
     admins: Vec<String>,
-    /// The bridge's own bot user, learned from `auth.test`: its messages are ignored.
-    bot_user: tokio::sync::OnceCell<Option<String>>,
+    /// The bridge's own bot user and its workspace, learned from `auth.test`: its
+    /// messages are ignored, and users of other workspaces are not its members.
+    bot_user: tokio::sync::OnceCell<Option<(String, String)>>,
     limits: limits::Limits,
 }
 
@@ -212,13 +213,22 @@ impl Slack {
 
     /// The bridge's bot user id (asked once with `auth.test`; `None` if Slack would not say).
     pub async fn bot_user(&self) -> Option<String> {
+        self.identity().await.map(|(user, _)| user)
+    }
+
+    /// The workspace (team) the bridge is installed in.
+    pub async fn team(&self) -> Option<String> {
+        self.identity().await.map(|(_, team)| team)
+    }
+
+    async fn identity(&self) -> Option<(String, String)> {
         self.inner
             .bot_user
             .get_or_init(|| async {
                 self.pace("auth.test", None).await;
                 let (client, token) = self.session();
                 match client.open_session(&token).auth_test().await {
-                    Ok(r) => Some(r.user_id.0),
+                    Ok(r) => Some((r.user_id.0, r.team_id.0)),
                     Err(e) => {
                         tracing::warn!(error = %e, "auth.test failed; the bot's own messages are recognised by bot_id only");
                         None

@@ -1,5 +1,7 @@
 //! Slack users as operators: found by their Slack user id, or created on first sight
-//! with their display name from `users.info`. Slack workspace admins and owners, and the
+//! with their display name from `users.info`, as the provisioning setting allows (by
+//! default full members of the bridge's workspace only: no guests, no Slack Connect
+//! strangers, no users of another team). Slack workspace admins and owners, and the
 //! user ids the configuration names, become admins (`docs/behaviour.md#permissions`).
 
 use super::{PLATFORM, Slack};
@@ -23,7 +25,9 @@ impl Slack {
         let (client, token) = self.session();
         let session = client.open_session(&token);
         let request = SlackApiUsersInfoRequest::new(SlackUserId(user.to_owned()));
-        let (name, slack_admin) = match tokio::time::timeout(LOOKUP_TIMEOUT, session.users_info(&request)).await {
+        let team = self.team().await;
+        let (name, slack_admin, member) = match tokio::time::timeout(LOOKUP_TIMEOUT, session.users_info(&request)).await
+        {
             Ok(Ok(info)) => {
                 let u = info.user;
                 let name = u
@@ -36,18 +40,26 @@ impl Slack {
                 let admin = u.flags.is_admin.unwrap_or(false)
                     || u.flags.is_owner.unwrap_or(false)
                     || u.flags.is_primary_owner.unwrap_or(false);
-                (name, admin)
+                // A full member of this workspace: not a guest (restricted, single-channel),
+                // not a Slack Connect stranger, not from another team, not a bot.
+                let member = u.team_id.as_ref().map(|t| &t.0) == team.as_ref()
+                    && !u.flags.is_restricted.unwrap_or(false)
+                    && !u.flags.is_ultra_restricted.unwrap_or(false)
+                    && !u.flags.is_stranger.unwrap_or(false)
+                    && !u.flags.is_bot.unwrap_or(false)
+                    && !u.deleted.unwrap_or(false);
+                (name, admin, member)
             }
             Ok(Err(e)) => {
-                tracing::warn!(slack_user = user, error = %e, "users.info failed; creating the operator from the request");
-                (fallback_name.unwrap_or(user).to_owned(), false)
+                tracing::warn!(slack_user = user, error = %e, "users.info failed; the user cannot be checked as a member");
+                (fallback_name.unwrap_or(user).to_owned(), false, false)
             }
             Err(_) => {
                 tracing::warn!(
                     slack_user = user,
-                    "users.info timed out; creating the operator from the request"
+                    "users.info timed out; the user cannot be checked as a member"
                 );
-                (fallback_name.unwrap_or(user).to_owned(), false)
+                (fallback_name.unwrap_or(user).to_owned(), false, false)
             }
         };
         let role = if slack_admin || self.is_configured_admin(user) {
@@ -55,6 +67,8 @@ impl Slack {
         } else {
             Role::Agent
         };
-        self.service().link_account(ws, PLATFORM, user, &name, role).await
+        self.service()
+            .link_account(ws, PLATFORM, user, &name, role, member)
+            .await
     }
 }

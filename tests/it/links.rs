@@ -35,7 +35,7 @@ async fn service(db: &Db) -> Service {
 /// A person seen on Discord for the first time, and a link code issued for them there.
 async fn discord_code(service: &Service, account: &str, name: &str) -> (LinkedOperator, String) {
     let op = service
-        .link_account(WS, "discord", account, name, Role::Agent)
+        .link_account(WS, "discord", account, name, Role::Agent, true)
         .await
         .expect("the Discord operator");
     let code = service.issue_link_code(WS, op.id, "discord").await.expect("a code");

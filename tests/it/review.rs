@@ -227,4 +227,68 @@ on_both_databases! {
         }).await;
         assert_eq!(slack.messages(CHANNEL).len(), 36, "nothing twice");
     }
+
+    async fn guests_strangers_and_other_teams_do_not_become_operators_by_default(db) {
+        use crate::slack_helpers::{SlackApp, CHANNEL, all_text};
+        use crate::slack_commands::say;
+        use handoff_bridge::standins::slack::UserKind;
+        let s = SlackApp::spawn(&db).await;
+        s.slack.add_outsider("U0GUEST", "guest", UserKind::Guest);
+        s.slack.add_outsider("U0SOLO", "solo", UserKind::SingleChannelGuest);
+        s.slack.add_outsider("U0STRANGE", "strange", UserKind::Stranger);
+        s.slack.add_outsider("U0OTHER", "other", UserKind::OtherTeam("T0OTHER".into()));
+        let before = s.count("select count(*) from operators").await;
+        for user in ["U0GUEST", "U0SOLO", "U0STRANGE", "U0OTHER"] {
+            let answer = say(&s, user, "status").await;
+            assert!(answer.contains("do not become operators here"), "{user}: {answer}");
+        }
+        // A guest's reply in a thread reaches nobody; they are told privately.
+        let root = s.handoff("c1").await;
+        s.sender.event("EvG1", s.slack.user_reply(CHANNEL, "U0GUEST", "I'm a guest", &root)).await;
+        let calls = s.calls().await;
+        let told = calls.iter().find(|c| c.method == "chat.postEphemeral").expect("told privately");
+        assert_eq!(told.args["user"], "U0GUEST");
+        assert!(all_text(&told.args).contains("do not become operators"), "{}", all_text(&told.args));
+        assert!(s.widget.delivered().iter().all(|c| c.kind.as_deref() != Some("messages")));
+        assert_eq!(s.count("select count(*) from operators").await, before, "nobody was created");
+        s.finish().await;
+    }
+
+    async fn provisioning_open_lets_guests_in(db) {
+        use crate::slack_helpers::SlackApp;
+        use crate::slack_commands::say;
+        use handoff_bridge::standins::slack::UserKind;
+        let s = SlackApp::spawn_with(&db, &[("HANDOFF_PROVISIONING", "open")]).await;
+        s.slack.add_outsider("U0GUEST", "guest", UserKind::Guest);
+        assert!(say(&s, "U0GUEST", "status").await.contains("role *agent*"));
+        s.calls().await;
+    }
+
+    async fn provisioning_invite_lets_in_only_operators_an_admin_added(db) {
+        use crate::slack_helpers::SlackApp;
+        use crate::slack_commands::say;
+        let s = SlackApp::spawn_with(&db, &[("HANDOFF_PROVISIONING", "invite")]).await;
+        s.slack.add_user("U0NEW", "new", "New Person", false, false);
+        assert!(say(&s, "U0NEW", "status").await.contains("only operators an admin created or linked"));
+        assert!(say(&s, crate::slack_helpers::ADA, "status").await.contains("role *agent*"), "a declared operator acts");
+        s.calls().await;
+    }
+
+    async fn on_discord_invite_provisioning_refuses_a_new_member_privately(db) {
+        use crate::discord_helpers::{DiscordApp, EVE, ADA};
+        let d = DiscordApp::spawn_with(&db, &[("HANDOFF_PROVISIONING", "invite")]).await;
+        let status = json!([{"name": "status", "type": 1, "options": []}]);
+        let answer = d.command(EVE, "handoff", status.clone()).await;
+        assert!(answer.contains("only operators an admin created or linked"), "{answer}");
+        assert!(d.command(ADA, "handoff", status).await.contains("role **agent**"));
+        // A click by her is refused privately, and changes nothing.
+        let thread = d.handoff("c1").await;
+        let click = d.click(EVE, "c1", "Accept").await;
+        let r = d.answered(&click, 2).await;
+        assert!(r[1]["body"]["content"].as_str().unwrap().contains("only operators"), "{r:?}");
+        assert!(d.conversation("c1").await["assignee"].is_null());
+        let _ = thread;
+        d.settle().await;
+        d.discord.take_calls();
+    }
 }

@@ -47,12 +47,20 @@ impl World {
     pub(super) fn user_info(&mut self, a: &Args) -> Reply {
         let id = a.non_empty("user").ok_or_else(|| api_error("user_not_found"))?;
         let u = self.users.get(&id).ok_or_else(|| api_error("user_not_found"))?;
+        use super::UserKind;
+        let team = match &u.kind {
+            UserKind::OtherTeam(t) => t.as_str(),
+            _ => SlackStandIn::TEAM,
+        };
+        let restricted = matches!(u.kind, UserKind::Guest | UserKind::SingleChannelGuest);
+        let ultra = u.kind == UserKind::SingleChannelGuest;
+        let stranger = u.kind == UserKind::Stranger;
         Ok(json!({"user": {
-            "id": u.id, "team_id": SlackStandIn::TEAM, "name": u.name, "deleted": false,
+            "id": u.id, "team_id": team, "name": u.name, "deleted": false,
             "color": "9f69e7", "real_name": u.real_name, "tz": "Europe/London",
             "tz_label": "Greenwich Mean Time", "tz_offset": 0,
             "is_admin": u.is_admin, "is_owner": u.is_owner, "is_primary_owner": u.is_owner,
-            "is_restricted": false, "is_ultra_restricted": false, "is_bot": u.is_bot,
+            "is_restricted": restricted, "is_ultra_restricted": ultra, "is_stranger": stranger, "is_bot": u.is_bot,
             "is_app_user": false, "updated": 1_700_000_000, "has_2fa": false,
             "profile": {
                 "real_name": u.real_name, "real_name_normalized": u.real_name,

@@ -75,6 +75,21 @@ pub struct SlackCall {
     pub response: Value,
 }
 
+/// What kind of Slack account a user is, as `users.info` tells it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserKind {
+    /// A full member of the workspace.
+    Member,
+    /// A multi-channel guest (`is_restricted`).
+    Guest,
+    /// A single-channel guest (`is_restricted` and `is_ultra_restricted`).
+    SingleChannelGuest,
+    /// A Slack Connect user from another organisation (`is_stranger`).
+    Stranger,
+    /// A user of another workspace, by its team id.
+    OtherTeam(String),
+}
+
 /// A message as the stand-in holds it.
 #[derive(Debug, Clone)]
 pub struct SlackMessage {
@@ -221,6 +236,24 @@ impl SlackStandIn {
                 is_admin,
                 is_owner,
                 is_bot: false,
+                kind: UserKind::Member,
+            },
+        );
+    }
+
+    /// A person who is not a full member of the workspace: a guest, a Slack Connect
+    /// user from another organisation, or a user of another workspace.
+    pub fn add_outsider(&self, id: &str, name: &str, kind: UserKind) {
+        self.world().users.insert(
+            id.to_string(),
+            User {
+                id: id.to_string(),
+                name: name.to_string(),
+                real_name: name.to_string(),
+                is_admin: false,
+                is_owner: false,
+                is_bot: false,
+                kind,
             },
         );
     }

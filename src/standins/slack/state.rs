@@ -49,6 +49,8 @@ pub(super) struct User {
     pub(super) is_admin: bool,
     pub(super) is_owner: bool,
     pub(super) is_bot: bool,
+    /// Which kind of account: a member, a guest, or from elsewhere.
+    pub(super) kind: super::UserKind,
 }
 
 impl User {
@@ -60,6 +62,7 @@ impl User {
             is_admin: false,
             is_owner: false,
             is_bot: true,
+            kind: super::UserKind::Member,
         }
     }
 }

@@ -70,6 +70,7 @@ pub(super) struct FileOutbox {
     pub max_attempts: Option<u32>,
     pub timeout_ms: Option<u64>,
     pub lease_ms: Option<u64>,
+    pub retention_days: Option<u64>,
 }
 
 /// The file at `path`, or an empty one (no file, or a problem reading or parsing it).

@@ -229,6 +229,11 @@ pub(super) fn outbox(l: &mut Loader<'_>, file: FileOutbox) -> OutboxSettings {
             .max(1),
         request_timeout: l.millis("HANDOFF_OUTBOX_TIMEOUT_MS", file.timeout_ms, d.request_timeout),
         lease: l.millis("HANDOFF_OUTBOX_LEASE_MS", file.lease_ms, d.lease),
+        retention: match l.number::<u64>("HANDOFF_RETENTION_DAYS", file.retention_days) {
+            Some(0) => None,
+            Some(days) => Some(std::time::Duration::from_secs(days.saturating_mul(24 * 3600))),
+            None => d.retention,
+        },
     };
     if outbox.backoff_min > outbox.backoff_max {
         l.problem(

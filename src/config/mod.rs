@@ -92,6 +92,8 @@ pub struct OutboxSettings {
     pub request_timeout: Duration,
     /// How long a worker may hold a row before another may take it (crash recovery).
     pub lease: Duration,
+    /// How long delivered rows and the ids of inbound events are kept (`None`: forever).
+    pub retention: Option<Duration>,
 }
 
 impl Default for OutboxSettings {
@@ -102,6 +104,7 @@ impl Default for OutboxSettings {
             max_attempts: 25,
             request_timeout: Duration::from_secs(10),
             lease: Duration::from_secs(60),
+            retention: Some(Duration::from_secs(30 * 24 * 3600)),
         }
     }
 }

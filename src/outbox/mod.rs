@@ -118,6 +118,9 @@ impl Faults {
 /// are abandoned and their rows given back for the next start.
 const STOP_GRACE: Duration = Duration::from_secs(2);
 
+/// How often delivered rows and old inbound ids are pruned.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
 /// Rows in flight at once (each heads its own ordering key).
 const MAX_IN_FLIGHT: usize = 64;
 /// Longest idle wait between looks at the table (other instances may have written rows).
@@ -226,7 +229,14 @@ impl Worker {
     async fn run(self, stop: CancellationToken) {
         self.inner.health.set(true);
         tracing::info!("outbox worker started");
+        let mut pruned_at: Option<std::time::Instant> = None;
         while !stop.is_cancelled() {
+            if pruned_at.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) {
+                pruned_at = Some(std::time::Instant::now());
+                if let Err(e) = self.prune().await {
+                    tracing::warn!(error = %e, "could not prune delivered rows");
+                }
+            }
             if self.inner.faults.take_panic() {
                 panic!("injected outbox worker fault");
             }
@@ -327,6 +337,22 @@ impl Worker {
             // The lease runs out and the row is tried again, with the same key.
             tracing::warn!(outbox_id = row.id, error = %e, "could not record a delivery result");
         }
+    }
+
+    /// Deletes delivered rows, and the ids of inbound events, older than the retention.
+    async fn prune(&self) -> anyhow::Result<()> {
+        let Some(keep) = self.inner.settings.retention else {
+            return Ok(());
+        };
+        let before = now_ms() - keep.as_millis() as i64;
+        let mut tx = self.inner.store.write().await?;
+        let rows = outbox::prune(tx.conn(), before).await?;
+        let ids = crate::store::inbound::prune(tx.conn(), before).await?;
+        tx.commit().await?;
+        if rows + ids > 0 {
+            tracing::info!(rows, inbound_ids = ids, "pruned what is past the retention");
+        }
+        Ok(())
     }
 
     /// Gives an unfinished row back at a stop, so the next start need not wait out its lease.

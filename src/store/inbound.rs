@@ -2,6 +2,15 @@
 
 use sqlx::AnyConnection;
 
+/// Forgets the ids of events received before `before` (platforms retry within hours).
+pub async fn prune(conn: &mut AnyConnection, before: i64) -> Result<u64, sqlx::Error> {
+    let res = sqlx::query("delete from inbound_events where received_at < $1")
+        .bind(before)
+        .execute(conn)
+        .await?;
+    Ok(res.rows_affected())
+}
+
 /// Records `(source, id)`; returns false if it was already there (a repeat). Run it in
 /// the transaction that acts on the event, so the record and the effect commit together.
 pub async fn first_time(conn: &mut AnyConnection, source: &str, id: &str, now: i64) -> Result<bool, sqlx::Error> {

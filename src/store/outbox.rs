@@ -160,6 +160,15 @@ pub async fn release(conn: &mut AnyConnection, row: &OutboxRow, now: i64) -> Res
     Ok(res.rows_affected() == 1)
 }
 
+/// Deletes rows delivered before `before`; dead letters stay until someone looks at them.
+pub async fn prune(conn: &mut AnyConnection, before: i64) -> Result<u64, sqlx::Error> {
+    let res = sqlx::query("delete from outbox where status = 'done' and delivered_at < $1")
+        .bind(before)
+        .execute(conn)
+        .await?;
+    Ok(res.rows_affected())
+}
+
 /// Keeps a row as a dead letter; false if the claim no longer holds it.
 pub async fn mark_dead(conn: &mut AnyConnection, row: &OutboxRow, error: &str) -> Result<bool, sqlx::Error> {
     let res = sqlx::query(&format!(

@@ -291,4 +291,33 @@ on_both_databases! {
         d.settle().await;
         d.discord.take_calls();
     }
+
+    async fn delivered_rows_and_old_inbound_ids_are_pruned_after_the_retention(db) {
+        let app = TestApp::spawn(&db).await;
+        let ada = app.operator("Ada", "agent").await;
+        for c in ["c1", "c2"] {
+            app.handoff(c, "support").await;
+            let (s, _) = app.post(&format!("/v1/conversations/{c}/claim"), &ada.token, json!({})).await;
+            assert_eq!(s, StatusCode::OK);
+        }
+        eventually("the outbox to drain", || async {
+            (app.count("select count(*) from outbox where status in ('pending', 'inflight')").await == 0).then_some(())
+        }).await;
+        assert!(app.count("select count(*) from outbox where status = 'done'").await >= 2);
+        // Age everything but c2's rows past the 30-day retention; keep one old dead letter.
+        let old = handoff_bridge::store::now_ms() - 31 * 24 * 3600 * 1000;
+        for sql in [
+            format!("update outbox set delivered_at = {old} where status = 'done' and ordering_key not like '%c2%'"),
+            format!("update inbound_events set received_at = {old}"),
+            format!("update outbox set status = 'dead', delivered_at = null, created_at = {old} where id = (select min(id) from outbox where ordering_key like '%c2%')"),
+        ] {
+            sqlx::query(&sql).execute(&app.pool).await.unwrap();
+        }
+        let kept = app.count("select count(*) from outbox where ordering_key like '%c2%'").await;
+        let app = app.restart(&db).await;
+        eventually("old rows to be pruned at start", || async {
+            (app.count("select count(*) from inbound_events").await == 0).then_some(())
+        }).await;
+        assert_eq!(app.count("select count(*) from outbox").await, kept, "recent rows and dead letters stay");
+    }
 }

@@ -4,7 +4,9 @@
 use super::AppState;
 use super::auth::Auth;
 use crate::engine::{OperatorId, Presence, TeamId};
-use crate::service::{NewOperator, NewToken, OperatorPatch, OperatorView, TeamView, WidgetPatch, WidgetView};
+use crate::service::{
+    NewOperator, NewToken, OperatorPatch, OperatorView, TeamView, TokenView, WidgetPatch, WidgetView,
+};
 use crate::web::error::ApiError;
 use crate::web::extract::{ApiJson, OptionalJson};
 use axum::extract::{Path, State};
@@ -19,7 +21,8 @@ pub fn router() -> Router<AppState> {
         .route("/v1/operators", get(list_operators).post(create_operator))
         .route("/v1/operators/{id}", get(show_operator).patch(update_operator))
         .route("/v1/operators/{id}/presence", put(set_presence))
-        .route("/v1/operators/{id}/tokens", post(create_token))
+        .route("/v1/operators/{id}/tokens", post(create_token).get(list_tokens))
+        .route("/v1/operators/{id}/tokens/{token_id}", delete(revoke_token))
         .route("/v1/teams", get(list_teams).post(create_team))
         .route("/v1/teams/{id}", delete(delete_team))
         .route(
@@ -135,6 +138,40 @@ pub async fn create_token(
         .create_token(p.workspace, &p.actor, operator_id(&id)?, body.label.as_deref())
         .await?;
     Ok((StatusCode::CREATED, Json(token)))
+}
+
+/// An operator's API tokens (yourself, or anyone as an admin), without their secrets.
+#[utoipa::path(get, path = "/v1/operators/{id}/tokens", tag = "operators", security(("bearer" = [])), params(("id" = i64, Path)),
+    responses((status = 200, body = Vec<TokenView>), (status = 403), (status = 404)))]
+pub async fn list_tokens(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<TokenView>>, ApiError> {
+    Ok(Json(
+        state
+            .service
+            .list_tokens(p.workspace, &p.actor, operator_id(&id)?)
+            .await?,
+    ))
+}
+
+/// Revokes an API token at once (yourself, or anyone as an admin).
+#[utoipa::path(delete, path = "/v1/operators/{id}/tokens/{token_id}", tag = "operators", security(("bearer" = [])),
+    params(("id" = i64, Path), ("token_id" = i64, Path)), responses((status = 204), (status = 403), (status = 404)))]
+pub async fn revoke_token(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+    Path((id, token)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let token: i64 = token
+        .parse()
+        .map_err(|_| ApiError::not_found(format!("no token `{token}`")))?;
+    state
+        .service
+        .revoke_token(p.workspace, &p.actor, operator_id(&id)?, token)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// All teams with their members.

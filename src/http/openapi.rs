@@ -18,6 +18,7 @@ use utoipa::{Modify, OpenApi};
         super::conversations::resolve, super::conversations::reply,
         super::directory::list_operators, super::directory::create_operator, super::directory::show_operator,
         super::directory::update_operator, super::directory::set_presence, super::directory::create_token,
+        super::directory::list_tokens, super::directory::revoke_token,
         super::directory::list_teams, super::directory::create_team, super::directory::delete_team,
         super::directory::add_member, super::directory::remove_member,
         super::directory::list_widgets, super::directory::show_widget, super::directory::update_widget,

@@ -2,7 +2,7 @@
 //! Every change is permission-checked by [`crate::engine::permissions`].
 
 use super::conversations::Names;
-use super::views::{NewToken, OperatorView, TeamView, WidgetView};
+use super::views::{NewToken, OperatorView, TeamView, TokenView, WidgetView};
 use super::{Service, ServiceError};
 use crate::engine::{Actor, OperatorId, OperatorRef, Presence, Role, RoutingMode, TeamId, WorkspaceId, permissions};
 use crate::store::operators::{OperatorFields, OperatorRow};
@@ -299,12 +299,56 @@ impl Service {
             .ok_or_else(|| no_operator(id))?;
         forbid(permissions::create_token(actor, id))?;
         let token = format!("hbt_{}", hex::encode(rand::random::<[u8; 24]>()));
-        tokens::insert(tx.conn(), id, &token, label, now_ms()).await?;
+        let token_id = tokens::insert(tx.conn(), id, &token, label, now_ms()).await?;
         tx.commit().await?;
         Ok(NewToken {
+            id: token_id,
             operator_id: id.0,
             token,
         })
+    }
+
+    /// An operator's tokens (yourself, or anyone as an admin), without their secrets.
+    pub async fn list_tokens(
+        &self,
+        ws: WorkspaceId,
+        actor: &Actor,
+        id: OperatorId,
+    ) -> Result<Vec<TokenView>, ServiceError> {
+        let mut conn = self.store().read().await?;
+        operators::get(&mut conn, ws, id)
+            .await?
+            .ok_or_else(|| no_operator(id))?;
+        forbid(permissions::create_token(actor, id))?;
+        Ok(tokens::list(&mut conn, id)
+            .await?
+            .into_iter()
+            .map(|t| TokenView {
+                id: t.id,
+                label: t.label,
+                created_at: super::views::rfc3339(t.created_at),
+            })
+            .collect())
+    }
+
+    /// Revokes one of an operator's tokens (yourself, or anyone as an admin).
+    pub async fn revoke_token(
+        &self,
+        ws: WorkspaceId,
+        actor: &Actor,
+        id: OperatorId,
+        token: i64,
+    ) -> Result<(), ServiceError> {
+        let mut tx = self.store().write().await?;
+        operators::get(tx.conn(), ws, id)
+            .await?
+            .ok_or_else(|| no_operator(id))?;
+        forbid(permissions::create_token(actor, id))?;
+        if !tokens::revoke(tx.conn(), id, token).await? {
+            return Err(ServiceError::NotFound(format!("operator {id} has no token {token}")));
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn team_view(

@@ -126,15 +126,26 @@ impl WidgetView {
 
 #[derive(Clone, Serialize, ToSchema)]
 pub struct NewToken {
+    /// The token's id, to revoke it.
+    pub id: i64,
     pub operator_id: i64,
     /// Shown once; only its hash is stored.
     pub token: String,
+}
+
+/// An API token as listed: never the secret, which is shown only at creation.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TokenView {
+    pub id: i64,
+    pub label: Option<String>,
+    pub created_at: String,
 }
 
 /// Never prints the token itself.
 impl std::fmt::Debug for NewToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("NewToken")
+            .field("id", &self.id)
             .field("operator_id", &self.operator_id)
             .field("token", &"<redacted>")
             .finish()
@@ -166,6 +177,7 @@ mod tests {
     #[test]
     fn a_new_token_never_prints_its_secret() {
         let t = super::NewToken {
+            id: 1,
             operator_id: 1,
             token: "hbt_secret_value".into(),
         };

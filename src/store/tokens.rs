@@ -43,3 +43,29 @@ pub async fn revoke_all(conn: &mut AnyConnection, op: OperatorId) -> Result<(), 
         .await?;
     Ok(())
 }
+
+/// An operator's token, without its secret.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TokenRow {
+    pub id: i64,
+    pub label: Option<String>,
+    pub created_at: i64,
+}
+
+/// An operator's tokens, oldest first.
+pub async fn list(conn: &mut AnyConnection, op: OperatorId) -> Result<Vec<TokenRow>, sqlx::Error> {
+    sqlx::query_as("select id, label, created_at from api_tokens where operator_id = $1 order by id")
+        .bind(op.0)
+        .fetch_all(conn)
+        .await
+}
+
+/// Revokes one token of an operator; false if there was no such token.
+pub async fn revoke(conn: &mut AnyConnection, op: OperatorId, id: i64) -> Result<bool, sqlx::Error> {
+    let res = sqlx::query("delete from api_tokens where operator_id = $1 and id = $2")
+        .bind(op.0)
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(res.rows_affected() == 1)
+}

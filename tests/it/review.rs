@@ -320,4 +320,33 @@ on_both_databases! {
         }).await;
         assert_eq!(app.count("select count(*) from outbox").await, kept, "recent rows and dead letters stay");
     }
+
+    async fn tokens_can_be_listed_and_revoked(db) {
+        let app = TestApp::spawn(&db).await;
+        let ada = app.operator("Ada", "agent").await;
+        let bo = app.operator("Bo", "agent").await;
+        let (s, second) = app.post(&format!("/v1/operators/{}/tokens", ada.id), &ada.token, json!({"label": "laptop"})).await;
+        assert_eq!(s, StatusCode::CREATED);
+        let (s, list) = app.get(&format!("/v1/operators/{}/tokens", ada.id), &ada.token).await;
+        assert_eq!(s, StatusCode::OK);
+        let list = list.as_array().unwrap().clone();
+        assert_eq!(list.len(), 2);
+        assert!(list.iter().any(|t| t["label"] == "laptop"));
+        assert!(!serde_json::to_string(&list).unwrap().contains("hbt_"), "no secrets listed");
+        // Bo may neither list nor revoke Ada's.
+        let (s, _) = app.get(&format!("/v1/operators/{}/tokens", ada.id), &bo.token).await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+        let path = format!("/v1/operators/{}/tokens/{}", ada.id, second["id"]);
+        let (s, _) = app.call(Method::DELETE, &path, &bo.token, None).await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+        // Ada revokes it: it stops working at once; the other still works.
+        let (s, _) = app.call(Method::DELETE, &path, &ada.token, None).await;
+        assert_eq!(s, StatusCode::NO_CONTENT);
+        let (s, body) = app.get("/v1/operators", second["token"].as_str().unwrap()).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED, "{body}");
+        let (s, _) = app.get("/v1/operators", &ada.token).await;
+        assert_eq!(s, StatusCode::OK);
+        let (s, _) = app.call(Method::DELETE, &path, &ada.token, None).await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+    }
 }

@@ -99,6 +99,7 @@ impl Application {
             shutdown: shutdown.clone(),
             api_enabled: settings.admin_token.is_some(),
             outbox: worker.health(),
+            streams: Arc::new(tokio::sync::Semaphore::new(settings.max_streams)),
         };
         let router = http::router(state, platform_routes, settings.max_body_bytes);
         let listener = TcpListener::bind(settings.listen).await?;

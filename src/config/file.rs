@@ -15,6 +15,7 @@ pub(super) struct FileConfig {
     pub admin_token: Option<String>,
     pub log_format: Option<String>,
     pub max_body_bytes: Option<usize>,
+    pub max_streams: Option<usize>,
     #[serde(default)]
     pub widget: FileWidget,
     #[serde(default)]

@@ -45,6 +45,8 @@ pub struct Settings {
     pub outbox: OutboxSettings,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// Event streams (`GET /v1/events`) open at once.
+    pub max_streams: usize,
     pub seed: Seed,
 }
 
@@ -145,6 +147,7 @@ impl Settings {
         let policy = groups::policy(&mut l, file.workspace);
         let outbox = groups::outbox(&mut l, file.outbox);
         let max_body_bytes = groups::max_body_bytes(&mut l, file.max_body_bytes);
+        let max_streams = l.number("HANDOFF_MAX_STREAMS", file.max_streams).unwrap_or(500);
         let seed = seed::load(&mut l, file.widgets, file.operators, file.teams);
         l.finish(Settings {
             database_url,
@@ -158,6 +161,7 @@ impl Settings {
             policy,
             outbox,
             max_body_bytes,
+            max_streams,
             seed,
         })
     }

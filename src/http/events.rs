@@ -3,8 +3,10 @@
 
 use super::AppState;
 use super::auth::Auth;
+use crate::web::error::ApiError;
 use axum::Router;
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::routing::get;
 use futures_util::stream::{Stream, StreamExt};
@@ -18,12 +20,21 @@ pub fn router() -> Router<AppState> {
 /// Stream assignment changes (`event: assignment`, data: a ChangeEvent).
 #[utoipa::path(
     get, path = "/v1/events", tag = "events", security(("bearer" = [])),
-    responses((status = 200, description = "text/event-stream of ChangeEvent", content_type = "text/event-stream", body = crate::service::ChangeEvent))
+    responses((status = 200, description = "text/event-stream of ChangeEvent", content_type = "text/event-stream", body = crate::service::ChangeEvent),
+        (status = 503, description = "too many event streams are open"))
 )]
 pub async fn stream(
     State(state): State<AppState>,
     Auth(p): Auth,
-) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    // Each open stream holds a permit, so their number stays bounded.
+    let permit = state.streams.clone().try_acquire_owned().map_err(|_| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too_many_streams",
+            "too many event streams are open; try again later (HANDOFF_MAX_STREAMS)",
+        )
+    })?;
     let ws = p.workspace.0;
     let events = BroadcastStream::new(state.service.subscribe())
         .filter_map(move |e| async move {
@@ -40,6 +51,10 @@ pub async fn stream(
                     .data("some changes were skipped; reload"))),
             }
         })
-        .take_until(state.shutdown.clone().cancelled_owned());
-    Sse::new(events).keep_alive(KeepAlive::default())
+        .take_until(state.shutdown.clone().cancelled_owned())
+        .map(move |e| {
+            let _held = &permit;
+            e
+        });
+    Ok(Sse::new(events).keep_alive(KeepAlive::default()))
 }

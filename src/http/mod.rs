@@ -37,6 +37,8 @@ pub struct AppState {
     pub api_enabled: bool,
     /// Whether the outbox worker is running (readiness).
     pub outbox: crate::outbox::Health,
+    /// Event streams that may still open (each holds a permit while it lasts).
+    pub streams: Arc<tokio::sync::Semaphore>,
 }
 
 /// The whole HTTP surface: the API's routes and each adapter's `platform_routes`.

@@ -349,4 +349,18 @@ on_both_databases! {
         let (s, _) = app.call(Method::DELETE, &path, &ada.token, None).await;
         assert_eq!(s, StatusCode::NOT_FOUND);
     }
+
+    async fn event_streams_are_capped(db) {
+        let app = TestApp::spawn_with(&db, &[("HANDOFF_MAX_STREAMS", "1")]).await;
+        let first = EventStream::open(&app, ADMIN_TOKEN).await;
+        let (s, body) = app.get("/v1/events", ADMIN_TOKEN).await;
+        assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+        assert_eq!(body["error"]["code"], "too_many_streams");
+        // Once the first client goes, a new stream may open.
+        drop(first);
+        eventually("the closed stream's place to be free", || async {
+            let res = app.http.get(app.url("/v1/events")).bearer_auth(ADMIN_TOKEN).send().await.unwrap();
+            (res.status() == StatusCode::OK).then_some(())
+        }).await;
+    }
 }

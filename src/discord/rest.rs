@@ -28,6 +28,8 @@ const INVALID_BUDGET: u32 = 2_000;
 const INVALID_WINDOW: Duration = Duration::from_secs(600);
 /// The longest a call waits in place for a spent bucket; longer waits hold the row back.
 const MAX_WAIT: Duration = Duration::from_secs(5);
+/// Routes remembered before the ones past their reset are forgotten.
+const MAX_BUCKETS: usize = 1_000;
 /// How long one call may take.
 const TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -252,8 +254,13 @@ impl Rest {
         ) && reset_after.is_finite()
             && reset_after >= 0.0
         {
-            let reset_at = Instant::now() + Duration::from_secs_f64(reset_after.min(3600.0));
+            let now = Instant::now();
+            let reset_at = now + Duration::from_secs_f64(reset_after.min(3600.0));
             p.buckets.insert(route.to_owned(), Bucket { remaining, reset_at });
+            if p.buckets.len() > MAX_BUCKETS {
+                // Buckets past their reset tell nothing any more: forget them.
+                p.buckets.retain(|_, b| b.reset_at > now);
+            }
         }
         if matches!(status, 401 | 403 | 429) {
             let now = Instant::now();
@@ -360,5 +367,17 @@ mod tests {
         assert_eq!(retry_after(&h, &body), Some(Duration::from_millis(250)));
         assert!(is_global(&reqwest::header::HeaderMap::new(), &body));
         assert_eq!(retry_after(&h, &serde_json::json!({"retry_after": -1.0})), None);
+    }
+
+    #[test]
+    fn spent_buckets_are_forgotten_once_past_their_reset() {
+        let rest = Rest::new("http://127.0.0.1:1", &SecretString::from("t")).unwrap();
+        let mut h = reqwest::header::HeaderMap::new();
+        h.insert("x-ratelimit-remaining", "0".parse().unwrap());
+        h.insert("x-ratelimit-reset-after", "0".parse().unwrap());
+        for i in 0..=MAX_BUCKETS + 1 {
+            rest.learn(&format!("POST/channels/{i}/messages"), 200, &h);
+        }
+        assert!(rest.lock().buckets.len() <= 2, "{}", rest.lock().buckets.len());
     }
 }

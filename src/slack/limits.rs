@@ -14,7 +14,12 @@ const CHANNEL_BURST: u32 = 20;
 pub struct Limits {
     per_channel: DefaultKeyedRateLimiter<String>,
     per_method: HashMap<&'static str, DefaultDirectRateLimiter>,
+    /// When channels whose pace is back to full were last forgotten.
+    swept: std::sync::Mutex<std::time::Instant>,
 }
+
+/// How often channels at full pace are forgotten, so the map does not grow forever.
+const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
 fn per_minute(n: u32) -> Quota {
     Quota::per_minute(NonZeroU32::new(n).expect("a positive quota"))
@@ -47,6 +52,7 @@ impl Default for Limits {
         Limits {
             per_channel: RateLimiter::keyed(channel),
             per_method,
+            swept: std::sync::Mutex::new(std::time::Instant::now()),
         }
     }
 }
@@ -54,6 +60,7 @@ impl Default for Limits {
 impl Limits {
     /// Waits until `method` may be called (on `channel`, for posts).
     pub async fn wait(&self, method: &str, channel: Option<&str>) {
+        self.sweep();
         if method == "chat.postMessage" {
             if let Some(channel) = channel {
                 self.per_channel.until_key_ready(&channel.to_owned()).await;
@@ -61,6 +68,23 @@ impl Limits {
         } else if let Some(limiter) = self.per_method.get(method) {
             limiter.until_ready().await;
         }
+    }
+}
+
+impl Limits {
+    /// Forgets channels whose pace is back to full, once a minute.
+    fn sweep(&self) {
+        let mut swept = self.swept.lock().unwrap_or_else(|e| e.into_inner());
+        if swept.elapsed() >= SWEEP_EVERY {
+            *swept = std::time::Instant::now();
+            self.per_channel.retain_recent();
+            self.per_channel.shrink_to_fit();
+        }
+    }
+
+    /// Channels currently remembered.
+    pub fn channels(&self) -> usize {
+        self.per_channel.len()
     }
 }
 

@@ -15,6 +15,7 @@ use crate::web::error::ApiError;
 use axum::Json;
 use axum::extract::State;
 use serde_json::{Value, json};
+use sha2::Digest;
 
 pub const USAGE: &str = "*`/handoff` commands*
 • `/handoff available` · `/handoff away` — your presence (routing skips you while away)
@@ -179,12 +180,54 @@ pub async fn receive(State(slack): State<Slack>, SignedBody(body): SignedBody) -
         Ok(s) => s,
         Err(what) => return Ok(render(handoff::usage_error(&front, &what))),
     };
-    let op = match slack.operator(user, field("user_name")).await {
-        Ok(op) => op,
-        Err(ServiceError::Forbidden(why)) => return Ok(render(format!("⚠️ {why}.").into())),
-        Err(e) => return Err(e.into()),
+    let (s, user, channel, name) = (
+        slack.clone(),
+        user.to_owned(),
+        channel.to_owned(),
+        field("user_name").map(str::to_owned),
+    );
+    let work = async move {
+        let front = SlackFront(&s);
+        let op = match s.operator(&user, name.as_deref()).await {
+            Ok(op) => op,
+            Err(ServiceError::Forbidden(why)) => return Ok(format!("⚠️ {why}.").into()),
+            Err(e) => return Err(e),
+        };
+        handoff::respond(&front, &op, &channel, sub).await
     };
-    Ok(render(handoff::respond(&front, &op, channel, sub).await?))
+    match super::within_ack(work).await {
+        Ok(answer) => Ok(render(answer?)),
+        Err(late) => {
+            // Slack must be answered now: the answer follows through the `response_url`.
+            let url = field("response_url").map(str::to_owned);
+            let s = slack.clone();
+            tokio::spawn(async move {
+                let body = match late.await {
+                    Ok(Ok(answer)) => render(answer).0,
+                    Ok(Err(e)) => {
+                        tracing::error!(error = %e, "a slow /handoff command failed");
+                        json!({"text": "⚠️ That did not work; please try again."})
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "a /handoff command's work panicked");
+                        json!({"text": "⚠️ That did not work; please try again."})
+                    }
+                };
+                let Some(url) = url else { return };
+                let key = format!(
+                    "slack:respond:{}",
+                    hex::encode(&sha2::Sha256::digest(url.as_bytes())[..8])
+                );
+                if let Err(e) = s
+                    .queue("respond", key, json!({"response_url": url, "body": body}))
+                    .await
+                {
+                    tracing::error!(error = %e, "cannot queue a late /handoff answer");
+                }
+            });
+            Ok(render("⏳ Working on it: the answer follows here.".to_owned().into()))
+        }
+    }
 }
 
 #[cfg(test)]

@@ -112,6 +112,7 @@ impl Slack {
             "modal" => self.modal(&payload).await,
             "react" => self.react(&payload).await,
             "thread_note" => self.thread_note(&payload).await,
+            "respond" => self.respond(&payload).await,
             other => Err(Delivery::Dead(format!("unknown Slack row kind `{other}`"))),
         };
         match step {
@@ -511,6 +512,23 @@ impl Slack {
             Some(thread_ts),
         )
         .await?;
+        Ok(())
+    }
+
+    /// A late answer to a command, through its `response_url` (ephemeral by default).
+    async fn respond(&self, payload: &Value) -> Step<()> {
+        let url = str_of(payload, "response_url")?;
+        let url: url::Url = url
+            .parse()
+            .map_err(|e| Delivery::Dead(format!("bad response_url: {e}")))?;
+        let content: SlackMessageContent =
+            serde_json::from_value(payload["body"].clone()).map_err(|e| Delivery::Dead(format!("bad answer: {e}")))?;
+        let req = SlackApiPostWebhookMessageRequest::new(content);
+        let (client, _) = self.session();
+        client
+            .respond_to_event(&SlackResponseUrl(url), &req)
+            .await
+            .map_err(|e| classify(&e))?;
         Ok(())
     }
 }

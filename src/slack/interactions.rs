@@ -33,17 +33,43 @@ pub async fn receive(State(slack): State<Slack>, SignedBody(body): SignedBody) -
     let event: SlackInteractionEvent =
         serde_json::from_value(raw).map_err(|e| ApiError::unprocessable(format!("not an interaction payload: {e}")))?;
     metrics::counter!("handoff_events_in_total", "source" => "slack_interaction").increment(1);
+    // Slack gets its answer within 3 seconds whatever happens: slower work (a first-sight
+    // `users.info`, pacing) goes on after it, and tells the user through the outbox.
     match event {
         SlackInteractionEvent::BlockActions(ev) => {
-            slack.on_block_actions(ev).await?;
+            let s = slack.clone();
+            match super::within_ack(async move { s.on_block_actions(ev).await }).await {
+                Ok(done) => done?,
+                Err(late) => follow_late(late),
+            }
             Ok(StatusCode::OK.into_response())
         }
-        SlackInteractionEvent::ViewSubmission(ev) => match slack.on_view_submission(ev).await? {
-            None => Ok(StatusCode::OK.into_response()),
-            Some(errors) => Ok(Json(json!({"response_action": "errors", "errors": errors})).into_response()),
-        },
+        SlackInteractionEvent::ViewSubmission(ev) => {
+            let s = slack.clone();
+            match super::within_ack(async move { s.on_view_submission(ev).await }).await {
+                Ok(done) => match done? {
+                    None => Ok(StatusCode::OK.into_response()),
+                    Some(errors) => Ok(Json(json!({"response_action": "errors", "errors": errors})).into_response()),
+                },
+                Err(late) => {
+                    follow_late(late);
+                    Ok(StatusCode::OK.into_response())
+                }
+            }
+        }
         _ => Ok(StatusCode::OK.into_response()),
     }
+}
+
+/// Logs the outcome of work that finished after Slack got its answer.
+fn follow_late<T: Send + 'static>(late: tokio::task::JoinHandle<Result<T, ServiceError>>) {
+    tokio::spawn(async move {
+        match late.await {
+            Ok(Ok(_)) => tracing::info!("a slow Slack interaction finished after its answer"),
+            Ok(Err(e)) => tracing::error!(error = %e, "a slow Slack interaction failed after its answer"),
+            Err(e) => tracing::error!(error = %e, "a Slack interaction's work panicked"),
+        }
+    });
 }
 
 /// The selected value, text or options of one input in a submitted modal.

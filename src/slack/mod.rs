@@ -47,6 +47,24 @@ pub fn ordering_key(conversation: &str) -> String {
     format!("slack:{conversation}")
 }
 
+/// How long a request from Slack may work before it must be answered: Slack wants its
+/// answer within 3 seconds. Work that takes longer goes on after the answer.
+pub const ACK_BUDGET: std::time::Duration = std::time::Duration::from_millis(2500);
+
+/// Runs `work` as a task of its own and waits for it at most [`ACK_BUDGET`]: `Ok` with
+/// its result, or `Err` with the task, still running, to follow up on.
+pub(crate) async fn within_ack<T: Send + 'static>(
+    work: impl std::future::Future<Output = T> + Send + 'static,
+) -> Result<T, tokio::task::JoinHandle<T>> {
+    let mut task = tokio::spawn(work);
+    match tokio::time::timeout(ACK_BUDGET, &mut task).await {
+        Ok(Ok(done)) => Ok(done),
+        // A panic in the work: it is logged by the runtime; treat it as still pending
+        // so the caller answers, and the follow-up sees the failure.
+        Ok(Err(_)) | Err(_) => Err(task),
+    }
+}
+
 /// Slack as an adapter: built from its settings, started on the service.
 pub struct SlackAdapter {
     settings: SlackSettings,

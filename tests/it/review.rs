@@ -363,4 +363,23 @@ on_both_databases! {
             (res.status() == StatusCode::OK).then_some(())
         }).await;
     }
+
+    async fn a_slow_slack_command_is_answered_at_once_and_its_answer_follows(db) {
+        use crate::slack_helpers::SlackApp;
+        use crate::slack_commands::say;
+        let s = SlackApp::spawn(&db).await;
+        s.slack.add_user("U0NEW", "new", "New Person", false, false);
+        // Finding out who a new user is takes longer than Slack's 3 seconds.
+        s.slack.delay_next("auth.test", 1, std::time::Duration::from_secs(4));
+        // Slack is answered at once (the work's budget is 2.5 s), not when the work ends.
+        let first = say(&s, "U0NEW", "status").await;
+        assert!(first.contains("Working on it"), "{first}");
+        let late = eventually("the answer through the response_url", || async {
+            s.slack.ephemerals().into_iter().find(|e| e.user == "U0NEW" && e.text.contains("role *agent*"))
+        }).await;
+        assert!(late.text.starts_with("You are"), "{}", late.text);
+        let calls = s.expect(&["auth.test", "users.info", "response_url"]).await;
+        assert_eq!(calls[2].status, 200);
+        s.finish().await;
+    }
 }

@@ -26,6 +26,8 @@ pub struct Application {
     shutdown: CancellationToken,
     /// The adapters' long-running tasks (a gateway connection), started by `run`.
     background: Vec<crate::platform::Background>,
+    /// The lock that keeps a second instance off a SQLite file, held until stopped.
+    sqlite_lock: Option<std::fs::File>,
 }
 
 /// How long the supervisor waits before restarting an outbox worker that stopped
@@ -49,6 +51,7 @@ fn metrics_handle() -> Option<PrometheusHandle> {
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        let sqlite_lock = Store::lock_sqlite_file(settings.database_url.expose_secret())?;
         let store = Store::connect(settings.database_url.expose_secret()).await?;
         let wake = Arc::new(Notify::new());
         let widget_target = match &settings.widget {
@@ -110,6 +113,7 @@ impl Application {
             service,
             shutdown,
             background,
+            sqlite_lock,
         })
     }
 
@@ -139,6 +143,7 @@ impl Application {
             service,
             shutdown,
             background,
+            sqlite_lock,
         } = self;
         let tasks: Vec<_> = background
             .into_iter()
@@ -164,6 +169,7 @@ impl Application {
             }
         }
         service.close().await;
+        drop(sqlite_lock);
         tracing::info!("stopped");
         result.map_err(Into::into)
     }

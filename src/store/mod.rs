@@ -67,6 +67,35 @@ pub fn now_ms() -> i64 {
 
 impl Store {
     /// Connects (creating a SQLite file if needed) and applies the migrations.
+    /// For a SQLite file, an exclusive lock that one serving instance holds for as long
+    /// as it runs: SQLite's writes are serialised inside one process, so a second process
+    /// on the same file is refused with a clear message (several instances need
+    /// PostgreSQL). `None` for PostgreSQL and in-memory databases.
+    pub fn lock_sqlite_file(url: &str) -> anyhow::Result<Option<std::fs::File>> {
+        let Some(rest) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) else {
+            return Ok(None);
+        };
+        let path = rest.split('?').next().unwrap_or(rest);
+        if path.is_empty() || path == ":memory:" || url.contains("mode=memory") {
+            return Ok(None);
+        }
+        let lock_path = format!("{path}.lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| anyhow::anyhow!("cannot open {lock_path}: {e}"))?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(file)),
+            Err(std::fs::TryLockError::WouldBlock) => Err(anyhow::anyhow!(
+                "another handoff-bridge is already serving the SQLite database {path}: SQLite allows one \
+                 instance; to run several, use PostgreSQL (DATABASE_URL=postgres://…)"
+            )),
+            Err(std::fs::TryLockError::Error(e)) => Err(anyhow::anyhow!("cannot lock {lock_path}: {e}")),
+        }
+    }
+
     pub async fn connect(url: &str) -> anyhow::Result<Store> {
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("sqlite:") {

@@ -382,4 +382,21 @@ on_both_databases! {
         assert_eq!(calls[2].status, 200);
         s.finish().await;
     }
+
+    async fn a_second_instance_on_one_sqlite_file_is_refused(db) {
+        use handoff_bridge::config::Settings;
+        use handoff_bridge::startup::Application;
+        let first = TestApp::spawn(&db).await;
+        let settings = Settings::load_with(None, &|k| first.env.get(k).cloned()).unwrap();
+        let second = Application::build(settings).await;
+        if db.url.starts_with("sqlite") {
+            let err = second.err().expect("a second instance on one SQLite file is refused").to_string();
+            assert!(err.contains("already serving") && err.contains("PostgreSQL"), "{err}");
+            // Once the first has stopped, the file is free again.
+            let again = first.restart(&db).await;
+            assert_eq!(again.get("/healthz", ADMIN_TOKEN).await.0, StatusCode::OK);
+        } else {
+            assert!(second.is_ok(), "several instances share PostgreSQL");
+        }
+    }
 }

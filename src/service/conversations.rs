@@ -275,6 +275,15 @@ impl Service {
         if mode == RoutingMode::Manual {
             return Ok(None);
         }
+        if self.store().backend() == crate::store::Backend::Postgres {
+            // Several instances route at once: one at a time per workspace, so cursors
+            // keep their order and loads are counted after the last assignment (SQLite
+            // writes are one at a time already).
+            sqlx::query("select id from workspaces where id = $1 for update")
+                .bind(ws.0)
+                .execute(&mut *conn)
+                .await?;
+        }
         let declined = convs::declined(conn, &row.id).await?;
         let (candidates, cursor) = match scope {
             RouteScope::Widget => (

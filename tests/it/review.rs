@@ -399,4 +399,37 @@ on_both_databases! {
             assert!(second.is_ok(), "several instances share PostgreSQL");
         }
     }
+
+    async fn concurrent_routing_on_every_instance_never_exceeds_capacity(db) {
+        let a = TestApp::spawn(&db).await;
+        // On PostgreSQL a second instance routes too; SQLite has one instance.
+        let b = if db.url.starts_with("postgres") { Some(TestApp::spawn(&db).await) } else { None };
+        let mut ops = Vec::new();
+        for name in ["Ada", "Bo", "Cy"] {
+            let o = a.operator(name, "agent").await;
+            let (s, _) = a.call(Method::PATCH, &format!("/v1/operators/{}", o.id), ADMIN_TOKEN, Some(json!({"capacity": 1}))).await;
+            assert_eq!(s, StatusCode::OK);
+            ops.push(o);
+        }
+        a.widget_with_routing("support", "round-robin").await;
+        let sends: Vec<_> = (0..12)
+            .map(|i| {
+                let app = match (&b, i % 2) {
+                    (Some(b), 1) => b,
+                    _ => &a,
+                };
+                let event = handoff_bridge::standins::widget::WidgetClient::handoff_event(&format!("c{i}"), "support");
+                async move { app.client.send(&event).await.status() }
+            })
+            .collect();
+        for status in futures_util::future::join_all(sends).await {
+            assert_eq!(status, StatusCode::OK);
+        }
+        let (_, list) = a.get("/v1/operators", ADMIN_TOKEN).await;
+        for o in list.as_array().unwrap() {
+            assert!(o["open_chats"].as_i64().unwrap() <= 1, "over capacity: {o}");
+        }
+        let assigned = a.count("select count(*) from conversations where assignee_id is not null").await;
+        assert_eq!(assigned, 3, "each of the three got exactly one");
+    }
 }

@@ -14,6 +14,7 @@ mod discord;
 mod links;
 mod migration;
 mod outbox;
+mod properties;
 mod reliability;
 mod review;
 mod routing;

@@ -54,6 +54,9 @@ impl Service {
     ) -> Result<Acted, ServiceError> {
         for _ in 0..MAX_ATTEMPTS {
             let mut tx = self.store().write().await?;
+            if cmd.may_route() {
+                self.lock_routing(tx.conn(), ws).await?;
+            }
             let Some(applied) = self.act_in(&mut tx, ws, id, actor, &cmd, origin).await? else {
                 continue; // stale: roll back and read again
             };
@@ -258,6 +261,21 @@ impl Service {
         }))
     }
 
+    /// On PostgreSQL, where several instances route at once: takes the workspace's row
+    /// lock first thing in a transaction that may route, so routings run one at a time
+    /// per workspace (cursors keep their order, loads are counted after the last
+    /// assignment). First thing, so no other lock is held while waiting for it (no
+    /// deadlock). SQLite runs one write at a time already.
+    pub(super) async fn lock_routing(&self, conn: &mut AnyConnection, ws: WorkspaceId) -> Result<(), ServiceError> {
+        if self.store().backend() == crate::store::Backend::Postgres {
+            sqlx::query("select id from workspaces where id = $1 for update")
+                .bind(ws.0)
+                .execute(conn)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Routes a conversation that needs a human: fills `to.assignee` and moves the
     /// cursor. Returns the audit reason of a routing row, if routing ran.
     async fn route(
@@ -275,15 +293,7 @@ impl Service {
         if mode == RoutingMode::Manual {
             return Ok(None);
         }
-        if self.store().backend() == crate::store::Backend::Postgres {
-            // Several instances route at once: one at a time per workspace, so cursors
-            // keep their order and loads are counted after the last assignment (SQLite
-            // writes are one at a time already).
-            sqlx::query("select id from workspaces where id = $1 for update")
-                .bind(ws.0)
-                .execute(&mut *conn)
-                .await?;
-        }
+        // The transaction holds the workspace's routing lock (`lock_routing`).
         let declined = convs::declined(conn, &row.id).await?;
         let (candidates, cursor) = match scope {
             RouteScope::Widget => (

@@ -210,6 +210,9 @@ impl Service {
         let event = &event;
         for _ in 0..MAX_ATTEMPTS {
             let mut tx = self.store().write().await?;
+            if matches!(event.kind, WidgetEventKind::HandedOff { .. }) {
+                self.lock_routing(tx.conn(), DEFAULT_WORKSPACE).await?;
+            }
             if !inbound::first_time(tx.conn(), "widget", &event.id, now_ms()).await? {
                 return Ok(Ingested::Duplicate);
             }

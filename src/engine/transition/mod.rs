@@ -49,6 +49,17 @@ pub enum Command {
     },
 }
 
+impl Command {
+    /// Whether carrying it out may route the conversation to an operator (a handoff,
+    /// a reject or unassign of one's own, a transfer to a team).
+    pub fn may_route(&self) -> bool {
+        matches!(
+            self,
+            Command::HandOff | Command::Reject | Command::Unassign | Command::Transfer(TransferTarget::Team(_))
+        )
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TransferTarget {
     Operator(OperatorId),

@@ -169,7 +169,8 @@ struct Inner {
 
 impl Discord {
     pub fn new(service: Service, settings: &DiscordSettings) -> anyhow::Result<Discord> {
-        let rest = rest::Rest::new(&settings.api_url, &settings.bot_token)?;
+        let shared = service.shared_pace();
+        let rest = rest::Rest::new(&settings.api_url, &settings.bot_token, shared)?;
         Ok(Discord {
             inner: Arc::new(Inner {
                 service,

@@ -8,7 +8,12 @@
 //! global 429, and the route's bucket when it is known to be spent. After a 401, 403 or
 //! 429 the invalid-request budget is charged: Discord bans an IP that makes 10,000 of
 //! them in 10 minutes, so the bridge stops calling well before that.
+//!
+//! With several instances on PostgreSQL the global limit, a global pause and a spent
+//! bucket are shared through the database (`outbox::pace`), so the instances keep
+//! Discord's limits together.
 
+use crate::outbox::pace::{Lane, SharedPace};
 use crate::outbox::{Delivery, MAX_HOLD_BACK};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use reqwest::Method;
@@ -121,11 +126,31 @@ pub struct Rest {
     token: SecretString,
     global: DefaultDirectRateLimiter,
     pacing: Mutex<Pacing>,
+    /// The pace shared with other instances (PostgreSQL only).
+    shared: Option<SharedPace>,
+}
+
+/// The shared lane of Discord's global limit.
+fn global_lane() -> Lane {
+    Lane {
+        key: "discord:global".into(),
+        every_ms: 1000 / i64::from(GLOBAL_PER_SECOND),
+        burst: i64::from(GLOBAL_PER_SECOND),
+    }
+}
+
+/// The shared lane of one route's bucket: it only ever holds (a spent bucket, a 429).
+fn route_lane(route: &str) -> Lane {
+    Lane {
+        key: format!("discord:{route}"),
+        every_ms: 0,
+        burst: 1,
+    }
 }
 
 impl Rest {
     /// `api_url` is Discord's origin (`https://discord.com`) or a stand-in's.
-    pub fn new(api_url: &str, token: &SecretString) -> anyhow::Result<Rest> {
+    pub fn new(api_url: &str, token: &SecretString, shared: Option<SharedPace>) -> anyhow::Result<Rest> {
         let client = reqwest::Client::builder()
             .timeout(TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
@@ -143,6 +168,7 @@ impl Rest {
                 NonZeroU32::new(GLOBAL_PER_SECOND).expect("a non-zero limit"),
             )),
             pacing: Mutex::new(Pacing::default()),
+            shared,
         })
     }
 
@@ -198,6 +224,9 @@ impl Rest {
             let wait = retry_after.unwrap_or(Duration::from_secs(1));
             self.lock().global_until = Some(Instant::now() + wait);
             tracing::warn!(?wait, "Discord's global rate limit was hit; all calls pause");
+            self.share_hold(global_lane(), wait);
+        } else if let (429, Some(wait)) = (status, retry_after) {
+            self.share_hold(route_lane(&route), wait);
         }
         Err(RestError::Api {
             status,
@@ -240,7 +269,19 @@ impl Rest {
             tokio::time::sleep(wait).await;
         }
         self.global.until_ready().await;
+        if let Some(shared) = &self.shared
+            && let Err(wait) = shared.wait(&[global_lane(), route_lane(route)], MAX_WAIT).await
+        {
+            return Err(RestError::Paused(wait, "Discord: rate limit bucket spent".into()));
+        }
         Ok(())
+    }
+
+    /// Tells the other instances to hold `lane` for `wait`.
+    fn share_hold(&self, lane: Lane, wait: Duration) {
+        if let Some(shared) = self.shared.clone() {
+            tokio::spawn(async move { shared.hold(&lane, wait).await });
+        }
     }
 
     /// Records what an answer's headers say about its bucket, and charges the
@@ -257,6 +298,9 @@ impl Rest {
             let now = Instant::now();
             let reset_at = now + Duration::from_secs_f64(reset_after.min(3600.0));
             p.buckets.insert(route.to_owned(), Bucket { remaining, reset_at });
+            if remaining == 0 {
+                self.share_hold(route_lane(route), reset_at - now);
+            }
             if p.buckets.len() > MAX_BUCKETS {
                 // Buckets past their reset tell nothing any more: forget them.
                 p.buckets.retain(|_, b| b.reset_at > now);
@@ -371,7 +415,7 @@ mod tests {
 
     #[test]
     fn spent_buckets_are_forgotten_once_past_their_reset() {
-        let rest = Rest::new("http://127.0.0.1:1", &SecretString::from("t")).unwrap();
+        let rest = Rest::new("http://127.0.0.1:1", &SecretString::from("t"), None).unwrap();
         let mut h = reqwest::header::HeaderMap::new();
         h.insert("x-ratelimit-remaining", "0".parse().unwrap());
         h.insert("x-ratelimit-reset-after", "0".parse().unwrap());

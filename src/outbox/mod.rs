@@ -12,6 +12,7 @@
 //! itself runs under a supervisor that restarts it if it panics; [`Health`] says
 //! whether it is running, for `/readyz`.
 
+pub mod pace;
 mod retry_after;
 mod widget;
 
@@ -341,6 +342,10 @@ impl Worker {
 
     /// Deletes delivered rows, and the ids of inbound events, older than the retention.
     async fn prune(&self) -> anyhow::Result<()> {
+        // Send-pace lanes idle for a day hold nothing any more.
+        let mut tx = self.inner.store.write().await?;
+        crate::store::pace::prune(tx.conn(), now_ms() - 86_400_000).await?;
+        tx.commit().await?;
         let Some(keep) = self.inner.settings.retention else {
             return Ok(());
         };

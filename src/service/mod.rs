@@ -125,6 +125,12 @@ impl Service {
         &self.inner.store
     }
 
+    /// The send pace shared by every instance on this database (PostgreSQL only), for
+    /// adapters' rate limits.
+    pub fn shared_pace(&self) -> Option<crate::outbox::pace::SharedPace> {
+        crate::outbox::pace::SharedPace::for_store(self.store())
+    }
+
     /// Whether the database answers (readiness).
     pub async fn ping(&self) -> bool {
         self.store().ping().await

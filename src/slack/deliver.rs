@@ -83,6 +83,19 @@ pub fn classify(e: &SlackClientError) -> Delivery {
     }
 }
 
+impl Slack {
+    /// Classifies a failed call of `method` (on `channel`, for posts); when Slack said
+    /// how long to wait, the call's lane is held that long for every later call, on
+    /// every instance, not only for this row.
+    fn refused(&self, method: &str, channel: Option<&str>, e: &SlackClientError) -> Delivery {
+        let delivery = classify(e);
+        if let Delivery::HoldBack(Some(wait), _) = &delivery {
+            self.hold(method, channel, *wait);
+        }
+        delivery
+    }
+}
+
 /// A row's failure, already classified.
 type Step<T> = Result<T, Delivery>;
 
@@ -178,7 +191,7 @@ impl Slack {
             .open_session(&token)
             .chat_post_message(&req)
             .await
-            .map_err(|e| classify(&e))?;
+            .map_err(|e| self.refused("chat.postMessage", Some(channel), &e))?;
         Ok(res.ts.0)
     }
 
@@ -194,7 +207,7 @@ impl Slack {
             .open_session(&token)
             .conversations_history(&req)
             .await
-            .map_err(|e| classify(&e))?;
+            .map_err(|e| self.refused("conversations.history", None, &e))?;
         Ok(res
             .messages
             .into_iter()
@@ -279,7 +292,7 @@ impl Slack {
             .http_session_api
             .http_get("conversations.replies", &params, None)
             .await
-            .map_err(|e| classify(&e))?;
+            .map_err(|e| self.refused("conversations.replies", None, &e))?;
         Ok(res
             .messages
             .into_iter()
@@ -347,7 +360,7 @@ impl Slack {
             .open_session(&token)
             .chat_update(&req)
             .await
-            .map_err(|e| classify(&e))?;
+            .map_err(|e| self.refused("chat.update", None, &e))?;
         Ok(())
     }
 
@@ -410,7 +423,7 @@ impl Slack {
                     session
                         .chat_get_permalink(&req)
                         .await
-                        .map_err(|e| classify(&e))?
+                        .map_err(|e| self.refused("chat.getPermalink", None, &e))?
                         .permalink
                         .to_string(),
                 )
@@ -422,7 +435,7 @@ impl Slack {
         let im = session
             .conversations_open(&open)
             .await
-            .map_err(|e| classify(&e))?
+            .map_err(|e| self.refused("conversations.open", None, &e))?
             .channel
             .id;
         let key = format!("dm:{row}");
@@ -465,7 +478,7 @@ impl Slack {
             .open_session(&token)
             .chat_post_ephemeral(&req)
             .await
-            .map_err(|e| classify(&e))?;
+            .map_err(|e| self.refused("chat.postEphemeral", None, &e))?;
         Ok(())
     }
 
@@ -480,7 +493,7 @@ impl Slack {
             .open_session(&token)
             .views_open(&req)
             .await
-            .map_err(|e| classify(&e))?;
+            .map_err(|e| self.refused("views.open", None, &e))?;
         Ok(())
     }
 
@@ -498,7 +511,7 @@ impl Slack {
         match client.open_session(&token).reactions_add(&req).await {
             Ok(_) => Ok(()),
             Err(SlackClientError::ApiError(a)) if a.code == "already_reacted" => Ok(()),
-            Err(e) => Err(classify(&e)),
+            Err(e) => Err(self.refused("reactions.add", None, &e)),
         }
     }
 

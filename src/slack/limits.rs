@@ -1,25 +1,47 @@
 //! Slack's published Web API rate limits, kept before Slack has to enforce them:
 //! `chat.postMessage` at about one message per second per channel (short bursts allowed),
 //! and every other method by its tier (Tier 3: 50 a minute, Tier 4: 100 a minute, per
-//! workspace). A delivery waits for its turn here; a 429 that still comes back is held
-//! back by the outbox as its `Retry-After` says.
+//! workspace). A delivery waits for its turn here; a 429 that still comes back holds
+//! its lane (the channel, or the method) as its `Retry-After` says, and the outbox holds
+//! back the row. With several instances on PostgreSQL each call also takes its slot in
+//! the shared pace (`outbox::pace`), so the instances keep the limits together.
 
+use crate::outbox::pace::{Lane, SharedPace};
 use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
 use std::collections::HashMap;
 use std::num::NonZeroU32;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 /// Posts a channel may take at once before the one-per-second pace applies.
 const CHANNEL_BURST: u32 = 20;
+const TIER3: [&str; 4] = [
+    "chat.update",
+    "reactions.add",
+    "conversations.open",
+    "conversations.history",
+];
+const TIER4: [&str; 5] = [
+    "chat.postEphemeral",
+    "chat.getPermalink",
+    "views.open",
+    "users.info",
+    "auth.test",
+];
 
 pub struct Limits {
     per_channel: DefaultKeyedRateLimiter<String>,
     per_method: HashMap<&'static str, DefaultDirectRateLimiter>,
+    /// Lanes a 429 holds, until when.
+    holds: Mutex<HashMap<String, Instant>>,
+    /// The pace shared with other instances (PostgreSQL only).
+    shared: Option<SharedPace>,
     /// When channels whose pace is back to full were last forgotten.
-    swept: std::sync::Mutex<std::time::Instant>,
+    swept: Mutex<Instant>,
 }
 
 /// How often channels at full pace are forgotten, so the map does not grow forever.
-const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+const SWEEP_EVERY: Duration = Duration::from_secs(60);
 
 fn per_minute(n: u32) -> Quota {
     Quota::per_minute(NonZeroU32::new(n).expect("a positive quota"))
@@ -27,24 +49,31 @@ fn per_minute(n: u32) -> Quota {
 
 impl Default for Limits {
     fn default() -> Self {
-        let tier3 = [
-            "chat.update",
-            "reactions.add",
-            "conversations.open",
-            "conversations.history",
-        ];
-        let tier4 = [
-            "chat.postEphemeral",
-            "chat.getPermalink",
-            "views.open",
-            "users.info",
-            "auth.test",
-        ];
+        Limits::new(None)
+    }
+}
+
+/// The lane a call of `method` (on `channel`, for posts) is paced in, if any.
+fn lane(method: &str, channel: Option<&str>) -> Option<Lane> {
+    let (key, every_ms, burst) = if method == "chat.postMessage" {
+        (format!("slack:post:{}", channel?), 1000, i64::from(CHANNEL_BURST))
+    } else if TIER3.contains(&method) {
+        (format!("slack:{method}"), 60_000 / 50, 50)
+    } else if TIER4.contains(&method) {
+        (format!("slack:{method}"), 60_000 / 100, 100)
+    } else {
+        return None;
+    };
+    Some(Lane { key, every_ms, burst })
+}
+
+impl Limits {
+    pub fn new(shared: Option<SharedPace>) -> Limits {
         let mut per_method = HashMap::new();
-        for m in tier3 {
+        for m in TIER3 {
             per_method.insert(m, RateLimiter::direct(per_minute(50)));
         }
-        for m in tier4 {
+        for m in TIER4 {
             per_method.insert(m, RateLimiter::direct(per_minute(100)));
         }
         let channel = Quota::per_second(NonZeroU32::new(1).expect("one"))
@@ -52,33 +81,70 @@ impl Default for Limits {
         Limits {
             per_channel: RateLimiter::keyed(channel),
             per_method,
-            swept: std::sync::Mutex::new(std::time::Instant::now()),
+            holds: Mutex::new(HashMap::new()),
+            shared,
+            swept: Mutex::new(Instant::now()),
         }
     }
-}
 
-impl Limits {
     /// Waits until `method` may be called (on `channel`, for posts).
     pub async fn wait(&self, method: &str, channel: Option<&str>) {
         self.sweep();
-        if method == "chat.postMessage" {
-            if let Some(channel) = channel {
+        let Some(lane) = lane(method, channel) else {
+            return;
+        };
+        let held = {
+            let holds = self.holds.lock().unwrap_or_else(|e| e.into_inner());
+            holds.get(&lane.key).copied()
+        };
+        if let Some(until) = held {
+            tokio::time::sleep_until(until.into()).await;
+        }
+        match channel {
+            Some(channel) if method == "chat.postMessage" => {
                 self.per_channel.until_key_ready(&channel.to_owned()).await;
             }
-        } else if let Some(limiter) = self.per_method.get(method) {
-            limiter.until_ready().await;
+            _ => {
+                if let Some(limiter) = self.per_method.get(method) {
+                    limiter.until_ready().await;
+                }
+            }
+        }
+        if let Some(shared) = &self.shared {
+            // Posts wait their turn however long the queue: their order is kept.
+            let _ = shared.wait(std::slice::from_ref(&lane), Duration::MAX).await;
         }
     }
-}
 
-impl Limits {
-    /// Forgets channels whose pace is back to full, once a minute.
+    /// Holds calls of `method` (on `channel`, for posts) for `wait`, here and, when
+    /// shared, on every instance.
+    pub fn hold(&self, method: &str, channel: Option<&str>, wait: Duration) {
+        let Some(lane) = lane(method, channel) else {
+            return;
+        };
+        let until = Instant::now() + wait;
+        {
+            let mut holds = self.holds.lock().unwrap_or_else(|e| e.into_inner());
+            let held = holds.entry(lane.key.clone()).or_insert(until);
+            *held = (*held).max(until);
+        }
+        if let Some(shared) = self.shared.clone() {
+            tokio::spawn(async move { shared.hold(&lane, wait).await });
+        }
+    }
+
+    /// Forgets channels whose pace is back to full, and holds that ended, once a minute.
     fn sweep(&self) {
         let mut swept = self.swept.lock().unwrap_or_else(|e| e.into_inner());
         if swept.elapsed() >= SWEEP_EVERY {
-            *swept = std::time::Instant::now();
+            *swept = Instant::now();
             self.per_channel.retain_recent();
             self.per_channel.shrink_to_fit();
+            let now = Instant::now();
+            self.holds
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .retain(|_, until| *until > now);
         }
     }
 
@@ -95,11 +161,11 @@ mod tests {
     #[tokio::test]
     async fn a_burst_of_posts_goes_at_once_and_the_next_waits_its_turn() {
         let limits = Limits::default();
-        let started = std::time::Instant::now();
+        let started = Instant::now();
         for _ in 0..CHANNEL_BURST {
             limits.wait("chat.postMessage", Some("C1")).await;
         }
-        assert!(started.elapsed() < std::time::Duration::from_millis(500));
+        assert!(started.elapsed() < Duration::from_millis(500));
         // Another channel is not held back by the first one's burst.
         limits.wait("chat.postMessage", Some("C2")).await;
         assert!(
@@ -107,5 +173,17 @@ mod tests {
             "C1 must now wait"
         );
         assert!(limits.per_method["chat.update"].check().is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_hold_holds_its_lane_only() {
+        let limits = Limits::default();
+        let hold = Duration::from_millis(300);
+        limits.hold("chat.postMessage", Some("C1"), hold);
+        let started = Instant::now();
+        limits.wait("chat.postMessage", Some("C2")).await;
+        assert!(started.elapsed() < hold, "another channel goes at once");
+        limits.wait("chat.postMessage", Some("C1")).await;
+        assert!(started.elapsed() >= hold, "the held channel waits");
     }
 }

@@ -185,6 +185,7 @@ impl Slack {
             .build();
         let client =
             SlackClient::new(SlackClientHyperConnector::with_connector(https).with_slack_api_url(&settings.api_url));
+        let limits = limits::Limits::new(service.shared_pace());
         Ok(Slack {
             inner: Arc::new(Inner {
                 service,
@@ -194,7 +195,7 @@ impl Slack {
                 default_channel: settings.default_channel.clone(),
                 admins: settings.admins.clone(),
                 bot_user: tokio::sync::OnceCell::new(),
-                limits: limits::Limits::default(),
+                limits,
             }),
         })
     }
@@ -215,6 +216,11 @@ impl Slack {
     /// Waits until Slack's rate limits allow a call of `method` (on `channel`, for posts).
     pub(crate) async fn pace(&self, method: &str, channel: Option<&str>) {
         self.inner.limits.wait(method, channel).await;
+    }
+
+    /// Holds calls of `method` (on `channel`, for posts) for `wait`, as a 429 asked.
+    pub(crate) fn hold(&self, method: &str, channel: Option<&str>, wait: std::time::Duration) {
+        self.inner.limits.hold(method, channel, wait);
     }
 
     pub fn signing_secret(&self) -> &SecretString {

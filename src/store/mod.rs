@@ -14,6 +14,7 @@ pub mod inbound;
 pub mod link_codes;
 pub mod operators;
 pub mod outbox;
+pub mod pace;
 pub mod refs;
 pub mod teams;
 pub mod tokens;

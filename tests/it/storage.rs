@@ -1,12 +1,13 @@
 //! The storage contract, run on both backends: the version check, inbound idempotency,
 //! and the outbox's claims (head of each ordering key only, disjoint between workers,
-//! leases that expire after a crash).
+//! leases that expire after a crash), and the send pace instances share.
 
 use crate::helpers::*;
 use crate::on_both_databases;
 use handoff_bridge::engine::{Assignment, Status, WorkspaceId};
 use handoff_bridge::store::conversations::{self as convs, NewConversation};
 use handoff_bridge::store::outbox::{self, NewRow};
+use handoff_bridge::store::pace::{self, Lane};
 use handoff_bridge::store::{Backend, Store, inbound, now_ms, widgets};
 use serde_json::json;
 
@@ -25,6 +26,36 @@ fn row(key: &str, n: i64) -> NewRow {
 }
 
 on_both_databases! {
+    async fn two_instances_reserving_at_once_share_one_pace_and_one_hold(db) {
+        // Two stores on one database, as two instances have.
+        let (a, b) = (store(&db).await, store(&db).await);
+        let lane = Lane { key: "slack:post:C1".into(), every_ms: 1000, burst: 20 };
+        let now = 1_000_000;
+        let reserve = |s: Store| {
+            let lane = lane.clone();
+            async move {
+                let mut conn = s.read().await.unwrap();
+                pace::reserve(&mut conn, &[lane], now).await.unwrap()
+            }
+        };
+        let calls = (0..30).map(|n| reserve(if n % 2 == 0 { a.clone() } else { b.clone() }));
+        let mut waits = futures_util::future::join_all(calls).await;
+        waits.sort();
+        let want: Vec<i64> = std::iter::repeat_n(0, 20).chain((1..=10).map(|n| n * 1000)).collect();
+        assert_eq!(waits, want, "the burst once between them, then one a second");
+
+        // A Retry-After seen by one holds the lane for the other, even for a slot it
+        // reserved before the hold.
+        let other = Lane { key: "slack:chat.update".into(), every_ms: 1200, burst: 50 };
+        let mut conn_b = b.read().await.unwrap();
+        assert_eq!(pace::reserve(&mut conn_b, std::slice::from_ref(&other), now).await.unwrap(), 0);
+        let mut conn_a = a.read().await.unwrap();
+        pace::hold(&mut conn_a, &other, now + 5000).await.unwrap();
+        assert_eq!(pace::held(&mut conn_b, std::slice::from_ref(&other), now).await.unwrap(), 5000);
+        assert_eq!(pace::reserve(&mut conn_b, std::slice::from_ref(&other), now).await.unwrap(), 5000);
+        assert_eq!(pace::held(&mut conn_b, std::slice::from_ref(&other), now + 6000).await.unwrap(), 0);
+    }
+
     async fn a_write_with_an_old_version_changes_nothing(db) {
         let store = store(&db).await;
         let mut tx = store.write().await.unwrap();

@@ -2,7 +2,7 @@
 //! algorithm: each lane keeps the theoretical arrival time (`tat`) of its next call.
 //! Reserving a slot moves it on by the lane's interval in one upsert, so instances that
 //! reserve at once get distinct, evenly spaced slots, with the lane's burst allowed up
-//! front. A hold (a platform's `Retry-After`) pushes the lane's `tat` past its end.
+//! front. A hold (a platform's `Retry-After`) keeps every call on the lane until its end.
 
 use sqlx::AnyConnection;
 
@@ -58,16 +58,15 @@ pub async fn held(conn: &mut AnyConnection, lanes: &[Lane], now: i64) -> Result<
     Ok(wait.max(0))
 }
 
-/// Holds a lane until `until` (epoch ms): no call before, and the next slots after it.
+/// Holds a lane until `until` (epoch ms): no call before. Its slots are not touched,
+/// so what is left of its burst is there when the hold ends.
 pub async fn hold(conn: &mut AnyConnection, lane: &Lane, until: i64) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "insert into send_pace (lane, tat, held_until) values ($1, $2, $3) on conflict (lane) do update \
-         set tat = case when send_pace.tat > excluded.tat then send_pace.tat else excluded.tat end, \
-         held_until = case when send_pace.held_until > excluded.held_until \
+        "insert into send_pace (lane, tat, held_until) values ($1, 0, $2) on conflict (lane) do update \
+         set held_until = case when send_pace.held_until > excluded.held_until \
          then send_pace.held_until else excluded.held_until end",
     )
     .bind(&lane.key)
-    .bind(until + lane.tolerance())
     .bind(until)
     .execute(conn)
     .await?;

@@ -147,6 +147,14 @@ pub(super) fn discord(l: &mut Loader<'_>, file: FilePlatform) -> Option<DiscordS
     let app = l.plain(DISCORD_APPLICATION_ID.var, file.application_id);
     let api_url = l.url("HANDOFF_DISCORD_API_URL", file.api_url);
     let default_channel = l.plain("HANDOFF_DISCORD_DEFAULT_CHANNEL", file.default_channel);
+    let shards = l.number::<u32>("HANDOFF_DISCORD_SHARDS", None).unwrap_or(1);
+    if !(1..=MAX_SHARDS).contains(&shards) {
+        l.problem(
+            "HANDOFF_DISCORD_SHARDS",
+            format!("{shards} is not between 1 and {MAX_SHARDS}"),
+            "leave it unset (1 shard) unless Discord asks for more (bots in over 2,500 servers)",
+        );
+    }
     let (bot_token, app) = together(l, (DISCORD_BOT_TOKEN, token), (DISCORD_APPLICATION_ID, app))?;
     let Ok(application_id) = app.parse::<u64>() else {
         l.problem(
@@ -185,8 +193,12 @@ pub(super) fn discord(l: &mut Loader<'_>, file: FilePlatform) -> Option<DiscordS
         api_url: api_url.unwrap_or_else(|| DEFAULT_DISCORD_API_URL.into()),
         default_channel,
         admins: file.admins,
+        shards: shards.clamp(1, MAX_SHARDS),
     })
 }
+
+/// The most gateway shards the bridge runs.
+const MAX_SHARDS: u32 = 1024;
 
 pub(super) fn log_format(l: &mut Loader<'_>, file: Option<String>) -> LogFormat {
     match l.plain("HANDOFF_LOG_FORMAT", file).as_deref() {

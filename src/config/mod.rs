@@ -76,6 +76,9 @@ pub struct DiscordSettings {
     pub default_channel: Option<String>,
     /// Discord user ids that are admins besides members with Manage Server.
     pub admins: Vec<String>,
+    /// Gateway shards (`HANDOFF_DISCORD_SHARDS`, 1 by default). With several instances
+    /// on PostgreSQL each shard is held by one instance at a time.
+    pub shards: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,6 +4,7 @@
 //! messages after the last one it took in are fetched and taken in the same way, so a
 //! reply written while the bridge was down is not lost. serenity resumes a dropped
 //! session by itself; a client that stops is restarted with backoff until shutdown.
+//! Each shard is connected by one instance at a time (`Service::try_own`).
 //!
 //! serenity's HTTP client is used only to find the gateway: with its rate limiter off
 //! (the outbox paces calls), pointed at the configured API origin.
@@ -65,8 +66,76 @@ impl EventHandler for Handler {
     }
 }
 
-/// Holds the gateway connection until `stop` is cancelled.
+/// How often an instance that does not hold a shard asks again whether it is free.
+const STANDBY_POLL: Duration = Duration::from_secs(2);
+
+/// Runs the gateway's shards until `stop` is cancelled, each in a task of its own.
+/// A shard is connected only while this instance owns it: with several instances on
+/// PostgreSQL one holds each shard, and another takes it over when that one stops or
+/// dies; the others stand by.
 pub async fn run(discord: Discord, stop: CancellationToken) {
+    let total = discord.settings().shards;
+    let mut shards = tokio::task::JoinSet::new();
+    for shard in 0..total {
+        shards.spawn(hold_shard(discord.clone(), shard, total, stop.clone()));
+    }
+    while shards.join_next().await.is_some() {}
+}
+
+/// Owns shard `shard` of `total` when it is free, and connects it while owned.
+async fn hold_shard(discord: Discord, shard: u32, total: u32, stop: CancellationToken) {
+    let name = format!("discord-shard:{}:{shard}/{total}", discord.application_id());
+    loop {
+        let owned = tokio::select! {
+            o = discord.service().try_own(&name) => o,
+            _ = stop.cancelled() => return,
+        };
+        let mut owned = match owned {
+            Ok(Some(owned)) => owned,
+            Ok(None) => {
+                tracing::debug!(shard, "another instance holds this Discord shard; standing by");
+                if wait(&stop, STANDBY_POLL).await {
+                    return;
+                }
+                continue;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, shard, "cannot tell who holds this Discord shard; asking again");
+                if wait(&stop, STANDBY_POLL).await {
+                    return;
+                }
+                continue;
+            }
+        };
+        tracing::info!(shard, total, "this instance holds the Discord gateway shard");
+        let shard_stop = stop.child_token();
+        let connected = connect(discord.clone(), shard, total, shard_stop.clone());
+        tokio::pin!(connected);
+        tokio::select! {
+            _ = &mut connected => {}
+            _ = owned.lost() => {
+                shard_stop.cancel();
+                connected.await;
+            }
+        }
+        owned.release().await;
+        if stop.is_cancelled() {
+            return;
+        }
+    }
+}
+
+/// Waits `d`; `true` if stopped meanwhile.
+async fn wait(stop: &CancellationToken, d: Duration) -> bool {
+    tokio::select! {
+        _ = tokio::time::sleep(d) => false,
+        _ = stop.cancelled() => true,
+    }
+}
+
+/// Holds shard `shard` of `total` connected until `stop` is cancelled, reconnecting
+/// with backoff.
+async fn connect(discord: Discord, shard: u32, total: u32, stop: CancellationToken) {
     let mut delay = Duration::from_secs(1);
     loop {
         let token = discord.settings().bot_token.expose_secret().to_owned();
@@ -94,7 +163,7 @@ pub async fn run(discord: Discord, stop: CancellationToken) {
         };
         let shards = client.shard_manager.clone();
         tokio::select! {
-            ended = client.start() => {
+            ended = client.start_shard(shard, total) => {
                 match ended {
                     Ok(()) => tracing::warn!("the Discord gateway connection ended; reconnecting"),
                     Err(e) => tracing::error!(error = %e, "the Discord gateway connection failed; reconnecting"),

@@ -184,6 +184,60 @@ impl Store {
     }
 }
 
+/// A PostgreSQL session-level advisory lock, held on a connection of its own for as
+/// long as this lives (see [`Store::try_hold`]). When the process dies, its connection
+/// closes and the lock goes with it.
+pub struct Held {
+    conn: AnyConnection,
+    key: i64,
+}
+
+impl Held {
+    /// Whether the lock's connection still answers (if not, another instance may hold it).
+    pub async fn alive(&mut self) -> bool {
+        sqlx::query("select 1").execute(&mut self.conn).await.is_ok()
+    }
+
+    /// Gives the lock up.
+    pub async fn release(mut self) {
+        let _ = sqlx::query("select pg_advisory_unlock($1)")
+            .bind(self.key)
+            .execute(&mut self.conn)
+            .await;
+        let _ = sqlx::Connection::close(self.conn).await;
+    }
+}
+
+/// A lock key for a name: FNV-1a, stable across builds and instances.
+fn lock_key(name: &str) -> i64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in name.bytes() {
+        hash ^= u64::from(b);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash as i64
+}
+
+impl Store {
+    /// On PostgreSQL, takes the advisory lock named `name` if no other session holds it:
+    /// `None` when another does. On SQLite (one instance) there is nothing to share:
+    /// `Err` is never returned for that, callers check [`Store::backend`] first.
+    pub async fn try_hold(&self, name: &str) -> Result<Option<Held>, sqlx::Error> {
+        let key = lock_key(name);
+        let mut conn = self.pool.acquire().await?.detach();
+        let got: bool = sqlx::query_scalar("select pg_try_advisory_lock($1)")
+            .bind(key)
+            .fetch_one(&mut conn)
+            .await?;
+        if got {
+            Ok(Some(Held { conn, key }))
+        } else {
+            let _ = sqlx::Connection::close(conn).await;
+            Ok(None)
+        }
+    }
+}
+
 /// Whether a database error is a unique-constraint violation (mapped to 409 at the edge).
 pub fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())

@@ -542,3 +542,45 @@ on_both_databases! {
         s.discord.take_calls();
     }
 }
+
+/// Several instances on one PostgreSQL hold the gateway one at a time (SQLite allows one
+/// instance: see `review::a_second_instance_on_one_sqlite_file_is_refused`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[cfg_attr(not(test_database_url), ignore = "PostgreSQL: set TEST_DATABASE_URL")]
+async fn one_instance_at_a_time_holds_the_gateway_and_another_takes_over_when_it_stops() {
+    let db = Db::postgres().await;
+    let a = DiscordApp::spawn(&db).await;
+    let env = discord_env(&a.discord);
+    let mut extra: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    extra.push(("HANDOFF_DISCORD_SHARDS", "1"));
+    let b = TestApp::launch(&db, &extra, Some(SEED)).await;
+
+    // Work goes on with both up: a moderator's message is taken in once.
+    let thread = a.handoff("c1").await;
+    let first = a.say(thread, ADA, "hello from A's time").await;
+    a.taken_in(first).await;
+    let g = a.discord.gateway();
+    assert_eq!(
+        (g.identifies, g.overlaps),
+        (1, 0),
+        "the second instance stood by: {g:?}"
+    );
+
+    // The holder stops: the other takes the shard over and takes messages in.
+    let discord = a.discord.clone();
+    a.app.stop().await;
+    assert!(
+        discord
+            .wait_for_gateway(DEADLINE, |g| g.identifies == 2 && g.connected)
+            .await,
+        "the standing-by instance connected: {:?}",
+        discord.gateway()
+    );
+    assert_eq!(discord.gateway().overlaps, 0);
+    let id = discord.user_message(thread, ADA, "hello from B's time");
+    let sql = format!("select count(*) from inbound_events where source = 'discord' and event_id = 'message:{id}'");
+    eventually("the message to be taken in by the instance that took over", || async {
+        (b.count(&sql).await == 1).then_some(())
+    })
+    .await;
+}

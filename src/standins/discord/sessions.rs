@@ -60,6 +60,10 @@ pub struct GatewayStats {
     pub replayed: u64,
     /// Dispatches numbered for a session (delivered, or waiting for a RESUME).
     pub dispatched: u64,
+    /// IDENTIFYs that came while another session was connected: two clients for one
+    /// shard, which on Discord would each take the shard's events (or take them from
+    /// each other).
+    pub overlaps: u64,
 }
 
 struct Conn {
@@ -219,6 +223,9 @@ impl World {
     /// ends), answered with READY.
     pub(super) fn identify(&mut self, conn: u64, intents: u64, shard: Value) {
         let id = hex::encode(rand::random::<[u8; 16]>());
+        if self.gateway.sessions.values().any(|s| s.conn.is_some()) {
+            self.gateway.stats.overlaps += 1;
+        }
         for old in std::mem::take(&mut self.gateway.sessions).into_values() {
             if let Some(c) = old.conn.and_then(|c| self.gateway.conns.get_mut(&c)) {
                 c.session = None;

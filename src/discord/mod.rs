@@ -169,7 +169,7 @@ struct Inner {
 
 impl Discord {
     pub fn new(service: Service, settings: &DiscordSettings) -> anyhow::Result<Discord> {
-        let shared = service.shared_pace();
+        let shared = Some(service.shared_pace()).filter(|s| s.reserves());
         let rest = rest::Rest::new(&settings.api_url, &settings.bot_token, shared)?;
         Ok(Discord {
             inner: Arc::new(Inner {

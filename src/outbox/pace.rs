@@ -1,9 +1,11 @@
-//! Platform rate limits kept by all instances together. One instance paces its calls in
-//! memory (each adapter's own limiter); several instances on one PostgreSQL would each
-//! keep the limit and together send twice it. So on PostgreSQL every call also reserves
-//! its slot in the database (`store::pace`), and a platform's `Retry-After` holds the
-//! lane there for every instance. A database error never stops a delivery: the call
-//! goes by the in-memory pace alone, and the error is logged.
+//! Platform rate limits kept by all instances together, and across restarts. One
+//! instance paces its calls in memory (each adapter's own limiter); several instances on
+//! one PostgreSQL would each keep the limit and together send twice it. So on PostgreSQL
+//! every call also reserves its slot in the database (`store::pace`). A platform's
+//! `Retry-After` holds its lane in the database on either backend, so every instance
+//! keeps it, and so does an instance started again after a crash. A database error
+//! never stops a delivery: the call goes by the in-memory pace alone, and the error is
+//! logged.
 
 use crate::store::pace;
 use crate::store::{Backend, Store, now_ms};
@@ -11,16 +13,41 @@ use std::time::Duration;
 
 pub use crate::store::pace::Lane;
 
-/// The shared pace, present only where several instances can share a database.
+/// The pace kept in the database.
 #[derive(Clone)]
 pub struct SharedPace {
     store: Store,
 }
 
 impl SharedPace {
-    /// `Some` on PostgreSQL; on SQLite one instance serves and its in-memory pace is exact.
-    pub fn for_store(store: &Store) -> Option<SharedPace> {
-        (store.backend() == Backend::Postgres).then(|| SharedPace { store: store.clone() })
+    pub fn for_store(store: &Store) -> SharedPace {
+        SharedPace { store: store.clone() }
+    }
+
+    /// Whether calls reserve their slots here: on PostgreSQL, where several instances
+    /// serve. On SQLite one instance serves and its in-memory pace is exact.
+    pub fn reserves(&self) -> bool {
+        self.store.backend() == Backend::Postgres
+    }
+
+    /// The lanes held now, with how long each still is (read at start-up: holds outlive
+    /// a crash).
+    pub async fn holds(&self) -> Vec<(String, Duration)> {
+        let now = now_ms();
+        let held = async {
+            let mut conn = self.store.read().await?;
+            pace::holds(&mut conn, now).await
+        };
+        match held.await {
+            Ok(rows) => rows
+                .into_iter()
+                .map(|(lane, until)| (lane, Duration::from_millis((until - now).max(0) as u64)))
+                .collect(),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read the rate-limit holds");
+                Vec::new()
+            }
+        }
     }
 
     /// Reserves a slot on every lane and waits until all are due and none is held

@@ -127,9 +127,8 @@ impl Service {
         &self.inner.store
     }
 
-    /// The send pace shared by every instance on this database (PostgreSQL only), for
-    /// adapters' rate limits.
-    pub fn shared_pace(&self) -> Option<crate::outbox::pace::SharedPace> {
+    /// The send pace kept in the database, for adapters' rate limits.
+    pub fn shared_pace(&self) -> crate::outbox::pace::SharedPace {
         crate::outbox::pace::SharedPace::for_store(self.store())
     }
 

@@ -3,8 +3,10 @@
 //! and every other method by its tier (Tier 3: 50 a minute, Tier 4: 100 a minute, per
 //! workspace). A delivery waits for its turn here; a 429 that still comes back holds
 //! its lane (the channel, or the method) as its `Retry-After` says, and the outbox holds
-//! back the row. With several instances on PostgreSQL each call also takes its slot in
-//! the shared pace (`outbox::pace`), so the instances keep the limits together.
+//! back the row; the hold is kept in the database too, for the other instances and for
+//! this one after a restart. With several instances on PostgreSQL each call also takes
+//! its slot in the shared pace (`outbox::pace`), so the instances keep the limits
+//! together.
 
 use crate::outbox::pace::{Lane, SharedPace};
 use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
@@ -15,11 +17,12 @@ use std::time::{Duration, Instant};
 
 /// Posts a channel may take at once before the one-per-second pace applies.
 const CHANNEL_BURST: u32 = 20;
-const TIER3: [&str; 4] = [
+const TIER3: [&str; 5] = [
     "chat.update",
     "reactions.add",
     "conversations.open",
     "conversations.history",
+    "conversations.replies",
 ];
 const TIER4: [&str; 5] = [
     "chat.postEphemeral",
@@ -34,8 +37,10 @@ pub struct Limits {
     per_method: HashMap<&'static str, DefaultDirectRateLimiter>,
     /// Lanes a 429 holds, until when.
     holds: Mutex<HashMap<String, Instant>>,
-    /// The pace shared with other instances (PostgreSQL only).
+    /// The pace kept in the database (slots shared on PostgreSQL; holds on both).
     shared: Option<SharedPace>,
+    /// Whether the holds in the database were read (once, at the first call).
+    loaded: tokio::sync::OnceCell<()>,
     /// When channels whose pace is back to full were last forgotten.
     swept: Mutex<Instant>,
 }
@@ -83,6 +88,7 @@ impl Limits {
             per_method,
             holds: Mutex::new(HashMap::new()),
             shared,
+            loaded: tokio::sync::OnceCell::new(),
             swept: Mutex::new(Instant::now()),
         }
     }
@@ -93,13 +99,8 @@ impl Limits {
         let Some(lane) = lane(method, channel) else {
             return;
         };
-        let held = {
-            let holds = self.holds.lock().unwrap_or_else(|e| e.into_inner());
-            holds.get(&lane.key).copied()
-        };
-        if let Some(until) = held {
-            tokio::time::sleep_until(until.into()).await;
-        }
+        self.load_holds().await;
+        self.wait_out_hold(&lane.key).await;
         match channel {
             Some(channel) if method == "chat.postMessage" => {
                 self.per_channel.until_key_ready(&channel.to_owned()).await;
@@ -110,9 +111,45 @@ impl Limits {
                 }
             }
         }
-        if let Some(shared) = &self.shared {
+        // A hold that came while this call waited its turn holds it too.
+        self.wait_out_hold(&lane.key).await;
+        if let Some(shared) = self.shared.as_ref().filter(|s| s.reserves()) {
             // Posts wait their turn however long the queue: their order is kept.
             let _ = shared.wait(std::slice::from_ref(&lane), Duration::MAX).await;
+        }
+    }
+
+    /// Takes in the holds a crash left in the database (once).
+    async fn load_holds(&self) {
+        let Some(shared) = &self.shared else {
+            return;
+        };
+        self.loaded
+            .get_or_init(|| async {
+                let now = Instant::now();
+                let mut holds = Vec::new();
+                for (key, left) in shared.holds().await {
+                    if let Some(key) = key.strip_prefix("slack:") {
+                        holds.push((format!("slack:{key}"), now + left));
+                    }
+                }
+                let mut map = self.holds.lock().unwrap_or_else(|e| e.into_inner());
+                for (key, until) in holds {
+                    let held = map.entry(key).or_insert(until);
+                    *held = (*held).max(until);
+                }
+            })
+            .await;
+    }
+
+    /// Waits until the lane `key` is not held here.
+    async fn wait_out_hold(&self, key: &str) {
+        let held = {
+            let holds = self.holds.lock().unwrap_or_else(|e| e.into_inner());
+            holds.get(key).copied()
+        };
+        if let Some(until) = held {
+            tokio::time::sleep_until(until.into()).await;
         }
     }
 

@@ -4,6 +4,7 @@
 //! platform, and a sender of its signed events). What they share lives here: serving on
 //! 127.0.0.1 until the last handle goes, and holding "hung" calls until they are let go.
 
+pub mod chaos;
 pub mod discord;
 pub mod slack;
 pub mod widget;

@@ -73,6 +73,14 @@ pub async fn hold(conn: &mut AnyConnection, lane: &Lane, until: i64) -> Result<(
     Ok(())
 }
 
+/// The lanes held past `now`, with until when (epoch ms).
+pub async fn holds(conn: &mut AnyConnection, now: i64) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    sqlx::query_as("select lane, held_until from send_pace where held_until > $1")
+        .bind(now)
+        .fetch_all(conn)
+        .await
+}
+
 /// Forgets lanes idle since before `before`.
 pub async fn prune(conn: &mut AnyConnection, before: i64) -> Result<u64, sqlx::Error> {
     let res = sqlx::query("delete from send_pace where tat < $1 and held_until < $1")

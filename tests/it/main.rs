@@ -8,6 +8,7 @@ mod slack_helpers;
 
 mod api;
 mod both_platforms;
+mod chaos;
 mod claims;
 mod cli;
 mod discord;

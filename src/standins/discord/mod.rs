@@ -315,6 +315,23 @@ impl DiscordStandIn {
         self.shared.hangs.release();
     }
 
+    /// Random faults for every call without a queued one (`None`: none).
+    pub fn set_chaos(&self, chaos: Option<crate::standins::chaos::Chaos>) {
+        self.shared.lock().chaos = chaos;
+    }
+
+    /// The calls that came inside a 429's `Retry-After`: lane, when the 429 was
+    /// answered, when the call came.
+    pub fn retry_after_ignored_on(&self) -> Vec<(String, std::time::Instant, std::time::Instant)> {
+        self.shared.lock().referee.ignored_on.clone()
+    }
+
+    /// 429s answered, and calls that came inside a 429's `Retry-After` on its lane.
+    pub fn retry_after_record(&self) -> (u64, u64) {
+        let w = self.shared.lock();
+        (w.referee.rate_limited, w.referee.ignored)
+    }
+
     fn push_faults(&self, route: &str, n: usize, fault: Fault) {
         let key = normalise_route(route);
         let mut w = self.shared.lock();

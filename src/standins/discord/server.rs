@@ -258,6 +258,8 @@ async fn run_call(
     let (status, response) = match arrival.fault {
         Some(Fault::RateLimited(secs)) => {
             retry_after = Some(secs);
+            w.referee
+                .answered_429(&super::state::lane(&call), std::time::Duration::from_secs_f64(secs));
             (429, rate_limited(secs))
         }
         Some(Fault::Status(s)) => (s, json!({"message": format!("{s}: injected"), "code": 0})),

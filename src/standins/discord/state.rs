@@ -168,6 +168,9 @@ pub(super) struct World {
     pub(super) next_seq: u64,
     pub(super) taken: usize,
     pub(super) faults: HashMap<String, VecDeque<Fault>>,
+    /// Random faults for calls without a queued one (a chaos run).
+    pub(super) chaos: Option<crate::standins::chaos::Chaos>,
+    pub(super) referee: crate::standins::chaos::Referee,
     pub(super) guilds: BTreeMap<u64, String>,
     pub(super) channels: BTreeMap<u64, Channel>,
     pub(super) users: BTreeMap<u64, User>,
@@ -241,12 +244,54 @@ impl Shared {
         let mut w = self.lock();
         let seq = w.next_seq;
         w.next_seq += 1;
-        let fault = w.faults.get_mut(&call.route).and_then(VecDeque::pop_front);
+        w.referee.arrive(&lane(call));
+        let fault = match w.faults.get_mut(&call.route).and_then(VecDeque::pop_front) {
+            Some(f) => Some(f),
+            None => w.chaos.as_ref().and_then(|c| chaos_fault(c, &call.route)),
+        };
         let hang = matches!(fault, Some(Fault::Hang)).then(|| {
             w.record(seq, call.clone());
             self.hangs.ticket()
         });
         Arrival { seq, fault, hang }
+    }
+}
+
+/// What one 429 holds: the route with its major parameter (the channel, guild or
+/// webhook id) kept, as Discord's buckets are.
+pub(super) fn lane(call: &DiscordCall) -> String {
+    let mut out = call.method.clone();
+    let mut previous = "";
+    for seg in call
+        .path
+        .split('?')
+        .next()
+        .unwrap_or_default()
+        .split('/')
+        .filter(|s| !s.is_empty())
+    {
+        out.push('/');
+        if matches!(previous, "channels" | "guilds" | "webhooks") || !seg.bytes().all(|b| b.is_ascii_digit()) {
+            out.push_str(seg);
+        } else {
+            out.push_str(":id");
+        }
+        previous = seg;
+    }
+    out
+}
+
+/// A chaos roll as a fault; finding the gateway is left alone.
+fn chaos_fault(chaos: &crate::standins::chaos::Chaos, route: &str) -> Option<Fault> {
+    use crate::standins::chaos::Roll;
+    if route.starts_with("GET /gateway") {
+        return None;
+    }
+    match chaos.roll() {
+        Roll::Normal => None,
+        Roll::ServerError => Some(Fault::Status(503)),
+        Roll::RateLimited(secs) => Some(Fault::RateLimited(secs as f64)),
+        Roll::Delayed(d) => Some(Fault::Delay(d)),
     }
 }
 
@@ -270,6 +315,8 @@ impl World {
             next_seq: 0,
             taken: 0,
             faults: HashMap::new(),
+            chaos: None,
+            referee: Default::default(),
             guilds: BTreeMap::new(),
             channels: BTreeMap::new(),
             users,

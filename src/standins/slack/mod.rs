@@ -266,6 +266,23 @@ impl SlackStandIn {
     // -----------------------------------------------------------------------------------
     // Faults
 
+    /// Random faults for every call without a queued one (`None`: none).
+    pub fn set_chaos(&self, chaos: Option<crate::standins::chaos::Chaos>) {
+        self.world().chaos = chaos;
+    }
+
+    /// The calls that came inside a 429's `Retry-After`: lane, when the 429 was
+    /// answered, when the call came.
+    pub fn retry_after_ignored_on(&self) -> Vec<(String, std::time::Instant, std::time::Instant)> {
+        self.world().referee.ignored_on.clone()
+    }
+
+    /// 429s answered, and calls that came inside a 429's `Retry-After` on its lane.
+    pub fn retry_after_record(&self) -> (u64, u64) {
+        let w = self.world();
+        (w.referee.rate_limited, w.referee.ignored)
+    }
+
     /// The next `n` calls of `method` get HTTP 429 with `Retry-After: retry_after_secs`
     /// and `{"ok":false,"error":"ratelimited"}`, and change nothing.
     pub fn rate_limit_next(&self, method: &str, n: usize, retry_after_secs: u64) {

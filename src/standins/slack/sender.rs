@@ -327,6 +327,22 @@ impl SlackSender {
         secret: &str,
         extra: &[(&str, String)],
     ) -> reqwest::Response {
+        self.try_send_signed(path, content_type, body, timestamp, secret, extra)
+            .await
+            .unwrap_or_else(|e| panic!("slack sender: POST {}{path} failed: {e}", self.base_url))
+    }
+
+    /// Like `send_signed`, but a bridge that cannot be reached is an `Err`, not a panic
+    /// (for a sender that retries elsewhere, as Slack does).
+    async fn try_send_signed(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: String,
+        timestamp: i64,
+        secret: &str,
+        extra: &[(&str, String)],
+    ) -> Result<reqwest::Response, reqwest::Error> {
         let url = format!("{}{path}", self.base_url);
         let mut req = self
             .http
@@ -337,10 +353,37 @@ impl SlackSender {
         for (k, v) in extra {
             req = req.header(*k, v);
         }
-        req.body(body)
-            .send()
+        req.body(body).send().await
+    }
+
+    /// [`Self::event`], with an unreachable bridge as an `Err`.
+    pub async fn try_event(&self, event_id: &str, event: Value) -> Result<reqwest::Response, reqwest::Error> {
+        let body = Self::event_envelope(event_id, event).to_string();
+        self.try_send_signed("/slack/events", "application/json", body, unix_now(), &self.secret, &[])
             .await
-            .unwrap_or_else(|e| panic!("slack sender: POST {url} failed: {e}"))
+    }
+
+    /// [`Self::block_action`], with an unreachable bridge as an `Err`.
+    pub async fn try_block_action(
+        &self,
+        user: &str,
+        channel: &str,
+        message_ts: &str,
+        message: Value,
+        action_id: &str,
+        value: &str,
+    ) -> Result<reqwest::Response, reqwest::Error> {
+        let payload = self.block_action_payload(user, channel, message_ts, message, action_id, value);
+        let body = form_encode(&[("payload", &payload.to_string())]);
+        self.try_send_signed(
+            "/slack/interactions",
+            "application/x-www-form-urlencoded",
+            body,
+            unix_now(),
+            &self.secret,
+            &[],
+        )
+        .await
     }
 
     /// A `message` event for `user`'s message `text` in the thread `thread_ts`, as Slack

@@ -175,6 +175,15 @@ async fn run_call(
         Some(Fault::LostResponse) => (504, json!({"ok": false, "error": "gateway_timeout", "lost": response})),
         _ => (status, response),
     };
+    if status == 429 {
+        let secs = retry_after
+            .as_ref()
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0);
+        w.referee
+            .answered_429(&super::state::lane(&call), std::time::Duration::from_secs(secs));
+    }
     call.status = status;
     call.response = response.clone();
     w.record(seq, call);

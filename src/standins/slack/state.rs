@@ -171,6 +171,32 @@ pub(super) struct World {
     pub(super) triggers_used: HashSet<String>,
     pub(super) hooks: HashMap<String, Hook>,
     pub(super) next_id: u64,
+    /// Random faults for calls without a queued one (a chaos run).
+    pub(super) chaos: Option<crate::standins::chaos::Chaos>,
+    pub(super) referee: crate::standins::chaos::Referee,
+}
+
+/// What one 429 holds: a channel's posts, or a method.
+pub(super) fn lane(call: &SlackCall) -> String {
+    if call.method == "chat.postMessage" {
+        format!("post:{}", call.args["channel"].as_str().unwrap_or_default())
+    } else {
+        call.method.clone()
+    }
+}
+
+/// A chaos roll as a fault; start-up and `response_url` calls are left alone.
+fn chaos_fault(chaos: &crate::standins::chaos::Chaos, method: &str) -> Option<Fault> {
+    use crate::standins::chaos::Roll;
+    if matches!(method, "auth.test" | "response_url") {
+        return None;
+    }
+    match chaos.roll() {
+        Roll::Normal => None,
+        Roll::ServerError => Some(Fault::Status(503)),
+        Roll::RateLimited(secs) => Some(Fault::RateLimited(HeaderValue::from(secs))),
+        Roll::Delayed(d) => Some(Fault::Delay(d)),
+    }
 }
 
 /// What the server's handlers and the handles share.
@@ -202,7 +228,11 @@ impl Shared {
         let mut w = self.lock();
         let seq = w.next_seq;
         w.next_seq += 1;
-        let fault = w.faults.get_mut(&call.method).and_then(VecDeque::pop_front);
+        w.referee.arrive(&lane(call));
+        let fault = match w.faults.get_mut(&call.method).and_then(VecDeque::pop_front) {
+            Some(f) => Some(f),
+            None => w.chaos.as_ref().and_then(|c| chaos_fault(c, &call.method)),
+        };
         let hang = matches!(fault, Some(Fault::Hang)).then(|| {
             w.record(seq, call.clone());
             self.hangs.ticket()
@@ -240,6 +270,8 @@ impl World {
             views: Vec::new(),
             triggers_used: HashSet::new(),
             hooks: HashMap::new(),
+            chaos: None,
+            referee: Default::default(),
             next_id: 0,
         }
     }

@@ -57,6 +57,20 @@ impl WidgetClient {
         self.send_raw(body, signature::unix_now(), &secret).await
     }
 
+    /// [`Self::send`], with an unreachable bridge as an `Err` (for a sender that retries
+    /// elsewhere).
+    pub async fn try_send(&self, event: &Value) -> Result<reqwest::Response, reqwest::Error> {
+        let body = serde_json::to_vec(event).expect("a JSON value serializes");
+        let sig = signature::sign(self.secret.as_bytes(), signature::unix_now(), &body);
+        self.http
+            .post(format!("{}/v1/widget/events", self.base_url))
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(signature::HEADER, sig)
+            .body(body)
+            .send()
+            .await
+    }
+
     /// Same, but with explicit raw body and signature timestamp (for stale/bad-signature tests).
     pub async fn send_raw(&self, body: Vec<u8>, signed_at: i64, secret: &str) -> reqwest::Response {
         let sig = signature::sign(secret.as_bytes(), signed_at, &body);

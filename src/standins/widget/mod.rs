@@ -78,6 +78,8 @@ struct Book {
     answered: HashMap<String, Value>,
     next_seq: u64,
     next_message: u64,
+    /// Random faults for requests without a queued one (a chaos run).
+    chaos: Option<crate::standins::chaos::Chaos>,
 }
 
 impl Book {
@@ -171,6 +173,11 @@ impl WidgetPlatform {
     /// Calls without a key are all kept.
     pub fn delivered(&self) -> Vec<RecordedCall> {
         delivered_of(&self.calls())
+    }
+
+    /// Random faults for every request without a queued one (`None`: none).
+    pub fn set_chaos(&self, chaos: Option<crate::standins::chaos::Chaos>) {
+        self.shared.lock().chaos = chaos;
     }
 
     /// The next `n` requests are answered with `status` (e.g. 500) and a JSON error body.
@@ -420,10 +427,27 @@ async fn handle(
                 answer: fault_answer(fault).expect("only a hang has no answer"),
                 delay: st.delay,
             },
-            None => Outcome::Answer {
-                answer: st.act(&req),
-                delay: st.delay,
-            },
+            None => {
+                use crate::standins::chaos::Roll;
+                match st.chaos.as_ref().map_or(Roll::Normal, |c| c.roll()) {
+                    Roll::ServerError => Outcome::Answer {
+                        answer: fault_answer(Fault::Status(503)).expect("a status fault answers"),
+                        delay: st.delay,
+                    },
+                    Roll::RateLimited(secs) => Outcome::Answer {
+                        answer: fault_answer(Fault::RateLimited(HeaderValue::from(secs))).expect("a 429 answers"),
+                        delay: st.delay,
+                    },
+                    Roll::Delayed(d) => Outcome::Answer {
+                        answer: st.act(&req),
+                        delay: st.delay + d,
+                    },
+                    Roll::Normal => Outcome::Answer {
+                        answer: st.act(&req),
+                        delay: st.delay,
+                    },
+                }
+            }
         };
         (seq, outcome)
     };

@@ -10,14 +10,14 @@
 //! - each conversation has at most one assignee, and its audit trail replays to it;
 //! - no call came inside a 429's `Retry-After`.
 //!
-//! The counts are printed. The suite runs it at a tenth of the full workload (30
-//! handoffs, 100 visitor messages, 50 clicks, 30 replies), beside every other test;
+//! The counts are printed. It runs alone (`cargo test --test it chaos -- --ignored
+//! --test-threads=1`, as `.ci/run` does after the suite), at a tenth of the full
+//! workload (30 handoffs, 100 visitor messages, 50 clicks, 30 replies);
 //! `HANDOFF_CHAOS_SCALE=1` runs the full 300 handoffs, 1,000 visitor messages, 500
-//! clicks and 300 replies (alone: `cargo test --test it chaos -- --test-threads=1`).
+//! clicks and 300 replies.
 
 use crate::discord_helpers::{self as dh, DISCORD_TOKEN, GUILD};
 use crate::helpers::*;
-use crate::on_both_databases;
 use crate::slack_helpers::{SLACK_SECRET, SLACK_TOKEN, buttons_of};
 use futures_util::StreamExt;
 use handoff_bridge::standins::chaos::Chaos;
@@ -427,8 +427,26 @@ struct Counts {
     clicks_again: AtomicUsize,
 }
 
-on_both_databases! {
-    async fn the_chaos_run_loses_nothing_duplicates_nothing_and_keeps_one_owner(db) {
+/// Run alone, after the rest of the suite (`.ci/run` does): beside every other test on
+/// two cores, processes starve and the run's deadlines measure the machine.
+mod the_chaos_run_loses_nothing_duplicates_nothing_and_keeps_one_owner {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    #[ignore = "the chaos run runs alone: cargo test --test it chaos -- --ignored --test-threads=1"]
+    async fn sqlite() {
+        run(Db::sqlite()).await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    #[ignore = "the chaos run runs alone: cargo test --test it chaos -- --ignored --test-threads=1"]
+    async fn postgres() {
+        run(Db::postgres().await).await
+    }
+}
+
+async fn run(db: Db) {
+    {
         let postgres = !db.url.starts_with("sqlite");
         let instances = if postgres { 3 } else { 1 };
         let s = Arc::new(scale());
@@ -454,12 +472,18 @@ on_both_databases! {
         env.insert("HANDOFF_SLACK_SIGNING_SECRET".into(), SLACK_SECRET.into());
         env.insert("HANDOFF_SLACK_API_URL".into(), slack.api_url());
         env.extend(dh::discord_env(&discord));
-        let config = std::env::temp_dir().join(format!("handoff-chaos-{}.toml", hex::encode(rand::random::<[u8; 4]>())));
+        let config =
+            std::env::temp_dir().join(format!("handoff-chaos-{}.toml", hex::encode(rand::random::<[u8; 4]>())));
         std::fs::write(&config, self::config(&s)).unwrap();
         env.insert("HANDOFF_CONFIG".into(), config.display().to_string());
 
         let fleet = Arc::new(Fleet::start(env, instances).await);
-        let w = Arc::new(World { slack, discord, widget, pool: db.pool().await });
+        let w = Arc::new(World {
+            slack,
+            discord,
+            widget,
+            pool: db.pool().await,
+        });
         // The faults start once everyone is up.
         w.slack.set_chaos(Some(Chaos::default()));
         w.discord.set_chaos(Some(Chaos::default()));
@@ -499,9 +523,13 @@ on_both_databases! {
         let replies: Vec<String> = (0..s.replies).map(reply_text).collect();
         within(RUN_DEADLINE, "every reply delivered and the outbox drained", || async {
             let open: i64 = sqlx::query_scalar("select count(*) from outbox where status in ('pending', 'inflight')")
-                .fetch_one(pool).await.unwrap();
+                .fetch_one(pool)
+                .await
+                .unwrap();
             let delivered = w.widget.delivered();
-            let all = replies.iter().all(|r| delivered.iter().any(|c| c.body["text"] == r.as_str()));
+            let all = replies
+                .iter()
+                .all(|r| delivered.iter().any(|c| c.body["text"] == r.as_str()));
             (open == 0 && all).then_some(())
         })
         .await;
@@ -511,12 +539,20 @@ on_both_databases! {
         let mut discord_roots = 0;
         for wd in 0..s.widgets {
             let convs = (0..s.handoffs).filter(|i| i % s.widgets == wd).count();
-            let roots = w.slack.messages(&slack_channel(wd)).into_iter()
-                .filter(|m| m.thread_ts.is_none() && m.user == SlackStandIn::BOT_USER).count();
+            let roots = w
+                .slack
+                .messages(&slack_channel(wd))
+                .into_iter()
+                .filter(|m| m.thread_ts.is_none() && m.user == SlackStandIn::BOT_USER)
+                .count();
             assert_eq!(roots, convs, "Slack roots in {}", slack_channel(wd));
             slack_roots += roots;
-            let posted: Vec<_> = w.discord.messages(discord_channel(wd)).into_iter()
-                .filter(|m| m.author_id == DiscordStandIn::BOT_USER_ID && m.webhook_id.is_none()).collect();
+            let posted: Vec<_> = w
+                .discord
+                .messages(discord_channel(wd))
+                .into_iter()
+                .filter(|m| m.author_id == DiscordStandIn::BOT_USER_ID && m.webhook_id.is_none())
+                .collect();
             let roots = posted.len();
             assert_eq!(roots, convs, "Discord roots in {}: {posted:#?}", discord_channel(wd));
             discord_roots += roots;
@@ -558,13 +594,18 @@ on_both_databases! {
             "select conversation_id, version, from_status, to_status, from_assignee, to_assignee \
              from assignment_events order by conversation_id, version",
         )
-        .fetch_all(pool).await.unwrap();
+        .fetch_all(pool)
+        .await
+        .unwrap();
         let mut audit_rows = 0;
         for i in 0..s.handoffs {
             let c = format!("c{i}");
             let (status, assignee, version): (String, Option<i64>, i64) =
                 sqlx::query_as("select status, assignee_id, version from conversations where id = $1")
-                    .bind(&c).fetch_one(pool).await.unwrap();
+                    .bind(&c)
+                    .fetch_one(pool)
+                    .await
+                    .unwrap();
             let mine: Vec<_> = rows.iter().filter(|r| r.0 == c).collect();
             // A conversation starts with the bot, unassigned, before version 1.
             let (mut st, mut who, mut v) = (Some("bot".to_owned()), None::<i64>, 0);
@@ -573,7 +614,11 @@ on_both_databases! {
                 assert_eq!((&r.2, r.4), (&st, who), "{c}: each change starts where the last ended");
                 (st, who, v) = (Some(r.3.clone()), r.5, r.1);
             }
-            assert_eq!((st.as_deref(), who, v), (Some(status.as_str()), assignee, version), "{c}: the trail replays to the final state");
+            assert_eq!(
+                (st.as_deref(), who, v),
+                (Some(status.as_str()), assignee, version),
+                "{c}: the trail replays to the final state"
+            );
             assert!(assignee.is_some(), "{c} has its one owner");
             audit_rows += mine.len();
         }
@@ -584,13 +629,21 @@ on_both_databases! {
         let after_a_kill = |(_, from, at): &(String, Instant, Instant)| kills.iter().any(|k| from <= k && k <= at);
         let ignored = |on: Vec<(String, Instant, Instant)>| -> (usize, Vec<String>) {
             let (lost, real): (Vec<_>, Vec<_>) = on.into_iter().partition(after_a_kill);
-            (lost.len(), real.into_iter().map(|(lane, from, at)| format!("{lane} {:?} after", at - from)).collect())
+            (
+                lost.len(),
+                real.into_iter()
+                    .map(|(lane, from, at)| format!("{lane} {:?} after", at - from))
+                    .collect(),
+            )
         };
         let (slack_429, _) = w.slack.retry_after_record();
         let (discord_429, _) = w.discord.retry_after_record();
         let (slack_lost, slack_ignored) = ignored(w.slack.retry_after_ignored_on());
         let (discord_lost, discord_ignored) = ignored(w.discord.retry_after_ignored_on());
-        let dead: i64 = sqlx::query_scalar("select count(*) from outbox where status = 'dead'").fetch_one(pool).await.unwrap();
+        let dead: i64 = sqlx::query_scalar("select count(*) from outbox where status = 'dead'")
+            .fetch_one(pool)
+            .await
+            .unwrap();
         println!(
             "chaos run on {} with {instances} instance(s), {:.0} s: {} SIGKILLs; {} handoffs, {} visitor messages, \
              {} clicks (+{} again after a lost one), {} replies; Slack: {slack_roots} threads, {slack_429} 429s, \
@@ -600,12 +653,23 @@ on_both_databases! {
             if postgres { "PostgreSQL" } else { "SQLite" },
             run_started.elapsed().as_secs_f64(),
             fleet.kills.load(Ordering::Relaxed),
-            s.handoffs, s.messages,
-            counts.clicks.load(Ordering::Relaxed), counts.clicks_again.load(Ordering::Relaxed),
-            s.replies, slack_ignored.len(), discord_ignored.len(), replies.len(),
+            s.handoffs,
+            s.messages,
+            counts.clicks.load(Ordering::Relaxed),
+            counts.clicks_again.load(Ordering::Relaxed),
+            s.replies,
+            slack_ignored.len(),
+            discord_ignored.len(),
+            replies.len(),
         );
-        assert!(slack_ignored.is_empty(), "Slack calls inside a Retry-After: {slack_ignored:?}");
-        assert!(discord_ignored.is_empty(), "Discord calls inside a Retry-After: {discord_ignored:?}");
+        assert!(
+            slack_ignored.is_empty(),
+            "Slack calls inside a Retry-After: {slack_ignored:?}"
+        );
+        assert!(
+            discord_ignored.is_empty(),
+            "Discord calls inside a Retry-After: {discord_ignored:?}"
+        );
         fleet.stop().await;
         println!("instance logs: {}", fleet.logs.display());
     }

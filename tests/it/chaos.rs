@@ -194,6 +194,20 @@ impl Fleet {
     }
 }
 
+impl Drop for Fleet {
+    /// A run that fails leaves no process behind.
+    fn drop(&mut self) {
+        for slot in &self.slots {
+            if let Ok(mut slot) = slot.try_lock()
+                && let Some((mut child, _)) = slot.take()
+            {
+                child.kill().ok();
+                child.wait().ok();
+            }
+        }
+    }
+}
+
 /// Sends something to a live instance until one accepts it (2xx), as Slack and the
 /// widget platform retry a request that failed; the same request each time.
 async fn until_accepted<F, Fut>(fleet: &Fleet, what: &str, send: F) -> usize

@@ -189,7 +189,7 @@ pub fn decide(conv: &Conversation, ctx: &Context<'_>, cmd: &Command) -> Result<D
         Command::HandOff => Ok(widget::hand_off(a)),
         Command::Close => Ok(widget::close(a)),
         Command::Claim { takeover } => claim::claim(a, ctx, *takeover),
-        Command::Reject => release::reject(a, ctx),
+        Command::Reject => release::reject(a, &conv.declined, ctx),
         Command::Unassign => release::unassign(a, ctx),
         Command::Transfer(target) => transfer::transfer(a, ctx, target),
         Command::Resolve(resolution) => resolve::resolve(a, ctx, resolution),

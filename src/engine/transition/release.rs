@@ -3,15 +3,18 @@
 
 use super::rules::{assign, assignee_or_manager, needs_operator, require_open};
 use super::{Change, Context, Decision, Outcome, Refusal, RouteScope};
+use crate::engine::OperatorId;
 use crate::engine::model::{Assignment, ChangeReason, Status};
 
 /// The clicker is recorded as declining it, so routing skips them for it. While
 /// unassigned that is all; their own conversation is unassigned and routed again (among
-/// its team's members if it has a team). Nobody can reject someone else's conversation.
-pub(super) fn reject(a: &Assignment, ctx: &Context<'_>) -> Result<Decision, Refusal> {
+/// its team's members if it has a team). Declining an unassigned conversation twice
+/// changes nothing. Nobody can reject someone else's conversation.
+pub(super) fn reject(a: &Assignment, declined: &[OperatorId], ctx: &Context<'_>) -> Result<Decision, Refusal> {
     let me = needs_operator(ctx.actor, "reject a conversation")?;
     require_open(a.status, "rejected")?;
     let change = match a.assignee {
+        None if declined.contains(&me) => return Ok(Decision::unchanged("you have already declined it")),
         None => Change::new(a.clone(), ChangeReason::Reject),
         Some(owner) if owner == me => Change {
             route: Some(a.team.map_or(RouteScope::Widget, RouteScope::Team)),

@@ -168,3 +168,20 @@ fn the_admin_token_cannot_claim_but_can_transfer() {
     let d = decide(&c, &ctx, &Command::Transfer(TransferTarget::Operator(OperatorId(4)))).unwrap();
     assert_eq!(d.change.unwrap().to.assignee, Some(OperatorId(4)));
 }
+
+#[test]
+fn declining_an_unassigned_conversation_twice_changes_nothing_the_second_time() {
+    let mut c = conv(Status::HandedOff, None);
+    let first = decide_as(&c, 1, Role::Agent, Command::Reject).unwrap();
+    assert_eq!(first.outcome, Outcome::Rejected);
+    assert_eq!(first.change.unwrap().decline, Some(OperatorId(1)));
+    c.declined.push(OperatorId(1));
+    let again = decide_as(&c, 1, Role::Agent, Command::Reject).unwrap();
+    assert_eq!(again.outcome, Outcome::Unchanged("you have already declined it"));
+    assert!(again.change.is_none());
+    // Someone else may still decline it.
+    assert_eq!(
+        decide_as(&c, 2, Role::Agent, Command::Reject).unwrap().outcome,
+        Outcome::Rejected
+    );
+}

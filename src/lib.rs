@@ -28,12 +28,14 @@
 //! - [`startup`] — builds the application and its adapter registry, binds the port, runs
 //!   until shutdown.
 //! - [`telemetry`] — logging setup.
+//! - [`fuzz_targets`] — the inbound parsers by front door, for the fuzz targets in `fuzz/`.
 //! - [`loadgen`] — `handoff-bridge bench`, the load generator behind `BENCHMARKS.md`.
 //! - [`standins`] — local stand-ins of the platforms, for tests, benchmarks and the sandbox.
 
 pub mod config;
 pub mod discord;
 pub mod engine;
+pub mod fuzz_targets;
 pub mod http;
 pub mod loadgen;
 pub mod outbox;

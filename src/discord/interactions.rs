@@ -22,6 +22,10 @@ use serenity::all::{
     CreateInteractionResponseMessage, Interaction, ModalInteraction, UserId,
 };
 
+/// The private answer to a button this bridge cannot read.
+const UNKNOWN_BUTTON: &str =
+    "That button is not one this bridge knows (it may be from an older message), so nothing was done.";
+
 /// One interaction being answered: where to send follow-ups, and who acted.
 pub(crate) struct Answering {
     pub token: String,
@@ -147,7 +151,11 @@ impl Discord {
             return self.takeover_and_send(&i.token, op, held).await;
         }
         let Some(custom) = render::parse_custom_id(custom_id) else {
-            return Ok(()); // not one of ours
+            // Only this application's components reach it: one it cannot read is from a
+            // message it no longer understands, or forged. Say so rather than fail.
+            self.respond(i.id.get(), &i.token, &ephemeral_message(UNKNOWN_BUTTON))
+                .await;
+            return Ok(());
         };
         let thread = i.message.id.to_string();
         let Some(conversation) = self.conversation_of(&custom, Some(thread.clone())).await? else {
@@ -256,7 +264,7 @@ impl Discord {
                 };
                 Command::Transfer(TransferTarget::Team(TeamId(team)))
             }
-            _ => return Ok(()),
+            _ => return self.follow_up(&a, UNKNOWN_BUTTON.into(), None).await,
         };
         let transfer = matches!(cmd, Command::Transfer(_)) && custom.verb != verb::HANDBACK;
         let result = self

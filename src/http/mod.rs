@@ -22,6 +22,8 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use tower_http::trace::TraceLayer;
 
+pub use conversations::{ClaimBody, ReplyBody, TransferBody};
+pub use directory::{PresenceBody, TeamBody, TokenBody};
 pub use openapi::ApiDoc;
 
 /// What every handler can reach.
@@ -44,6 +46,10 @@ pub struct AppState {
 /// The whole HTTP surface: the API's routes and each adapter's `platform_routes`.
 pub fn router(state: AppState, platform_routes: Vec<Router>, max_body_bytes: usize) -> Router {
     let mut app = Router::new().merge(health::router()).merge(openapi::router());
+    let off = Off {
+        widget: state.widget_secret.is_none(),
+        api: !state.api_enabled,
+    };
     if state.widget_secret.is_some() {
         app = app.merge(widget_events::router());
     }
@@ -58,7 +64,7 @@ pub fn router(state: AppState, platform_routes: Vec<Router>, max_body_bytes: usi
         app = app.merge(routes);
     }
     app.route_layer(axum::middleware::from_fn(track))
-        .fallback(not_found)
+        .fallback(move |uri| not_found(uri, off))
         .layer(axum::middleware::map_response(json_errors))
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(TraceLayer::new_for_http())
@@ -130,10 +136,17 @@ async fn json_errors(res: axum::response::Response) -> axum::response::Response 
     out
 }
 
-async fn not_found(uri: axum::http::Uri) -> crate::web::error::ApiError {
-    let hint = if uri.path().starts_with("/v1/widget") {
+/// Which parts of the surface are switched off, for the hint of a 404.
+#[derive(Clone, Copy)]
+struct Off {
+    widget: bool,
+    api: bool,
+}
+
+async fn not_found(uri: axum::http::Uri, off: Off) -> crate::web::error::ApiError {
+    let hint = if off.widget && uri.path().starts_with("/v1/widget") {
         " (widget events are off until HANDOFF_WIDGET_SECRET is set)"
-    } else if uri.path().starts_with("/v1/") {
+    } else if off.api && uri.path().starts_with("/v1/") {
         " (the HTTP API is off until HANDOFF_ADMIN_TOKEN is set)"
     } else {
         ""

@@ -19,25 +19,37 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use slack_morphism::prelude::*;
 
-pub async fn receive(State(slack): State<Slack>, SignedBody(body): SignedBody) -> Result<Response, ApiError> {
+/// Reads an Events API body: 400 when it is not JSON, 422 when it is not an Events API
+/// payload. The JSON (NULs stripped) is kept too: it is what gets queued.
+pub fn parse(body: &[u8]) -> Result<(Value, SlackPushEvent), ApiError> {
     let mut raw: Value =
-        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("the body is not JSON: {e}")))?;
+        serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("the body is not JSON: {e}")))?;
     crate::web::scrub::strip_nul(&mut raw);
     let event: SlackPushEvent = serde_json::from_value(raw.clone())
         .map_err(|e| ApiError::unprocessable(format!("not an Events API payload: {e}")))?;
+    Ok((raw, event))
+}
+
+/// The key that orders an event among others: messages of one thread are acted on in
+/// order; anything else stands alone.
+pub fn ordering_key(cb: &SlackPushEventCallback) -> String {
+    match &cb.event {
+        SlackEventCallbackBody::Message(m) => format!(
+            "slack_in:{}:{}",
+            m.origin.channel.as_ref().map(|c| c.0.as_str()).unwrap_or(""),
+            m.origin.thread_ts.as_ref().unwrap_or(&m.origin.ts).0
+        ),
+        _ => format!("slack_in:{}", cb.event_id.0),
+    }
+}
+
+pub async fn receive(State(slack): State<Slack>, SignedBody(body): SignedBody) -> Result<Response, ApiError> {
+    let (raw, event) = parse(&body)?;
     match event {
         SlackPushEvent::UrlVerification(v) => Ok(Json(json!({"challenge": v.challenge})).into_response()),
         SlackPushEvent::EventCallback(cb) => {
             metrics::counter!("handoff_events_in_total", "source" => "slack").increment(1);
-            // Messages of one thread are acted on in order.
-            let key = match &cb.event {
-                SlackEventCallbackBody::Message(m) => format!(
-                    "slack_in:{}:{}",
-                    m.origin.channel.as_ref().map(|c| c.0.as_str()).unwrap_or(""),
-                    m.origin.thread_ts.as_ref().unwrap_or(&m.origin.ts).0
-                ),
-                _ => format!("slack_in:{}", cb.event_id.0),
-            };
+            let key = ordering_key(&cb);
             let fresh = slack
                 .service()
                 .accept_inbound(PLATFORM, &cb.event_id.0, TARGET_INBOUND, key, raw)

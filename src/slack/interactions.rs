@@ -21,8 +21,10 @@ use serde_json::{Value, json};
 use slack_morphism::prelude::*;
 use std::collections::HashMap;
 
-pub async fn receive(State(slack): State<Slack>, SignedBody(body): SignedBody) -> Result<Response, ApiError> {
-    let payload = form(&body)
+/// Reads an interaction body (a form with a JSON `payload` field): 400 when the field is
+/// missing or not JSON, 422 when it is not an interaction payload.
+pub fn parse(body: &[u8]) -> Result<SlackInteractionEvent, ApiError> {
+    let payload = form(body)
         .into_iter()
         .find(|(k, _)| k == "payload")
         .map(|(_, v)| v)
@@ -30,8 +32,11 @@ pub async fn receive(State(slack): State<Slack>, SignedBody(body): SignedBody) -
     let mut raw: Value = serde_json::from_str(&payload)
         .map_err(|e| ApiError::bad_request(format!("the `payload` field is not JSON: {e}")))?;
     crate::web::scrub::strip_nul(&mut raw);
-    let event: SlackInteractionEvent =
-        serde_json::from_value(raw).map_err(|e| ApiError::unprocessable(format!("not an interaction payload: {e}")))?;
+    serde_json::from_value(raw).map_err(|e| ApiError::unprocessable(format!("not an interaction payload: {e}")))
+}
+
+pub async fn receive(State(slack): State<Slack>, SignedBody(body): SignedBody) -> Result<Response, ApiError> {
+    let event = parse(&body)?;
     metrics::counter!("handoff_events_in_total", "source" => "slack_interaction").increment(1);
     // Slack gets its answer within 3 seconds whatever happens: slower work (a first-sight
     // `users.info`, pacing) goes on after it, and tells the user through the outbox.
@@ -126,8 +131,22 @@ impl Slack {
         if action == render::TAKEOVER_SEND {
             return self.takeover_and_send(click, value).await;
         }
+        let unknown = || Notice {
+            conversation: "-".into(),
+            channel: click.channel.to_owned(),
+            user: click.user.to_owned(),
+            thread_ts: None,
+            text: "That button is not one this bridge knows (it may be from an older message), so nothing was done."
+                .into(),
+            button: None,
+        };
         let Some((version, conversation)) = render::parse_action_value(value) else {
-            return Ok(()); // not one of ours
+            // One of ours that cannot be read is stale or forged: say so. Anything else
+            // (another app's element) is not ours to answer.
+            if action.starts_with("hb_") {
+                return self.tell(unknown()).await;
+            }
+            return Ok(());
         };
         let notice = |text: String| Notice {
             conversation: conversation.to_owned(),
@@ -176,7 +195,7 @@ impl Slack {
             render::HANDBACK => Command::Transfer(TransferTarget::Bot),
             render::TRANSFER => return self.open_modal(click, &current, true).await,
             render::RESOLVE => return self.open_modal(click, &current, false).await,
-            _ => return Ok(()),
+            _ => return self.tell(unknown()).await,
         };
         let result = self.service().act(ws, conversation, &click.op.actor(), cmd).await;
         self.report(result.map(|_| ()), notice).await

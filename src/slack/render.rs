@@ -165,7 +165,11 @@ pub fn root(c: &ConversationView, ctx: &RootContext<'_>) -> SlackMessageContent 
         );
     }
     SlackMessageContent::new()
-        .with_text(trim(&format!("{visitor} needs a human: {}", plain(&status)), 3000))
+        // The notification text is mrkdwn too: a visitor's name in it must not ping.
+        .with_text(trim(
+            &format!("{} needs a human: {}", esc(&visitor), plain(&status)),
+            3000,
+        ))
         .with_blocks(blocks)
 }
 

@@ -22,18 +22,29 @@ impl FromRequest<Slack> for SignedBody {
         let signature = header(&req, SlackEventSignatureVerifier::SLACK_SIGNED_HASH_HEADER);
         let timestamp = header(&req, SlackEventSignatureVerifier::SLACK_SIGNED_TIMESTAMP);
         let RawBody(body) = RawBody::from_request(req, slack).await?;
-        let (Some(signature), Some(timestamp)) = (signature, timestamp) else {
-            return Err(ApiError::unauthorized(
-                "missing X-Slack-Signature or X-Slack-Request-Timestamp",
-            ));
-        };
-        let body_text = std::str::from_utf8(&body).map_err(|_| ApiError::bad_request("the body is not UTF-8"))?;
-        let secret = SlackSigningSecret::new(slack.signing_secret().expose_secret().to_owned());
-        SlackEventSignatureVerifier::new(&secret)
-            .verify(&signature, body_text, &timestamp)
-            .map_err(|e| ApiError::unauthorized(format!("Slack signature refused: {e}")))?;
+        check(
+            slack.signing_secret().expose_secret(),
+            signature.as_deref(),
+            timestamp.as_deref(),
+            &body,
+        )?;
         Ok(SignedBody(body))
     }
+}
+
+/// Checks Slack's signature headers against a body: 401 when they are missing, stale or
+/// wrong, 400 when the body is not UTF-8.
+pub fn check(secret: &str, signature: Option<&str>, timestamp: Option<&str>, body: &[u8]) -> Result<(), ApiError> {
+    let (Some(signature), Some(timestamp)) = (signature, timestamp) else {
+        return Err(ApiError::unauthorized(
+            "missing X-Slack-Signature or X-Slack-Request-Timestamp",
+        ));
+    };
+    let body_text = std::str::from_utf8(body).map_err(|_| ApiError::bad_request("the body is not UTF-8"))?;
+    let secret = SlackSigningSecret::new(secret.to_owned());
+    SlackEventSignatureVerifier::new(&secret)
+        .verify(signature, body_text, timestamp)
+        .map_err(|e| ApiError::unauthorized(format!("Slack signature refused: {e}")))
 }
 
 fn header(req: &Request, name: &str) -> Option<String> {

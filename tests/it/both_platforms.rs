@@ -25,13 +25,13 @@ slack_channel = "C0SUPPORT"
 discord_channel = "700000000000000010"
 "#;
 
-struct Both {
-    d: DiscordApp,
-    slack: SlackStandIn,
-    sender: SlackSender,
+pub struct Both {
+    pub d: DiscordApp,
+    pub slack: SlackStandIn,
+    pub sender: SlackSender,
 }
 
-async fn spawn(db: &Db) -> Both {
+pub async fn spawn(db: &Db) -> Both {
     let slack = SlackStandIn::start(slack_helpers::SLACK_TOKEN).await;
     slack.add_channel(slack_helpers::CHANNEL, "support", true);
     slack.add_user(slack_helpers::ADA, "ada", "Ada Lovelace", false, false);

@@ -7,6 +7,7 @@ mod helpers;
 mod slack_helpers;
 
 mod api;
+mod bad_input;
 mod both_platforms;
 mod chaos;
 mod claims;

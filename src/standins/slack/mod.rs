@@ -25,7 +25,8 @@
 //! The files, by responsibility: `state` (the world and its fault queue), `server` (the
 //! HTTP side: faults, recording, the method table), `wire` (arguments, answers, error
 //! shapes, timestamps and cursors), `chat`, `conversations` and `views` (the Web API
-//! methods), `blocks` (Block Kit limits) and `sender` ([`SlackSender`]).
+//! methods), `blocks` (Block Kit limits), `mentions` (who a message pings) and `sender`
+//! ([`SlackSender`]).
 //!
 //! The module's own tests prove the fidelity with slack-morphism: its Web API client
 //! parses every answer, its error mapping sees Slack's errors, and its own event types
@@ -34,6 +35,7 @@
 mod blocks;
 mod chat;
 mod conversations;
+mod mentions;
 mod sender;
 mod server;
 mod state;
@@ -108,6 +110,14 @@ pub struct SlackMessage {
     pub edited: bool,
     /// The message metadata (`{"event_type": …, "event_payload": {…}}`), `Null` if none.
     pub metadata: Value,
+}
+
+impl SlackMessage {
+    /// Who Slack notified for it: `"@channel"`, `"@here"`, `"@everyone"`,
+    /// `"subteam:<id>"`, `"user:<id>"` (see `mentions`).
+    pub fn pings(&self) -> Vec<String> {
+        mentions::pings(&self.text, &self.blocks)
+    }
 }
 
 /// A message only one user sees (`chat.postEphemeral`, or an ephemeral `response_url` reply).

@@ -1,0 +1,6 @@
+//! `slack_signature`: see `handoff_bridge::fuzz_targets::slack_signature`.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    handoff_bridge::fuzz_targets::slack_signature(data);
+});

@@ -1,0 +1,6 @@
+//! `widget_event`: see `handoff_bridge::fuzz_targets::widget_event`.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    handoff_bridge::fuzz_targets::widget_event(data);
+});

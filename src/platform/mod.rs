@@ -47,6 +47,11 @@ pub struct Started {
 /// A long-running task of an adapter, started once the application serves.
 pub type Background = Box<dyn FnOnce(CancellationToken) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send>;
 
+/// The private answer to a button an adapter cannot read: one from a message an
+/// older version rendered, or forged.
+pub const UNKNOWN_BUTTON: &str =
+    "That button is not one this bridge knows (it may be from an older message), so nothing was done.";
+
 /// Cuts `text` to at most `max` characters, marking the cut.
 pub fn trim(text: &str, max: usize) -> String {
     if text.chars().count() <= max {

@@ -136,8 +136,7 @@ impl Slack {
             channel: click.channel.to_owned(),
             user: click.user.to_owned(),
             thread_ts: None,
-            text: "That button is not one this bridge knows (it may be from an older message), so nothing was done."
-                .into(),
+            text: crate::platform::UNKNOWN_BUTTON.into(),
             button: None,
         };
         let Some((version, conversation)) = render::parse_action_value(value) else {

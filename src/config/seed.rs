@@ -42,10 +42,31 @@ pub struct OperatorSeed {
     pub discord_user_id: Option<String>,
 }
 
+// The file names each platform's account and channel in a field of its own; seeding
+// reads them as entries keyed by platform name.
+
 impl OperatorSeed {
     /// The key seeding finds this operator by.
     pub fn seed_key(&self) -> &str {
         self.key.as_deref().unwrap_or(&self.name)
+    }
+
+    /// (platform name, account on it), for every platform the file has a field for.
+    pub fn accounts(&self) -> [(&'static str, Option<&str>); 2] {
+        [
+            ("slack", self.slack_user_id.as_deref()),
+            ("discord", self.discord_user_id.as_deref()),
+        ]
+    }
+}
+
+impl WidgetSeed {
+    /// (platform name, channel on it), for every platform the file has a field for.
+    pub fn channels(&self) -> [(&'static str, Option<&str>); 2] {
+        [
+            ("slack", self.slack_channel.as_deref()),
+            ("discord", self.discord_channel.as_deref()),
+        ]
     }
 }
 

@@ -31,8 +31,9 @@ const GLOBAL_PER_SECOND: u32 = 50;
 /// own limit is 10,000 per 10 minutes.
 const INVALID_BUDGET: u32 = 2_000;
 const INVALID_WINDOW: Duration = Duration::from_secs(600);
-/// The longest a call waits in place for a spent bucket; longer waits hold the row back.
-const MAX_WAIT: Duration = Duration::from_secs(5);
+/// The longest a call waits in place for a spent bucket; longer waits hold the row back
+/// (well inside any delivery's timeout, which a wait must not use up).
+const MAX_WAIT: Duration = Duration::from_secs(1);
 /// Routes remembered before the ones past their reset are forgotten.
 const MAX_BUCKETS: usize = 1_000;
 /// How long one call may take.

@@ -3,10 +3,9 @@
 
 use super::AppState;
 use super::auth::Auth;
+use super::directory_shapes::{NewOperatorBody, OperatorOut, OperatorPatchBody, WidgetOut, WidgetPatchBody};
 use crate::engine::{OperatorId, Presence, TeamId};
-use crate::service::{
-    NewOperator, NewToken, OperatorPatch, OperatorView, TeamView, TokenView, WidgetPatch, WidgetView,
-};
+use crate::service::{NewToken, TeamView, TokenView};
 use crate::web::error::ApiError;
 use crate::web::extract::{ApiJson, OptionalJson};
 use axum::extract::{Path, State};
@@ -47,50 +46,67 @@ fn team_id(raw: &str) -> Result<TeamId, ApiError> {
 }
 
 /// All operators.
-#[utoipa::path(get, path = "/v1/operators", tag = "operators", security(("bearer" = [])), responses((status = 200, body = Vec<OperatorView>)))]
-pub async fn list_operators(State(state): State<AppState>, Auth(p): Auth) -> Result<Json<Vec<OperatorView>>, ApiError> {
-    Ok(Json(state.service.list_operators(p.workspace).await?))
+#[utoipa::path(get, path = "/v1/operators", tag = "operators", security(("bearer" = [])), responses((status = 200, body = Vec<OperatorOut>)))]
+pub async fn list_operators(State(state): State<AppState>, Auth(p): Auth) -> Result<Json<Vec<OperatorOut>>, ApiError> {
+    Ok(Json(
+        state
+            .service
+            .list_operators(p.workspace)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect(),
+    ))
 }
 
 /// Add an operator (managers; only admins give roles other than agent).
-#[utoipa::path(post, path = "/v1/operators", tag = "operators", security(("bearer" = [])), request_body = NewOperator,
-    responses((status = 201, body = OperatorView), (status = 403), (status = 409, description = "Slack or Discord id already linked"), (status = 422)))]
+#[utoipa::path(post, path = "/v1/operators", tag = "operators", security(("bearer" = [])), request_body = NewOperatorBody,
+    responses((status = 201, body = OperatorOut), (status = 403), (status = 409, description = "Slack or Discord id already linked"), (status = 422)))]
 pub async fn create_operator(
     State(state): State<AppState>,
     Auth(p): Auth,
-    ApiJson(body): ApiJson<NewOperator>,
-) -> Result<(StatusCode, Json<OperatorView>), ApiError> {
+    ApiJson(body): ApiJson<NewOperatorBody>,
+) -> Result<(StatusCode, Json<OperatorOut>), ApiError> {
     Ok((
         StatusCode::CREATED,
-        Json(state.service.create_operator(p.workspace, &p.actor, body).await?),
+        Json(
+            state
+                .service
+                .create_operator(p.workspace, &p.actor, body.into())
+                .await?
+                .into(),
+        ),
     ))
 }
 
 /// One operator.
 #[utoipa::path(get, path = "/v1/operators/{id}", tag = "operators", security(("bearer" = [])), params(("id" = i64, Path)),
-    responses((status = 200, body = OperatorView), (status = 404)))]
+    responses((status = 200, body = OperatorOut), (status = 404)))]
 pub async fn show_operator(
     State(state): State<AppState>,
     Auth(p): Auth,
     Path(id): Path<String>,
-) -> Result<Json<OperatorView>, ApiError> {
-    Ok(Json(state.service.operator(p.workspace, operator_id(&id)?).await?))
+) -> Result<Json<OperatorOut>, ApiError> {
+    Ok(Json(
+        state.service.operator(p.workspace, operator_id(&id)?).await?.into(),
+    ))
 }
 
 /// Change an operator's name, role (admins), capacity or platform ids.
 #[utoipa::path(patch, path = "/v1/operators/{id}", tag = "operators", security(("bearer" = [])), params(("id" = i64, Path)),
-    request_body = OperatorPatch, responses((status = 200, body = OperatorView), (status = 403), (status = 404), (status = 409), (status = 422)))]
+    request_body = OperatorPatchBody, responses((status = 200, body = OperatorOut), (status = 403), (status = 404), (status = 409), (status = 422)))]
 pub async fn update_operator(
     State(state): State<AppState>,
     Auth(p): Auth,
     Path(id): Path<String>,
-    ApiJson(body): ApiJson<OperatorPatch>,
-) -> Result<Json<OperatorView>, ApiError> {
+    ApiJson(body): ApiJson<OperatorPatchBody>,
+) -> Result<Json<OperatorOut>, ApiError> {
     Ok(Json(
         state
             .service
-            .update_operator(p.workspace, &p.actor, operator_id(&id)?, body)
-            .await?,
+            .update_operator(p.workspace, &p.actor, operator_id(&id)?, body.into())
+            .await?
+            .into(),
     ))
 }
 
@@ -102,18 +118,19 @@ pub struct PresenceBody {
 
 /// Set presence: yourself, or anyone as a manager.
 #[utoipa::path(put, path = "/v1/operators/{id}/presence", tag = "operators", security(("bearer" = [])), params(("id" = i64, Path)),
-    request_body = PresenceBody, responses((status = 200, body = OperatorView), (status = 403), (status = 404), (status = 422)))]
+    request_body = PresenceBody, responses((status = 200, body = OperatorOut), (status = 403), (status = 404), (status = 422)))]
 pub async fn set_presence(
     State(state): State<AppState>,
     Auth(p): Auth,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<PresenceBody>,
-) -> Result<Json<OperatorView>, ApiError> {
+) -> Result<Json<OperatorOut>, ApiError> {
     Ok(Json(
         state
             .service
             .set_presence(p.workspace, &p.actor, operator_id(&id)?, body.presence)
-            .await?,
+            .await?
+            .into(),
     ))
 }
 
@@ -245,32 +262,44 @@ pub async fn remove_member(
 }
 
 /// All widgets.
-#[utoipa::path(get, path = "/v1/widgets", tag = "widgets", security(("bearer" = [])), responses((status = 200, body = Vec<WidgetView>)))]
-pub async fn list_widgets(State(state): State<AppState>, Auth(p): Auth) -> Result<Json<Vec<WidgetView>>, ApiError> {
-    Ok(Json(state.service.list_widgets(p.workspace).await?))
+#[utoipa::path(get, path = "/v1/widgets", tag = "widgets", security(("bearer" = [])), responses((status = 200, body = Vec<WidgetOut>)))]
+pub async fn list_widgets(State(state): State<AppState>, Auth(p): Auth) -> Result<Json<Vec<WidgetOut>>, ApiError> {
+    Ok(Json(
+        state
+            .service
+            .list_widgets(p.workspace)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect(),
+    ))
 }
 
 /// One widget.
 #[utoipa::path(get, path = "/v1/widgets/{id}", tag = "widgets", security(("bearer" = [])), params(("id" = String, Path)),
-    responses((status = 200, body = WidgetView), (status = 404)))]
+    responses((status = 200, body = WidgetOut), (status = 404)))]
 pub async fn show_widget(
     State(state): State<AppState>,
     Auth(p): Auth,
     Path(id): Path<String>,
-) -> Result<Json<WidgetView>, ApiError> {
-    Ok(Json(state.service.widget(p.workspace, &id).await?))
+) -> Result<Json<WidgetOut>, ApiError> {
+    Ok(Json(state.service.widget(p.workspace, &id).await?.into()))
 }
 
 /// Change routing mode, eligible operators or channels (managers).
 #[utoipa::path(patch, path = "/v1/widgets/{id}", tag = "widgets", security(("bearer" = [])), params(("id" = String, Path)),
-    request_body = WidgetPatch, responses((status = 200, body = WidgetView), (status = 403), (status = 404), (status = 422)))]
+    request_body = WidgetPatchBody, responses((status = 200, body = WidgetOut), (status = 403), (status = 404), (status = 422)))]
 pub async fn update_widget(
     State(state): State<AppState>,
     Auth(p): Auth,
     Path(id): Path<String>,
-    ApiJson(body): ApiJson<WidgetPatch>,
-) -> Result<Json<WidgetView>, ApiError> {
+    ApiJson(body): ApiJson<WidgetPatchBody>,
+) -> Result<Json<WidgetOut>, ApiError> {
     Ok(Json(
-        state.service.update_widget(p.workspace, &p.actor, &id, body).await?,
+        state
+            .service
+            .update_widget(p.workspace, &p.actor, &id, body.into())
+            .await?
+            .into(),
     ))
 }

@@ -7,6 +7,7 @@
 mod auth;
 mod conversations;
 mod directory;
+mod directory_shapes;
 mod events;
 mod health;
 mod openapi;
@@ -24,6 +25,7 @@ use tower_http::trace::TraceLayer;
 
 pub use conversations::{ClaimBody, ReplyBody, TransferBody};
 pub use directory::{PresenceBody, TeamBody, TokenBody};
+pub use directory_shapes::{NewOperatorBody, OperatorPatchBody, WidgetPatchBody};
 pub use openapi::ApiDoc;
 
 /// What every handler can reach.

@@ -313,6 +313,7 @@ impl Worker {
     async fn deliver(&self, row: OutboxRow) {
         let started = std::time::Instant::now();
         let target = self.inner.targets.get(&row.target).cloned();
+        let mut timed_out = false;
         let result = match &target {
             Some(t) => {
                 let attempt = AssertUnwindSafe(t.deliver(&row)).catch_unwind();
@@ -327,14 +328,17 @@ impl Worker {
                 match outcome {
                     Ok(Ok(result)) => result,
                     Ok(Err(_)) => Delivery::Retry("the delivery panicked".into()),
-                    Err(_) => Delivery::Retry(format!("timed out after {:?}", self.delivery_timeout())),
+                    Err(_) => {
+                        timed_out = true;
+                        Delivery::Retry(format!("timed out after {:?}", self.delivery_timeout()))
+                    }
                 }
             }
             None => Delivery::Dead(format!("no delivery target `{}` is configured", row.target)),
         };
         metrics::histogram!("handoff_outbox_delivery_seconds", "target" => row.target.clone())
             .record(started.elapsed().as_secs_f64());
-        if let Err(e) = self.record(&row, &result, target.as_deref()).await {
+        if let Err(e) = self.record(&row, &result, target.as_deref(), timed_out).await {
             // The lease runs out and the row is tried again, with the same key.
             tracing::warn!(outbox_id = row.id, error = %e, "could not record a delivery result");
         }
@@ -376,7 +380,16 @@ impl Worker {
         }
     }
 
-    async fn record(&self, row: &OutboxRow, result: &Delivery, target: Option<&dyn Target>) -> anyhow::Result<()> {
+    /// Records a delivery's result. After an attempt that timed out, the next one waits at
+    /// least one more timeout: a call it left in flight may still land on the platform,
+    /// and must have landed before the next attempt looks for what the last one did.
+    async fn record(
+        &self,
+        row: &OutboxRow,
+        result: &Delivery,
+        target: Option<&dyn Target>,
+        timed_out: bool,
+    ) -> anyhow::Result<()> {
         let now = now_ms();
         let name = row.target.clone();
         let mut tx = self.inner.store.write().await?;
@@ -396,7 +409,10 @@ impl Worker {
                 (held, "rate_limited", None)
             }
             Delivery::Retry(why) if (row.attempts + 1) < i64::from(self.inner.settings.max_attempts) => {
-                let delay = self.backoff(row.attempts);
+                let mut delay = self.backoff(row.attempts);
+                if timed_out {
+                    delay = delay.max(self.delivery_timeout());
+                }
                 let held = outbox::mark_retry(conn, row, now + delay.as_millis() as i64, why, true).await?;
                 if held {
                     tracing::info!(outbox_id = row.id, attempt = row.attempts + 1, retry_in_ms = delay.as_millis() as u64, error = %why, "delivery failed; will retry");

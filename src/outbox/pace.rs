@@ -52,7 +52,8 @@ impl SharedPace {
 
     /// Reserves a slot on every lane and waits until all are due and none is held
     /// (a hold placed by another instance while this one waited is waited out too). A
-    /// wait longer than `at_most` is not waited: `Err` says how long it would be.
+    /// wait longer than `at_most` is not waited: the slots are given back, and `Err`
+    /// says how long it would be.
     pub async fn wait(&self, lanes: &[Lane], at_most: Duration) -> Result<(), Duration> {
         let reserved = async {
             let mut conn = self.store.read().await?;
@@ -65,6 +66,7 @@ impl SharedPace {
                 return Ok(());
             }
             if wait > at_most {
+                self.give_back(lanes).await;
                 return Err(wait);
             }
             tokio::time::sleep(wait).await;
@@ -75,6 +77,18 @@ impl SharedPace {
             wait = or_no_wait(held.await);
         }
         Ok(())
+    }
+
+    /// Gives back the slots a call reserved and will not use, so calls that never went
+    /// do not push every later one further off.
+    async fn give_back(&self, lanes: &[Lane]) {
+        let given = async {
+            let mut conn = self.store.read().await?;
+            pace::give_back(&mut conn, lanes).await
+        };
+        if let Err(e) = given.await {
+            tracing::warn!(error = %e, "could not give back unused send-pace slots");
+        }
     }
 
     /// Holds `lane` for every instance for `wait` from now.

@@ -7,99 +7,87 @@ use super::{Service, ServiceError};
 use crate::engine::{Actor, OperatorId, OperatorRef, Presence, Role, RoutingMode, TeamId, WorkspaceId, permissions};
 use crate::store::operators::{OperatorFields, OperatorRow};
 use crate::store::{Tx, identities, is_unique_violation, now_ms, operators, teams, tokens, widgets};
-use serde::Deserialize;
 use sqlx::AnyConnection;
-use utoipa::ToSchema;
+use std::collections::BTreeMap;
 
-#[derive(Debug, Clone, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
+/// A platform's name ("slack", "discord") → something on that platform. The front doors
+/// decide which platforms they speak of; the directory stores whatever they name.
+pub type ByPlatform<T> = BTreeMap<String, T>;
+
+#[derive(Debug, Clone, Default)]
 pub struct NewOperator {
     pub name: String,
     /// agent (default), manager or admin; only admins set roles.
     pub role: Option<Role>,
     pub capacity: Option<i64>,
-    pub slack_user_id: Option<String>,
-    pub discord_user_id: Option<String>,
+    /// Their account on each platform; only admins set them.
+    pub accounts: ByPlatform<String>,
 }
 
-/// Absent fields stay as they are; `null` clears a nullable one.
-#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
+/// Absent fields stay as they are; `Some(None)` clears a nullable one.
+#[derive(Debug, Clone, Default)]
 pub struct OperatorPatch {
     pub name: Option<String>,
     pub role: Option<Role>,
-    #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<i64>)]
     pub capacity: Option<Option<i64>>,
-    #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
-    pub slack_user_id: Option<Option<String>>,
-    #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
-    pub discord_user_id: Option<Option<String>>,
+    /// Platforms absent stay as they are; `None` removes the account there.
+    pub accounts: ByPlatform<Option<String>>,
 }
 
-/// Absent fields stay as they are; `null` clears a channel; `eligible: []` = everyone.
-#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
+/// Absent fields stay as they are; `eligible: []` = everyone.
+#[derive(Debug, Clone, Default)]
 pub struct WidgetPatch {
     pub routing: Option<RoutingMode>,
     pub eligible: Option<Vec<i64>>,
-    #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
-    pub slack_channel: Option<Option<String>>,
-    #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
-    pub discord_channel: Option<Option<String>>,
+    /// Platforms absent stay as they are; `None` clears the channel there.
+    pub channels: ByPlatform<Option<String>>,
 }
 
-// The HTTP API carries each platform's account and channel in a field of its own; inside
-// they are entries keyed by platform name.
+/// Per platform: `None` leaves it as it is, `Some(None)` removes it, `Some(Some(id))` sets it.
+type Changes<'a> = Vec<(&'a str, Option<Option<String>>)>;
 
 impl NewOperator {
-    fn accounts(&self) -> [(&'static str, Option<String>); 2] {
-        [
-            ("slack", clean_id(self.slack_user_id.clone())),
-            ("discord", clean_id(self.discord_user_id.clone())),
-        ]
+    fn accounts(&self) -> Result<Vec<(&str, Option<String>)>, ServiceError> {
+        self.accounts
+            .iter()
+            .map(|(p, a)| Ok((check_platform(p)?, clean_id(Some(a.clone())))))
+            .collect()
     }
 }
 
 impl OperatorPatch {
-    fn accounts(&self) -> [(&'static str, Option<Option<String>>); 2] {
-        [
-            ("slack", self.slack_user_id.clone().map(clean_id)),
-            ("discord", self.discord_user_id.clone().map(clean_id)),
-        ]
+    fn accounts(&self) -> Result<Changes<'_>, ServiceError> {
+        self.accounts
+            .iter()
+            .map(|(p, a)| Ok((check_platform(p)?, Some(clean_id(a.clone())))))
+            .collect()
     }
 }
 
 impl WidgetPatch {
-    /// A patch that sets (`Some`) or clears (`None`) the widget's channel on a platform
-    /// ("slack" or "discord", the platforms whose channels the HTTP API carries).
+    /// A patch that sets (`Some`) or clears (`None`) the widget's channel on a platform.
     pub fn channel_on(platform: &str, channel: Option<String>) -> Result<WidgetPatch, ServiceError> {
         let mut patch = WidgetPatch::default();
-        match platform {
-            "slack" => patch.slack_channel = Some(channel),
-            "discord" => patch.discord_channel = Some(channel),
-            other => {
-                return Err(ServiceError::Invalid(format!("widgets have no channel on `{other}`")));
-            }
-        }
+        patch.channels.insert(check_platform(platform)?.to_owned(), channel);
         Ok(patch)
     }
 
-    fn channels(&self) -> [(&'static str, Option<Option<String>>); 2] {
-        [
-            ("slack", self.slack_channel.clone().map(clean_id)),
-            ("discord", self.discord_channel.clone().map(clean_id)),
-        ]
+    fn channels(&self) -> Result<Vec<(&str, Option<String>)>, ServiceError> {
+        self.channels
+            .iter()
+            .map(|(p, c)| Ok((check_platform(p)?, clean_id(c.clone()))))
+            .collect()
     }
 }
 
-/// Tells "absent" (outer `None`) from "null" (`Some(None)`).
-fn double_option<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
+/// A platform's name is a short lowercase word: the key of its accounts and channels.
+fn check_platform(name: &str) -> Result<&str, ServiceError> {
+    let word = !name.is_empty() && name.len() <= 32 && name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
+    if word {
+        Ok(name)
+    } else {
+        Err(ServiceError::Invalid(format!("`{name}` is not a platform name")))
+    }
 }
 
 fn forbid(check: permissions::Check) -> Result<(), ServiceError> {
@@ -150,7 +138,7 @@ async fn set_accounts(
     conn: &mut AnyConnection,
     ws: WorkspaceId,
     id: OperatorId,
-    accounts: impl IntoIterator<Item = (&'static str, Option<Option<String>>)>,
+    accounts: Changes<'_>,
 ) -> Result<(), ServiceError> {
     for (platform, account) in accounts {
         if let Some(account) = account {
@@ -165,15 +153,13 @@ async fn set_accounts(
 impl Service {
     async fn operator_view(&self, conn: &mut AnyConnection, o: OperatorRow) -> Result<OperatorView, ServiceError> {
         let open_chats = operators::open_chats(conn, OperatorId(o.id)).await?;
-        let mut accounts = identities::of_operator(conn, OperatorId(o.id)).await?;
         Ok(OperatorView {
             id: o.id,
             role: o.role,
             presence: o.presence,
             name: o.name,
             capacity: o.capacity,
-            slack_user_id: accounts.remove("slack"),
-            discord_user_id: accounts.remove("discord"),
+            accounts: identities::of_operator(conn, OperatorId(o.id)).await?,
             open_chats,
         })
     }
@@ -217,7 +203,8 @@ impl Service {
             forbid(permissions::set_role(actor, role))?;
         }
         check_capacity(new.capacity)?;
-        if new.accounts().iter().any(|(_, a)| a.is_some()) {
+        let accounts = new.accounts()?;
+        if accounts.iter().any(|(_, a)| a.is_some()) {
             forbid(permissions::set_accounts(actor))?;
         }
         let fields = OperatorFields {
@@ -227,7 +214,7 @@ impl Service {
         };
         let mut tx = self.store().write().await?;
         let id = OperatorId(operators::insert(tx.conn(), ws, &fields, now_ms()).await?);
-        let accounts = new.accounts().map(|(p, a)| (p, Some(a)));
+        let accounts = accounts.into_iter().map(|(p, a)| (p, Some(a))).collect();
         set_accounts(tx.conn(), ws, id, accounts).await?;
         self.commit_operator(tx, ws, id).await
     }
@@ -250,9 +237,10 @@ impl Service {
         if let Some(c) = patch.capacity {
             check_capacity(c)?;
         }
-        for (platform, account) in patch.accounts() {
+        let accounts = patch.accounts()?;
+        for (platform, account) in &accounts {
             if let Some(account) = account
-                && identities::get(tx.conn(), id, platform).await? != account
+                && identities::get(tx.conn(), id, platform).await? != *account
             {
                 forbid(permissions::set_accounts(actor))?;
             }
@@ -266,7 +254,7 @@ impl Service {
             capacity: patch.capacity.unwrap_or(o.capacity),
         };
         operators::update(tx.conn(), id, &fields).await?;
-        set_accounts(tx.conn(), ws, id, patch.accounts()).await?;
+        set_accounts(tx.conn(), ws, id, accounts).await?;
         self.commit_operator(tx, ws, id).await
     }
 
@@ -443,13 +431,12 @@ impl Service {
             .into_iter()
             .filter_map(|o| names.operator(o))
             .collect();
-        let mut channels = widgets::channels(conn, &w.id).await?;
+        let channels = widgets::channels(conn, &w.id).await?;
         Ok(WidgetView {
             routing: w.routing,
             id: w.id,
             eligible,
-            slack_channel: channels.remove("slack"),
-            discord_channel: channels.remove("discord"),
+            channels,
         })
     }
 
@@ -508,10 +495,8 @@ impl Service {
         if let Some(routing) = patch.routing {
             widgets::set_routing(tx.conn(), id, routing.as_str()).await?;
         }
-        for (platform, channel) in patch.channels() {
-            if let Some(channel) = channel {
-                widgets::set_channel(tx.conn(), id, platform, channel.as_deref()).await?;
-            }
+        for (platform, channel) in patch.channels()? {
+            widgets::set_channel(tx.conn(), id, platform, channel.as_deref()).await?;
         }
         if let Some(eligible) = &patch.eligible {
             let mut ids = Vec::new();
@@ -565,17 +550,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_channel_patch_names_the_platforms_field_and_refuses_unknown_platforms() {
-        let slack = WidgetPatch::channel_on("slack", Some("C1".into())).unwrap();
+    fn a_channel_patch_keys_the_channel_by_platform_and_refuses_names_that_are_not_one() {
+        let set = WidgetPatch::channel_on("chat", Some("C1".into())).unwrap();
         assert_eq!(
-            (slack.slack_channel, slack.discord_channel),
-            (Some(Some("C1".into())), None)
+            set.channels.into_iter().collect::<Vec<_>>(),
+            [("chat".to_owned(), Some("C1".to_owned()))]
         );
-        let discord = WidgetPatch::channel_on("discord", None).unwrap();
-        assert_eq!((discord.slack_channel, discord.discord_channel), (None, Some(None)));
-        assert!(matches!(
-            WidgetPatch::channel_on("teams", Some("x".into())),
-            Err(ServiceError::Invalid(_))
-        ));
+        let clear = WidgetPatch::channel_on("other_chat", None).unwrap();
+        assert_eq!(clear.channels.get("other_chat"), Some(&None));
+        for bad in ["", "Chat", "a b", "x".repeat(33).as_str()] {
+            assert!(
+                matches!(WidgetPatch::channel_on(bad, None), Err(ServiceError::Invalid(_))),
+                "{bad:?}"
+            );
+        }
     }
 }

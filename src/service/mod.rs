@@ -27,7 +27,7 @@ pub use crate::store::conversations::Filter;
 pub use crate::store::refs::{MessageRef, OpenThread, ThreadRef};
 pub use conversations::{Acted, Names};
 pub use deliveries::TARGET_WIDGET;
-pub use directory::{LinkedOperator, NewOperator, OperatorPatch, WidgetPatch};
+pub use directory::{ByPlatform, LinkedOperator, NewOperator, OperatorPatch, WidgetPatch};
 pub use error::ServiceError;
 pub use links::LINK_CODE_TTL_MS;
 pub use mirror::{Mirror, Planned};

@@ -39,9 +39,8 @@ pub(super) async fn apply(service: &Service, seed: &Seed) -> Result<(), ServiceE
             None => operators::insert(conn, ws, &fields, now).await?,
         };
         operators::set_seed_key(conn, OperatorId(id), key).await?;
-        let accounts = [("slack", &o.slack_user_id), ("discord", &o.discord_user_id)];
-        for (platform, account) in accounts {
-            identities::set(conn, ws, OperatorId(id), platform, account.as_deref()).await?;
+        for (platform, account) in o.accounts() {
+            identities::set(conn, ws, OperatorId(id), platform, account).await?;
         }
         ids.insert(o.name.as_str(), OperatorId(id));
     }
@@ -61,8 +60,8 @@ pub(super) async fn apply(service: &Service, seed: &Seed) -> Result<(), ServiceE
         if let Some(routing) = &w.routing {
             widgets::set_routing(conn, &w.id, routing).await?;
         }
-        for (platform, channel) in [("slack", &w.slack_channel), ("discord", &w.discord_channel)] {
-            widgets::set_channel(conn, &w.id, platform, channel.as_deref()).await?;
+        for (platform, channel) in w.channels() {
+            widgets::set_channel(conn, &w.id, platform, channel).await?;
         }
         widgets::set_eligible(conn, &w.id, &lookup(&w.eligible)).await?;
     }
@@ -78,7 +77,7 @@ async fn adoptable(
     o: &crate::config::OperatorSeed,
 ) -> Result<Option<operators::OperatorRow>, ServiceError> {
     let ws = DEFAULT_WORKSPACE;
-    for (platform, account) in [("slack", &o.slack_user_id), ("discord", &o.discord_user_id)] {
+    for (platform, account) in o.accounts() {
         let Some(account) = account else { continue };
         if let Some(id) = identities::operator_of(conn, ws, platform, account).await?
             && let Some(row) = operators::get(conn, ws, id).await?

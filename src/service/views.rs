@@ -1,9 +1,11 @@
-//! What the service returns: plain serialisable views of conversations, operators, teams
-//! and widgets, shared by the HTTP API and the event stream (and documented in its
-//! OpenAPI document).
+//! What the service returns: plain serialisable views of conversations, teams and tokens,
+//! shared by the HTTP API and the event stream (and documented in its OpenAPI document);
+//! and the directory's views of operators and widgets, whose platform accounts and
+//! channels are keyed by platform name for each front door to show its own way.
 
 use crate::engine::{Author, ChangeReason, OperatorRef, Presence, Resolution, Role, RoutingMode, Status};
 use serde::Serialize;
+use std::collections::BTreeMap;
 use utoipa::ToSchema;
 
 /// RFC 3339 time of an epoch-millisecond timestamp.
@@ -82,16 +84,17 @@ pub struct ConversationDetail {
     pub audit: Vec<AuditEntry>,
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
+/// An operator as the directory holds them; each front door shows them its own way.
+#[derive(Debug, Clone)]
 pub struct OperatorView {
     pub id: i64,
     pub name: String,
     pub role: Role,
     pub presence: Presence,
-    /// Most open chats at once; null = no limit.
+    /// Most open chats at once; `None` = no limit.
     pub capacity: Option<i64>,
-    pub slack_user_id: Option<String>,
-    pub discord_user_id: Option<String>,
+    /// Their account on each platform, by platform name.
+    pub accounts: BTreeMap<String, String>,
     /// Conversations assigned to them that are handed_off or active.
     pub open_chats: i64,
 }
@@ -103,24 +106,21 @@ pub struct TeamView {
     pub members: Vec<OperatorRef>,
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
+/// A widget as the directory holds it; each front door shows it its own way.
+#[derive(Debug, Clone)]
 pub struct WidgetView {
     pub id: String,
     pub routing: RoutingMode,
     /// Empty = everyone in the workspace.
     pub eligible: Vec<OperatorRef>,
-    pub slack_channel: Option<String>,
-    pub discord_channel: Option<String>,
+    /// Its channel on each platform, by platform name.
+    pub channels: BTreeMap<String, String>,
 }
 
 impl WidgetView {
     /// Its channel on a platform, by the platform's name.
     pub fn channel(&self, platform: &str) -> Option<&str> {
-        match platform {
-            "slack" => self.slack_channel.as_deref(),
-            "discord" => self.discord_channel.as_deref(),
-            _ => None,
-        }
+        self.channels.get(platform).map(String::as_str)
     }
 }
 

@@ -99,6 +99,10 @@ impl Slack {
 /// A row's failure, already classified.
 type Step<T> = Result<T, Delivery>;
 
+/// The longest a call waits in place for its turn in Slack's rate limits; a turn further
+/// off holds its row back until then. Well inside any delivery's timeout.
+const TURN_WAIT_AT_MOST: std::time::Duration = std::time::Duration::from_secs(1);
+
 fn internal(e: impl std::fmt::Display) -> Delivery {
     Delivery::Retry(format!("service: {e}"))
 }
@@ -110,6 +114,18 @@ fn str_of<'a>(payload: &'a Value, key: &str) -> Step<&'a str> {
 }
 
 impl Slack {
+    /// Waits this call's turn in Slack's rate limits if it comes soon; a turn further off
+    /// holds the row back until then, which is not a failed attempt.
+    async fn turn(&self, method: &str, channel: Option<&str>) -> Step<()> {
+        self.inner
+            .limits
+            .turn(method, channel, TURN_WAIT_AT_MOST)
+            .await
+            .map_err(|wait| {
+                Delivery::HoldBack(Some(wait), format!("waiting for its turn in Slack's pace for {method}"))
+            })
+    }
+
     /// Delivers one outbox row.
     pub async fn deliver(&self, row: &OutboxRow) -> Delivery {
         let payload: Value = match serde_json::from_str(&row.payload) {
@@ -181,7 +197,7 @@ impl Slack {
             ),
             None => content,
         };
-        self.pace("chat.postMessage", Some(channel)).await;
+        self.turn("chat.postMessage", Some(channel)).await?;
         let (client, token) = self.session();
         let mut req = SlackApiChatPostMessageRequest::new(SlackChannelId(channel.to_owned()), content);
         if let Some(ts) = thread_ts {
@@ -197,7 +213,7 @@ impl Slack {
 
     /// Finds a message this bridge posted with `key` among the channel's latest messages.
     async fn find_posted(&self, channel: &str, key: &str) -> Step<Option<String>> {
-        self.pace("conversations.history", None).await;
+        self.turn("conversations.history", None).await?;
         let (client, token) = self.session();
         let req = SlackApiConversationsHistoryRequest::new()
             .with_channel(SlackChannelId(channel.to_owned()))
@@ -279,7 +295,7 @@ impl Slack {
 
     /// The bridge's keyed messages in a thread: key → ts.
     async fn posted_in_thread(&self, channel: &str, thread_ts: &str) -> Step<Posted> {
-        self.pace("conversations.replies", None).await;
+        self.turn("conversations.replies", None).await?;
         let (client, token) = self.session();
         let session = client.open_session(&token);
         // slack-morphism's typed request cannot ask for metadata: call the method directly.
@@ -353,7 +369,7 @@ impl Slack {
             return Ok(()); // no thread (yet): the open_thread row renders it
         };
         let content = Self::root_content(&state);
-        self.pace("chat.update", None).await;
+        self.turn("chat.update", None).await?;
         let (client, token) = self.session();
         let req = SlackApiChatUpdateRequest::new(SlackChannelId(channel), content, SlackTs(ts));
         client
@@ -417,7 +433,7 @@ impl Slack {
         let session = client.open_session(&token);
         let permalink = match state.thread.as_ref().map(|t| (&t.channel, &t.root_message)) {
             Some((c, Some(ts))) => {
-                self.pace("chat.getPermalink", None).await;
+                self.turn("chat.getPermalink", None).await?;
                 let req = SlackApiChatGetPermalinkRequest::new(SlackChannelId(c.clone()), SlackTs(ts.clone()));
                 Some(
                     session
@@ -430,7 +446,7 @@ impl Slack {
             }
             _ => None,
         };
-        self.pace("conversations.open", None).await;
+        self.turn("conversations.open", None).await?;
         let open = SlackApiConversationsOpenRequest::new().with_users(vec![SlackUserId(slack_user)]);
         let im = session
             .conversations_open(&open)
@@ -472,7 +488,7 @@ impl Slack {
         if let Some(ts) = payload["thread_ts"].as_str() {
             req = req.with_thread_ts(SlackTs(ts.to_owned()));
         }
-        self.pace("chat.postEphemeral", None).await;
+        self.turn("chat.postEphemeral", None).await?;
         let (client, token) = self.session();
         client
             .open_session(&token)
@@ -486,7 +502,7 @@ impl Slack {
         let trigger = str_of(payload, "trigger_id")?;
         let view: SlackView =
             serde_json::from_value(payload["view"].clone()).map_err(|e| Delivery::Dead(format!("bad view: {e}")))?;
-        self.pace("views.open", None).await;
+        self.turn("views.open", None).await?;
         let (client, token) = self.session();
         let req = SlackApiViewsOpenRequest::new(SlackTriggerId(trigger.to_owned()), view);
         client
@@ -501,7 +517,7 @@ impl Slack {
         let channel = str_of(payload, "channel")?;
         let ts = str_of(payload, "ts")?;
         let name = str_of(payload, "name")?;
-        self.pace("reactions.add", None).await;
+        self.turn("reactions.add", None).await?;
         let (client, token) = self.session();
         let req = SlackApiReactionsAddRequest::new(
             SlackChannelId(channel.to_owned()),

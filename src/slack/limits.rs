@@ -9,6 +9,7 @@
 //! together.
 
 use crate::outbox::pace::{Lane, SharedPace};
+use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
 use std::collections::HashMap;
 use std::num::NonZeroU32;
@@ -93,29 +94,54 @@ impl Limits {
         }
     }
 
-    /// Waits until `method` may be called (on `channel`, for posts).
+    /// Waits until `method` may be called (on `channel`, for posts), however long.
     pub async fn wait(&self, method: &str, channel: Option<&str>) {
+        let _ = self.turn(method, channel, Duration::MAX).await;
+    }
+
+    /// Waits for `method`'s turn (on `channel`, for posts) if it comes within `at_most`.
+    /// A turn further off is not waited for, and takes no slot: `Err` says how far off it
+    /// is, so an outbox row can be held back until then instead of sitting out its
+    /// delivery's timeout (a timed-out wait would count as a failed attempt, and on
+    /// PostgreSQL would have taken a shared slot it never used).
+    pub async fn turn(&self, method: &str, channel: Option<&str>, at_most: Duration) -> Result<(), Duration> {
         self.sweep();
         let Some(lane) = lane(method, channel) else {
-            return;
+            return Ok(());
         };
         self.load_holds().await;
-        self.wait_out_hold(&lane.key).await;
-        match channel {
+        self.wait_out_hold(&lane.key, at_most).await?;
+        let busy = match channel {
             Some(channel) if method == "chat.postMessage" => {
-                self.per_channel.until_key_ready(&channel.to_owned()).await;
+                let key = channel.to_owned();
+                match self.per_channel.check_key(&key) {
+                    Ok(()) => None,
+                    Err(not_until) => Some((not_until.wait_time_from(DefaultClock::default().now()), Some(key))),
+                }
             }
-            _ => {
-                if let Some(limiter) = self.per_method.get(method) {
-                    limiter.until_ready().await;
+            _ => match self.per_method.get(method).map(|l| l.check()) {
+                Some(Err(not_until)) => Some((not_until.wait_time_from(DefaultClock::default().now()), None)),
+                _ => None,
+            },
+        };
+        if let Some((wait, key)) = busy {
+            if wait > at_most {
+                return Err(wait);
+            }
+            match key {
+                Some(key) => self.per_channel.until_key_ready(&key).await,
+                None => {
+                    if let Some(limiter) = self.per_method.get(method) {
+                        limiter.until_ready().await;
+                    }
                 }
             }
         }
         // A hold that came while this call waited its turn holds it too.
-        self.wait_out_hold(&lane.key).await;
-        if let Some(shared) = self.shared.as_ref().filter(|s| s.reserves()) {
-            // Posts wait their turn however long the queue: their order is kept.
-            let _ = shared.wait(std::slice::from_ref(&lane), Duration::MAX).await;
+        self.wait_out_hold(&lane.key, at_most).await?;
+        match self.shared.as_ref().filter(|s| s.reserves()) {
+            Some(shared) => shared.wait(std::slice::from_ref(&lane), at_most).await,
+            None => Ok(()),
         }
     }
 
@@ -142,15 +168,20 @@ impl Limits {
             .await;
     }
 
-    /// Waits until the lane `key` is not held here.
-    async fn wait_out_hold(&self, key: &str) {
+    /// Waits until the lane `key` is not held here, if that is within `at_most`.
+    async fn wait_out_hold(&self, key: &str, at_most: Duration) -> Result<(), Duration> {
         let held = {
             let holds = self.holds.lock().unwrap_or_else(|e| e.into_inner());
             holds.get(key).copied()
         };
         if let Some(until) = held {
+            let left = until.saturating_duration_since(Instant::now());
+            if left > at_most {
+                return Err(left);
+            }
             tokio::time::sleep_until(until.into()).await;
         }
+        Ok(())
     }
 
     /// Holds calls of `method` (on `channel`, for posts) for `wait`, here and, when
@@ -222,5 +253,39 @@ mod tests {
         assert!(started.elapsed() < hold, "another channel goes at once");
         limits.wait("chat.postMessage", Some("C1")).await;
         assert!(started.elapsed() >= hold, "the held channel waits");
+    }
+
+    #[tokio::test]
+    async fn a_turn_too_far_off_is_not_waited_for_and_takes_no_slot() {
+        let limits = Limits::default();
+        for _ in 0..CHANNEL_BURST {
+            limits
+                .turn("chat.postMessage", Some("C1"), Duration::ZERO)
+                .await
+                .unwrap();
+        }
+        // The burst is spent: the next post's turn is about a second off.
+        let far = limits
+            .turn("chat.postMessage", Some("C1"), Duration::from_millis(100))
+            .await
+            .unwrap_err();
+        assert!(
+            far > Duration::from_millis(100) && far <= Duration::from_secs(1),
+            "{far:?}"
+        );
+        // Asking did not take the slot: it is there when its time comes.
+        let started = Instant::now();
+        limits
+            .turn("chat.postMessage", Some("C1"), Duration::from_secs(2))
+            .await
+            .unwrap();
+        assert!(started.elapsed() <= Duration::from_secs(1) + Duration::from_millis(200));
+        // A hold longer than the wait allowed is not waited either.
+        limits.hold("chat.update", None, Duration::from_secs(30));
+        let held = limits
+            .turn("chat.update", None, Duration::from_secs(1))
+            .await
+            .unwrap_err();
+        assert!(held > Duration::from_secs(29), "{held:?}");
     }
 }

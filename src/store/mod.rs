@@ -156,17 +156,39 @@ impl Store {
         match &self.write_lock {
             Some(lock) => {
                 let guard = lock.clone().lock_owned().await;
-                let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
                 Ok(Tx {
-                    tx,
+                    tx: self.begin(Some("BEGIN IMMEDIATE")).await?,
                     _guard: Some(guard),
                 })
             }
             None => Ok(Tx {
-                tx: self.pool.begin().await?,
+                tx: self.begin(None).await?,
                 _guard: None,
             }),
         }
+    }
+
+    /// Opens a transaction in a task of its own, so that a caller cancelled meanwhile (a
+    /// timeout, a dropped request) cannot leave its connection inside a transaction
+    /// nobody tracks. sqlx counts a transaction as open only once `BEGIN` has been
+    /// answered: on PostgreSQL a `begin()` cancelled in between returns the connection
+    /// to the pool mid-transaction, and what the next borrowers write on it is lost when
+    /// it closes. Spawned, the `BEGIN` always completes; when nobody waits for it any
+    /// more, the transaction is dropped there, which rolls it back.
+    async fn begin(
+        &self,
+        statement: Option<&'static str>,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+        let pool = self.pool.clone();
+        let begun = tokio::spawn(async move {
+            match statement {
+                Some(s) => pool.begin_with(s).await,
+                None => pool.begin().await,
+            }
+        });
+        begun
+            .await
+            .map_err(|e| sqlx::Error::Io(std::io::Error::other(format!("opening a transaction failed: {e}"))))?
     }
 
     /// A connection for reads.

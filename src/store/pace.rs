@@ -45,6 +45,18 @@ pub async fn reserve(conn: &mut AnyConnection, lanes: &[Lane], now: i64) -> Resu
     Ok(wait.max(0))
 }
 
+/// Gives back one slot on each lane, reserved by a call that did not go.
+pub async fn give_back(conn: &mut AnyConnection, lanes: &[Lane]) -> Result<(), sqlx::Error> {
+    for lane in lanes {
+        sqlx::query("update send_pace set tat = tat - $2 where lane = $1")
+            .bind(&lane.key)
+            .bind(lane.every_ms)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
 /// How many milliseconds from `now` any of the lanes is still held (0: none is).
 pub async fn held(conn: &mut AnyConnection, lanes: &[Lane], now: i64) -> Result<i64, sqlx::Error> {
     let mut wait = 0;

@@ -424,6 +424,35 @@ async fn conversation_life(fleet: Arc<Fleet>, w: Arc<World>, s: Arc<Scale>, i: u
     }
 }
 
+/// An outbox row, as a failed run shows it: id, target, kind, status, attempts,
+/// claims, last error.
+type TraceRow = (i64, String, String, String, i64, i64, Option<String>);
+
+/// What the database knows of a text that did not arrive as it should: its message
+/// rows, and the outbox rows that open its conversation's threads or mirror its lines,
+/// so a failed run says where it stopped.
+async fn trace_of(pool: &AnyPool, text: &str) -> String {
+    let messages: Vec<(i64, String, String, Option<String>)> =
+        sqlx::query_as("select id, conversation_id, author, external_id from messages where text like $1")
+            .bind(format!("%{text}%"))
+            .fetch_all(pool)
+            .await
+            .unwrap();
+    let mut out = format!("messages (id, conversation, author, external id): {messages:?}\n");
+    for (_, conversation, ..) in &messages {
+        let rows: Vec<TraceRow> = sqlx::query_as(
+            "select id, target, kind, status, attempts, claims, last_error from outbox \
+             where payload like $1 and kind in ('open_thread', 'mirror') order by id",
+        )
+        .bind(format!("%\"{conversation}\"%"))
+        .fetch_all(pool)
+        .await
+        .unwrap();
+        out += &format!("outbox of {conversation} (id, target, kind, status, attempts, claims, last error): {rows:#?}\n");
+    }
+    out
+}
+
 fn visitor_text(m: usize) -> String {
     format!("visitor message vm{m:05}x")
 }
@@ -591,8 +620,11 @@ async fn run(db: Db) {
         };
         for m in 0..s.messages {
             let t = visitor_text(m);
-            assert_eq!(seen(&slack_texts, &t), 1, "{t} in Slack");
-            assert_eq!(seen(&discord_texts, &t), 1, "{t} in Discord");
+            let (on_slack, on_discord) = (seen(&slack_texts, &t), seen(&discord_texts, &t));
+            if (on_slack, on_discord) != (1, 1) {
+                let why = trace_of(pool, &t).await;
+                panic!("{t}: {on_slack} time(s) in Slack, {on_discord} in Discord\n{why}");
+            }
         }
 
         // Every reply reached the widget platform once (retries carry the same key, and

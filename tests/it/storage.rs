@@ -25,6 +25,20 @@ fn row(key: &str, n: i64) -> NewRow {
     }
 }
 
+/// Polls `fut` up to `polls` times and drops it unless it finished by then.
+async fn dropped_after_polls<F: std::future::Future>(fut: F, polls: usize) {
+    let mut fut = std::pin::pin!(fut);
+    let mut n = 0;
+    std::future::poll_fn(|cx| {
+        n += 1;
+        match fut.as_mut().poll(cx) {
+            std::task::Poll::Pending if n < polls => std::task::Poll::Pending,
+            _ => std::task::Poll::Ready(()),
+        }
+    })
+    .await
+}
+
 on_both_databases! {
     async fn two_instances_reserving_at_once_share_one_pace_and_one_hold(db) {
         // Two stores on one database, as two instances have.
@@ -54,6 +68,37 @@ on_both_databases! {
         assert_eq!(pace::held(&mut conn_b, std::slice::from_ref(&other), now).await.unwrap(), 5000);
         assert_eq!(pace::reserve(&mut conn_b, std::slice::from_ref(&other), now).await.unwrap(), 5000);
         assert_eq!(pace::held(&mut conn_b, std::slice::from_ref(&other), now + 6000).await.unwrap(), 0);
+    }
+
+    async fn writes_cancelled_while_their_transaction_opens_lose_no_later_write(db) {
+        let store = store(&db).await;
+        // Writes dropped at every early point, as a timeout or a dropped request drops
+        // them; nothing waits for them.
+        for i in 0..300u64 {
+            match i % 2 {
+                0 => dropped_after_polls(store.write(), 1 + i as usize % 8).await,
+                _ => {
+                    let _ = tokio::time::timeout(std::time::Duration::from_micros(i % 10 * 30), store.write()).await;
+                }
+            }
+            tokio::task::yield_now().await;
+        }
+        // Writes outside any transaction, each on whatever connection the pool hands out.
+        for n in 0..60 {
+            let mut conn = store.read().await.unwrap();
+            let lane = Lane { key: format!("test:{n}"), every_ms: 1000, burst: 1 };
+            pace::hold(&mut conn, &lane, 1).await.unwrap();
+        }
+        // Closing the pool ends every session: a write left inside a transaction that a
+        // cancelled `BEGIN` opened would be rolled back now.
+        store.close().await;
+        let again = self::store(&db).await;
+        let mut conn = again.read().await.unwrap();
+        let kept: i64 = sqlx::query_scalar("select count(*) from send_pace where lane like 'test:%'")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+        assert_eq!(kept, 60, "every write outside a transaction was kept");
     }
 
     async fn a_write_with_an_old_version_changes_nothing(db) {

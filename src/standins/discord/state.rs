@@ -490,7 +490,16 @@ impl World {
             v["reactions"] = m
                 .reactions
                 .iter()
-                .map(|e| json!({"count": 1, "me": true, "emoji": {"id": null, "name": e}}))
+                .map(|e| {
+                    json!({
+                        "count": 1,
+                        "count_details": {"burst": 0, "normal": 1},
+                        "burst_colors": [],
+                        "me_burst": false,
+                        "me": true,
+                        "emoji": {"id": null, "name": e},
+                    })
+                })
                 .collect();
         }
         if let Some(t) = m.thread_id.and_then(|t| self.channels.get(&t)) {

@@ -109,6 +109,14 @@ async fn a_message_with_an_embed_and_buttons_is_sent_edited_and_threaded() {
         .await
         .expect("react");
 
+    // Read back, a reacted message is one serenity reads (every field Discord sends).
+    let read = ChannelId::new(TEXT)
+        .message(&http, sent.id)
+        .await
+        .expect("a reacted message reads back");
+    assert_eq!(read.reactions.len(), 1);
+    assert_eq!(read.reactions[0].count, 1);
+
     let stored = discord.message(TEXT, sent.id.get()).expect("stored");
     assert!(stored.edited);
     assert_eq!(stored.reactions, vec!["✅".to_string()]);

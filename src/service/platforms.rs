@@ -104,6 +104,14 @@ impl Service {
         Ok(refs::open_threads(&mut conn, platform).await?)
     }
 
+    /// Whether a row before `row` on its ordering key died after it was claimed: a call
+    /// it made whose answer was lost may have left something on the platform that
+    /// nothing records, so `row` must look before it posts again.
+    pub async fn died_before(&self, row: &crate::store::outbox::OutboxRow) -> Result<bool, ServiceError> {
+        let mut conn = self.store().read().await?;
+        Ok(crate::store::outbox::died_before(&mut conn, row).await?)
+    }
+
     /// The transcript lines of a conversation not yet shown on `platform`, in order.
     pub async fn lines_to_mirror(&self, platform: &str, conversation: &str) -> Result<Vec<Line>, ServiceError> {
         let mut conn = self.store().read().await?;

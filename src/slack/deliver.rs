@@ -100,8 +100,9 @@ impl Slack {
 type Step<T> = Result<T, Delivery>;
 
 /// The longest a call waits in place for its turn in Slack's rate limits; a turn further
-/// off holds its row back until then. Well inside any delivery's timeout.
-const TURN_WAIT_AT_MOST: std::time::Duration = std::time::Duration::from_secs(1);
+/// off holds its row back until then. A row makes a few paced calls, and all their waits
+/// must fit well inside its delivery's timeout.
+const TURN_WAIT_AT_MOST: std::time::Duration = std::time::Duration::from_millis(250);
 
 fn internal(e: impl std::fmt::Display) -> Delivery {
     Delivery::Retry(format!("service: {e}"))
@@ -132,11 +133,20 @@ impl Slack {
             Ok(p) => p,
             Err(e) => return Delivery::Dead(format!("unreadable payload: {e}")),
         };
+        // What an earlier attempt may have posted without a record: this row's own (it
+        // was claimed before), or a row before it on its key that died mid-way.
+        let claimed_before = match row.kind.as_str() {
+            "open_thread" | "mirror" | "dm" if row.claims <= 1 => match self.service().died_before(row).await {
+                Ok(died) => died,
+                Err(e) => return internal(e),
+            },
+            _ => row.claims > 1,
+        };
         let step = match row.kind.as_str() {
-            "open_thread" => self.open_thread(&payload, row.claims > 1).await,
+            "open_thread" => self.open_thread(&payload, claimed_before).await,
             "render" => self.render_root(&payload).await,
-            "mirror" => self.mirror(&payload, row.claims > 1).await,
-            "dm" => self.dm(&payload, row.id, row.claims > 1).await,
+            "mirror" => self.mirror(&payload, claimed_before).await,
+            "dm" => self.dm(&payload, row.id, claimed_before).await,
             "ephemeral" => self.ephemeral(&payload).await,
             "modal" => self.modal(&payload).await,
             "react" => self.react(&payload).await,

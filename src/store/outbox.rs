@@ -182,6 +182,20 @@ pub async fn mark_dead(conn: &mut AnyConnection, row: &OutboxRow, error: &str) -
     Ok(res.rows_affected() == 1)
 }
 
+/// Whether a claimed row before `row` on its key and target is a dead letter.
+pub async fn died_before(conn: &mut AnyConnection, row: &OutboxRow) -> Result<bool, sqlx::Error> {
+    let found: Option<i64> = sqlx::query_scalar(
+        "select id from outbox where ordering_key = $1 and status = 'dead' and id < $2 and target = $3 \
+         and claims > 0 limit 1",
+    )
+    .bind(&row.ordering_key)
+    .bind(row.id)
+    .bind(&row.target)
+    .fetch_optional(conn)
+    .await?;
+    Ok(found.is_some())
+}
+
 /// The earliest time a pending row falls due, to sleep until then.
 pub async fn next_due(conn: &mut AnyConnection) -> Result<Option<i64>, sqlx::Error> {
     sqlx::query_scalar("select min(next_attempt_at) from outbox where status = 'pending'")

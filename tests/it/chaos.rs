@@ -448,7 +448,8 @@ async fn trace_of(pool: &AnyPool, text: &str) -> String {
         .fetch_all(pool)
         .await
         .unwrap();
-        out += &format!("outbox of {conversation} (id, target, kind, status, attempts, claims, last error): {rows:#?}\n");
+        out +=
+            &format!("outbox of {conversation} (id, target, kind, status, attempts, claims, last error): {rows:#?}\n");
     }
     out
 }

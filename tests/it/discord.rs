@@ -202,6 +202,25 @@ on_both_databases! {
         s.finish().await;
     }
 
+    async fn a_dm_whose_answer_was_lost_is_sent_once(db) {
+        let s = DiscordApp::spawn(&db).await;
+        s.handoff("c1").await;
+        let ada = s.count(&format!("select operator_id from operator_identities where external_id = '{ADA}'")).await;
+        // Discord carries out the DM, but its answer never comes back.
+        s.discord.lose_response_next(POST, 1);
+        let (st, _) = s.post("/v1/conversations/c1/transfer", ADMIN_TOKEN, serde_json::json!({"operator_id": ada})).await;
+        assert_eq!(st, StatusCode::OK);
+        let calls = s.calls().await;
+        let dm = s.discord.dm_channel(ADA).expect("a DM with Ada");
+        let sent: Vec<_> = calls.iter().filter(|c| c.route == POST && c.path == format!("/channels/{dm}/messages")).collect();
+        assert_eq!(sent.iter().map(|c| c.status).collect::<Vec<_>>(), [504, 200], "{calls:#?}");
+        assert_eq!(sent[0].body["nonce"], sent[1].body["nonce"], "the retry names the same message");
+        assert_eq!(sent[1].body["enforce_nonce"], true);
+        assert_eq!(sent[1].response["id"], sent[0].response["lost"]["id"], "Discord answers with the message it already has");
+        assert_eq!(s.discord.messages(dm).len(), 1, "one DM, not two");
+        s.finish().await;
+    }
+
     async fn a_dropped_gateway_resumes_and_a_reply_sent_meanwhile_is_relayed(db) {
         let s = DiscordApp::spawn(&db).await;
         let thread = s.handoff("c1").await;

@@ -10,6 +10,42 @@ use handoff_bridge::standins::slack::SlackSender;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+/// An operator's reply that cannot reach the widget platform at `base`: its ⚠️ note, and
+/// the outbox's record of the failure, show nothing of the platform's address.
+async fn a_failed_reply_shows_nothing_of_the_widget_platforms_address(db: &Db, base: std::net::SocketAddr) {
+    let url = format!("http://{base}/hooks/s3cr3t-path-4711/");
+    let s = SlackApp::spawn_with(
+        db,
+        &[("HANDOFF_WIDGET_API_URL", &url), ("HANDOFF_OUTBOX_MAX_ATTEMPTS", "2")],
+    )
+    .await;
+    let root = s.handoff("c1").await;
+    s.click(ADA, "c1", "hb_accept").await;
+    s.expect(&["chat.update"]).await;
+    let event = s.slack.user_reply(CHANNEL, ADA, "Are you still there?", &root);
+    s.sender.event("EvW1", event).await;
+    let calls = s.expect(&["auth.test", "reactions.add", "chat.postMessage"]).await;
+    let note = calls[2].args["text"].as_str().unwrap().to_owned();
+    assert!(note.contains("could not be delivered"), "{note}");
+    for secret in ["s3cr3t", &base.port().to_string(), "127.0.0.1", "http:"] {
+        assert!(!note.contains(secret), "the thread note shows `{secret}`: {note}");
+    }
+    let errors: Vec<Option<String>> = sqlx::query_scalar("select last_error from outbox where target = 'widget'")
+        .fetch_all(&s.pool)
+        .await
+        .unwrap();
+    assert!(errors.iter().flatten().all(|e| !e.contains("s3cr3t")), "{errors:?}");
+    s.finish().await;
+}
+
+/// Serves `router` on a free loopback port.
+async fn serve(router: axum::Router) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    addr
+}
+
 fn dm_calls(calls: &[handoff_bridge::standins::slack::SlackCall]) -> Vec<String> {
     calls
         .iter()
@@ -273,6 +309,31 @@ on_both_databases! {
         s.finish().await;
     }
 
+    async fn a_redirect_from_the_widget_platform_is_not_followed_and_its_address_is_never_shown(db) {
+        // Anything sent `elsewhere` would have left with the signature and the body.
+        let elsewhere_hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let hits = elsewhere_hits.clone();
+        let elsewhere = serve(axum::Router::new().fallback(move || {
+            hits.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            async { "taken" }
+        }))
+        .await;
+        // The widget platform's address answers every call with a redirect there.
+        let location = format!("http://{elsewhere}/capture");
+        let redirector = serve(axum::Router::new().fallback(move || {
+            let location = location.clone();
+            async move { (axum::http::StatusCode::TEMPORARY_REDIRECT, [(axum::http::header::LOCATION, location)]) }
+        }))
+        .await;
+        a_failed_reply_shows_nothing_of_the_widget_platforms_address(&db, redirector).await;
+        assert_eq!(elsewhere_hits.load(std::sync::atomic::Ordering::SeqCst), 0, "no redirect was followed");
+    }
+
+    async fn an_unreachable_widget_platforms_address_is_never_shown(db) {
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+        a_failed_reply_shows_nothing_of_the_widget_platforms_address(&db, closed).await;
+    }
+
     async fn a_reply_by_someone_else_is_held_back_and_a_manager_may_take_over_and_send(db) {
         let s = SlackApp::spawn(&db).await;
         let root = s.handoff("c1").await;
@@ -440,6 +501,29 @@ on_both_databases! {
         assert_eq!(calls[3].status, 504);
         let dm = s.slack.dm_channel(BO).unwrap();
         assert_eq!(s.slack.messages(&dm).len(), 1, "one DM, not two");
+        s.finish().await;
+    }
+
+    async fn a_root_left_by_a_row_that_died_is_found_by_the_next_one_not_posted_twice(db) {
+        let s = SlackApp::spawn_with(&db, &[("HANDOFF_OUTBOX_MAX_ATTEMPTS", "1")]).await;
+        // The root is posted, its answer is lost, and the row dies without a record of it.
+        s.slack.lose_response_next("chat.postMessage", 1);
+        s.app.handoff("c1", "support").await;
+        let calls = s.expect(&["chat.postMessage"]).await;
+        assert_eq!(calls[0].status, 504);
+        assert_eq!(s.count("select count(*) from outbox where status = 'dead' and target = 'slack'").await, 1);
+        // Handed off again, the next row opening the thread looks first and finds it.
+        let (st, _) = s.post("/v1/conversations/c1/resolve", ADMIN_TOKEN, json!({})).await;
+        assert!(st.is_success(), "{st}");
+        s.app.handoff("c1", "support").await;
+        let calls = s.calls().await;
+        let methods: Vec<&str> = calls.iter().map(|c| c.method.as_str()).collect();
+        assert_eq!(methods[0], "conversations.history", "{methods:?}");
+        let roots: Vec<_> = s.slack.messages(CHANNEL).into_iter().filter(|m| m.thread_ts.is_none()).collect();
+        assert_eq!(roots.len(), 1, "one thread, not two");
+        let root_ts = roots[0].ts.clone();
+        assert_eq!(s.root("c1").await.ts, root_ts);
+        assert!(!s.slack.replies(CHANNEL, &root_ts).is_empty(), "the transcript went under it");
         s.finish().await;
     }
 

@@ -308,6 +308,12 @@ impl DiscordStandIn {
         self.push_faults(route, n, Fault::Hang);
     }
 
+    /// The next `n` calls of `route` are carried out, but answer 504 as if the answer was
+    /// lost on the way (the call's `response["lost"]` holds what it would have said).
+    pub fn lose_response_next(&self, route: &str, n: usize) {
+        self.push_faults(route, n, Fault::LoseResponse);
+    }
+
     /// Drops the queued faults and lets hung calls go.
     pub fn clear_faults(&self) {
         let mut w = self.shared.lock();

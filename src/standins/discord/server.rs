@@ -264,6 +264,11 @@ async fn run_call(
         }
         Some(Fault::Status(s)) => (s, json!({"message": format!("{s}: injected"), "code": 0})),
         Some(Fault::Refused(s, code)) => (s, json!({"message": super::wire::error_message(code), "code": code})),
+        Some(Fault::LoseResponse) => {
+            // Done, as the calls log shows; the client sees a gateway timeout.
+            let (_, done) = carry_out(&mut w);
+            (504, json!({"message": "504: Gateway Timeout", "code": 0, "lost": done}))
+        }
         _ => carry_out(&mut w),
     };
     call.status = status;

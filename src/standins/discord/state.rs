@@ -28,6 +28,8 @@ pub(super) enum Fault {
     Delay(Duration),
     /// The call is neither carried out nor answered until the hangs are released.
     Hang,
+    /// The call is carried out, but its answer is lost on the way: a 504 comes back.
+    LoseResponse,
 }
 
 /// Discord's channel types (`type`), as far as the stand-in keeps them.

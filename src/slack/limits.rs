@@ -288,4 +288,20 @@ mod tests {
             .unwrap_err();
         assert!(held > Duration::from_secs(29), "{held:?}");
     }
+
+    #[tokio::test]
+    async fn ended_holds_and_channels_back_to_full_pace_are_forgotten() {
+        let limits = Limits::default();
+        limits.hold("chat.postMessage", Some("C1"), Duration::ZERO);
+        limits.hold("chat.update", None, Duration::ZERO);
+        assert_eq!(limits.holds.lock().unwrap().len(), 2);
+        // The next call after a minute sweeps: nothing is left of lanes at rest.
+        let long_ago = Instant::now()
+            .checked_sub(SWEEP_EVERY * 2)
+            .expect("a minute after boot");
+        *limits.swept.lock().unwrap() = long_ago;
+        limits.wait("users.info", None).await;
+        assert!(limits.holds.lock().unwrap().is_empty(), "ended holds are forgotten");
+        assert_eq!(limits.channels(), 0, "no channel is remembered at full pace");
+    }
 }

@@ -14,6 +14,7 @@ mod claims;
 mod cli;
 mod discord;
 mod links;
+mod manifests;
 mod migration;
 mod outbox;
 mod properties;

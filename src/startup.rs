@@ -34,16 +34,27 @@ pub struct Application {
 /// unexpectedly.
 const WORKER_RESTART_DELAY: std::time::Duration = std::time::Duration::from_secs(2);
 
+/// Latency buckets, in seconds: histograms rather than summaries, so that several
+/// instances' figures add up in Prometheus.
+const LATENCY_BUCKETS: [f64; 14] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0,
+];
+
 /// The process-wide metrics recorder (installed once, shared by every application in
 /// the process).
 fn metrics_handle() -> Option<PrometheusHandle> {
     static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
     HANDLE
-        .get_or_init(|| match PrometheusBuilder::new().install_recorder() {
-            Ok(h) => Some(h),
-            Err(e) => {
-                tracing::warn!(error = %e, "metrics recorder not installed");
-                None
+        .get_or_init(|| {
+            match PrometheusBuilder::new()
+                .set_buckets(&LATENCY_BUCKETS)
+                .and_then(|b| b.install_recorder())
+            {
+                Ok(h) => Some(h),
+                Err(e) => {
+                    tracing::warn!(error = %e, "metrics recorder not installed");
+                    None
+                }
             }
         })
         .clone()
@@ -93,6 +104,7 @@ impl Application {
             }
             tracing::info!(platform = name, "platform adapter started");
         }
+        let outbox_targets = targets.names();
         let worker = Worker::new(store.clone(), wake, settings.outbox.clone(), targets);
         let shutdown = CancellationToken::new();
         let state = AppState {
@@ -103,6 +115,8 @@ impl Application {
             api_enabled: settings.admin_token.is_some(),
             outbox: worker.health(),
             streams: Arc::new(tokio::sync::Semaphore::new(settings.max_streams)),
+            metrics_token: settings.metrics_token.clone().map(Arc::new),
+            outbox_targets,
         };
         let router = http::router(state, platform_routes, settings.max_body_bytes);
         let listener = TcpListener::bind(settings.listen).await?;

@@ -16,6 +16,7 @@ pub(super) struct FileConfig {
     pub log_format: Option<String>,
     pub max_body_bytes: Option<usize>,
     pub max_streams: Option<usize>,
+    pub metrics_token: Option<String>,
     #[serde(default)]
     pub widget: FileWidget,
     #[serde(default)]

@@ -40,33 +40,45 @@ pub(super) fn listen(l: &mut Loader<'_>, file: Option<String>) -> SocketAddr {
     })
 }
 
-/// The HTTP API's admin token; short ones are refused.
-pub(super) fn admin_token(l: &mut Loader<'_>, file: Option<String>) -> Option<SecretString> {
-    let token = l.secret("HANDOFF_ADMIN_TOKEN", file);
-    if let Some(t) = &token
+/// A secret of at least 16 characters; a shorter one is a problem, with `fix`.
+fn long_secret(l: &mut Loader<'_>, var: &str, file: Option<String>, fix: &str) -> Option<SecretString> {
+    let secret = l.secret(var, file);
+    if let Some(t) = &secret
         && t.expose_secret().len() < 16
     {
-        l.problem(
-            "HANDOFF_ADMIN_TOKEN",
-            "is shorter than 16 characters",
-            "use a long random value, e.g. `openssl rand -hex 32`",
-        );
+        l.problem(var, "is shorter than 16 characters", fix);
     }
-    token
+    secret
+}
+
+/// The HTTP API's admin token; short ones are refused.
+pub(super) fn admin_token(l: &mut Loader<'_>, file: Option<String>) -> Option<SecretString> {
+    long_secret(
+        l,
+        "HANDOFF_ADMIN_TOKEN",
+        file,
+        "use a long random value, e.g. `openssl rand -hex 32`",
+    )
+}
+
+/// The bearer token `/metrics` wants, if any; short ones are refused.
+pub(super) fn metrics_token(l: &mut Loader<'_>, file: Option<String>) -> Option<SecretString> {
+    long_secret(
+        l,
+        "HANDOFF_METRICS_TOKEN",
+        file,
+        "use a long random value, e.g. `openssl rand -hex 24`, and give it to Prometheus as its bearer token",
+    )
 }
 
 /// The widget platform: its secret turns inbound events on; the API URL, outbound calls.
 pub(super) fn widget(l: &mut Loader<'_>, file: FileWidget) -> Option<WidgetSettings> {
-    let secret = l.secret("HANDOFF_WIDGET_SECRET", file.secret);
-    if let Some(s) = &secret
-        && s.expose_secret().len() < 16
-    {
-        l.problem(
-            "HANDOFF_WIDGET_SECRET",
-            "is shorter than 16 characters",
-            "use the widget platform's signing secret; for a test setup, a long random value (`openssl rand -hex 24`)",
-        );
-    }
+    let secret = long_secret(
+        l,
+        "HANDOFF_WIDGET_SECRET",
+        file.secret,
+        "use the widget platform's signing secret; for a test setup, a long random value (`openssl rand -hex 24`)",
+    );
     let api_url = l.url("HANDOFF_WIDGET_API_URL", file.api_url);
     match (secret, api_url) {
         (Some(secret), api_url) => Some(WidgetSettings { secret, api_url }),

@@ -47,6 +47,8 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// Event streams (`GET /v1/events`) open at once.
     pub max_streams: usize,
+    /// When set, `/metrics` wants it as a bearer token.
+    pub metrics_token: Option<SecretString>,
     pub seed: Seed,
 }
 
@@ -151,6 +153,7 @@ impl Settings {
         let outbox = groups::outbox(&mut l, file.outbox);
         let max_body_bytes = groups::max_body_bytes(&mut l, file.max_body_bytes);
         let max_streams = l.number("HANDOFF_MAX_STREAMS", file.max_streams).unwrap_or(500);
+        let metrics_token = groups::metrics_token(&mut l, file.metrics_token);
         let seed = seed::load(&mut l, file.widgets, file.operators, file.teams);
         l.finish(Settings {
             database_url,
@@ -165,6 +168,7 @@ impl Settings {
             outbox,
             max_body_bytes,
             max_streams,
+            metrics_token,
             seed,
         })
     }
@@ -174,16 +178,17 @@ impl Settings {
         let db = redact_url(self.database_url.expose_secret());
         let on = |b: bool| if b { "on" } else { "off" };
         format!(
-            "database {db}; listening on {}; HTTP API {}; widget events {}, widget calls {}; Slack {}; Discord {}; {} widgets, {} operators, {} teams declared",
+            "database {db}; listening on {}; HTTP API {}; widget events {}, widget calls {}; Slack {}; Discord {}; metrics {}; {} widgets, {} operators, {} teams declared",
             self.listen,
             on(self.admin_token.is_some()),
             on(self.widget.is_some()),
             on(self.widget.as_ref().is_some_and(|w| w.api_url.is_some())),
             on(self.slack.is_some()),
-            if self.discord.is_some() {
-                "configured, but not in this version"
+            on(self.discord.is_some()),
+            if self.metrics_token.is_some() {
+                "behind a token"
             } else {
-                "off"
+                "open"
             },
             self.seed.widgets.len(),
             self.seed.operators.len(),

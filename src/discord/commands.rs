@@ -250,7 +250,7 @@ impl Discord {
         if !self.respond(i.id.get(), &i.token, &defer).await {
             return Ok(());
         }
-        metrics::counter!("handoff_actions_total", "source" => "discord_command").increment(1);
+        metrics::counter!("handoff_events_in_total", "source" => "discord_command", "result" => "ok").increment(1);
         let front = DiscordFront {
             discord: self,
             resolved: i.data.resolved.users.clone(),

@@ -37,12 +37,18 @@ pub(crate) struct Answering {
 impl Discord {
     /// An interaction from the gateway.
     pub async fn on_interaction(&self, interaction: Interaction) {
+        let id = interaction.id().get();
+        self.inner.arrived.insert(id, std::time::Instant::now());
         let result = match interaction {
             Interaction::Component(c) => self.on_component(c).await,
             Interaction::Modal(m) => self.on_modal(m).await,
             Interaction::Command(c) => self.on_command(c).await,
             _ => Ok(()),
         };
+        self.inner.arrived.remove(&id);
+        let outcome = if result.is_ok() { "ok" } else { "failed" };
+        metrics::counter!("handoff_events_in_total", "source" => "discord_interaction", "result" => outcome)
+            .increment(1);
         if let Err(e) = result {
             tracing::error!(error = %e, "a Discord interaction failed");
         }
@@ -53,7 +59,13 @@ impl Discord {
     pub(crate) async fn respond(&self, id: u64, token: &str, response: &CreateInteractionResponse) -> bool {
         let path = format!("/interactions/{id}/{token}/callback");
         match self.rest().post(&path, response).await {
-            Ok(_) => true,
+            Ok(_) => {
+                if let Some((_, arrived)) = self.inner.arrived.remove(&id) {
+                    metrics::histogram!("handoff_interaction_ack_seconds", "platform" => super::PLATFORM)
+                        .record(arrived.elapsed().as_secs_f64());
+                }
+                true
+            }
             Err(e) => {
                 tracing::warn!(interaction = id, error = %e, "Discord refused the answer to an interaction");
                 false

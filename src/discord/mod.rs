@@ -165,6 +165,8 @@ struct Inner {
     /// Users whose DMs refused the bot (50007) since start: they get thread mentions
     /// instead, because Discord counts refused requests towards a temporary ban.
     dms_closed: DashSet<String>,
+    /// When each interaction being handled arrived, for the time to its answer.
+    arrived: DashMap<u64, std::time::Instant>,
 }
 
 impl Discord {
@@ -180,6 +182,7 @@ impl Discord {
                 channels: DashMap::new(),
                 forum_tags: DashMap::new(),
                 dms_closed: DashSet::new(),
+                arrived: DashMap::new(),
             }),
         })
     }

@@ -46,9 +46,8 @@ impl Discord {
                 raw,
             )
             .await?;
-        if fresh {
-            metrics::counter!("handoff_events_in_total", "source" => "discord").increment(1);
-        }
+        let result = if fresh { "ok" } else { "duplicate" };
+        metrics::counter!("handoff_events_in_total", "source" => "discord", "result" => result).increment(1);
         self.service().note_seen(PLATFORM, &thread, &msg.id.to_string()).await?;
         Ok(true)
     }

@@ -140,7 +140,6 @@ async fn act(
     id: &str,
     cmd: Command,
 ) -> Result<Json<ActionResult>, ApiError> {
-    metrics::counter!("handoff_actions_total", "source" => "http").increment(1);
     Ok(Json(state.service.act(p.workspace, id, &p.actor, cmd).await?.into()))
 }
 

@@ -43,6 +43,10 @@ pub struct AppState {
     pub outbox: crate::outbox::Health,
     /// Event streams that may still open (each holds a permit while it lasts).
     pub streams: Arc<tokio::sync::Semaphore>,
+    /// The bearer token `/metrics` wants, if any.
+    pub metrics_token: Option<Arc<SecretString>>,
+    /// The outbox's targets, which `/metrics` shows even while they have no rows.
+    pub outbox_targets: Vec<String>,
 }
 
 /// The whole HTTP surface: the API's routes and each adapter's `platform_routes`.
@@ -82,13 +86,22 @@ async fn track(req: axum::extract::Request, next: axum::middleware::Next) -> axu
     let method = req.method().to_string();
     let started = std::time::Instant::now();
     let res = next.run(req).await;
+    let took = started.elapsed().as_secs_f64();
+    let status = res.status();
+    // What the inbound doors (widget events and the platforms' webhooks: every POST
+    // outside the HTTP API) refused; their handlers count what they took in.
+    let inbound = method == "POST" && (!route.starts_with("/v1/") || route == "/v1/widget/events");
+    if inbound && (status.is_client_error() || status.is_server_error()) {
+        metrics::counter!("handoff_inbound_refused_total", "route" => route.clone(), "status" => status.as_u16().to_string())
+            .increment(1);
+    }
     metrics::histogram!(
         "handoff_http_request_seconds",
         "method" => method,
         "route" => route,
-        "status" => res.status().as_u16().to_string()
+        "status" => status.as_u16().to_string()
     )
-    .record(started.elapsed().as_secs_f64());
+    .record(took);
     res
 }
 

@@ -41,8 +41,14 @@ pub async fn receive(
     signature::verify(secret.expose_secret().as_bytes(), header, &body, signature::unix_now())
         .map_err(|e| ApiError::unauthorized(e.to_string()))?;
     let event: WidgetEvent = parse_json(&body)?;
-    metrics::counter!("handoff_events_in_total", "source" => "widget").increment(1);
-    match state.service.ingest_widget_event(&event).await? {
+    let ingested = state.service.ingest_widget_event(&event).await?;
+    let result = if matches!(ingested, Ingested::Duplicate) {
+        "duplicate"
+    } else {
+        "ok"
+    };
+    metrics::counter!("handoff_events_in_total", "source" => "widget", "result" => result).increment(1);
+    match ingested {
         Ingested::Duplicate => Ok(Json(json!({"status": "duplicate", "id": event.id}))),
         Ingested::Done(what) => Ok(Json(json!({"status": "ok", "id": event.id, "result": what}))),
     }

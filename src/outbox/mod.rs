@@ -80,6 +80,13 @@ impl Targets {
     pub fn get(&self, name: &str) -> Option<&Arc<dyn Target>> {
         self.0.get(name)
     }
+
+    /// The targets' names, sorted.
+    pub fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.0.keys().cloned().collect();
+        names.sort();
+        names
+    }
 }
 
 /// Whether the worker loop is running (`/readyz` fails while it is not).
@@ -195,6 +202,8 @@ impl Worker {
     /// Runs the worker loop until `stop` is cancelled, restarting it if it panics;
     /// deliveries in flight finish first.
     pub async fn run_supervised(self, stop: CancellationToken, restart_delay: Duration) {
+        // Shown at 0 from the start, so a dashboard reads no gap.
+        metrics::counter!("handoff_outbox_worker_restarts_total").increment(0);
         loop {
             let run = tokio::spawn(self.clone().run(stop.clone()));
             match run.await {
@@ -395,7 +404,13 @@ impl Worker {
         let mut tx = self.inner.store.write().await?;
         let conn = tx.conn();
         let (held, outcome, failure) = match result {
-            Delivery::Delivered => (outbox::mark_done(conn, row, now).await?, "delivered", Some(None)),
+            Delivery::Delivered => {
+                // From the change that queued it to the platform having it: for a
+                // thread opening, the time from handoff to thread.
+                metrics::histogram!("handoff_outbox_latency_seconds", "target" => name.clone(), "kind" => row.kind.clone())
+                    .record((now - row.created_at).max(0) as f64 / 1000.0);
+                (outbox::mark_done(conn, row, now).await?, "delivered", Some(None))
+            }
             Delivery::HoldBack(after, why) => {
                 let after = after.unwrap_or_else(|| self.backoff(row.attempts));
                 let held = outbox::mark_retry(conn, row, now + after.as_millis() as i64, why, false).await?;

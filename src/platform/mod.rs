@@ -82,3 +82,27 @@ pub fn split(text: &str, max: usize) -> Vec<String> {
     out.push(rest.into_iter().collect());
     out
 }
+
+/// Times a platform's wait for the answer that acknowledges an interaction (a click, a
+/// command): from when the handler starts to when it returns, whichever way it returns.
+/// Recorded as `handoff_interaction_ack_seconds{platform}`.
+pub struct AckTimer {
+    platform: &'static str,
+    started: std::time::Instant,
+}
+
+impl AckTimer {
+    pub fn start(platform: &'static str) -> AckTimer {
+        AckTimer {
+            platform,
+            started: std::time::Instant::now(),
+        }
+    }
+}
+
+impl Drop for AckTimer {
+    fn drop(&mut self) {
+        metrics::histogram!("handoff_interaction_ack_seconds", "platform" => self.platform)
+            .record(self.started.elapsed().as_secs_f64());
+    }
+}

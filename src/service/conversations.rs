@@ -52,12 +52,30 @@ impl Service {
         cmd: Command,
         origin: &Origin,
     ) -> Result<Acted, ServiceError> {
+        let acted = self.act_once(ws, id, actor, &cmd, origin).await;
+        let result = match &acted {
+            Ok(_) => "done",
+            Err(ServiceError::Internal(_)) => "failed",
+            Err(_) => "refused",
+        };
+        metrics::counter!("handoff_actions_total", "kind" => cmd.kind(), "result" => result).increment(1);
+        acted
+    }
+
+    async fn act_once(
+        &self,
+        ws: WorkspaceId,
+        id: &str,
+        actor: &Actor,
+        cmd: &Command,
+        origin: &Origin,
+    ) -> Result<Acted, ServiceError> {
         for _ in 0..MAX_ATTEMPTS {
             let mut tx = self.store().write().await?;
             if cmd.may_route() {
                 self.lock_routing(tx.conn(), ws).await?;
             }
-            let Some(applied) = self.act_in(&mut tx, ws, id, actor, &cmd, origin).await? else {
+            let Some(applied) = self.act_in(&mut tx, ws, id, actor, cmd, origin).await? else {
                 continue; // stale: roll back and read again
             };
             let view = self.view(tx.conn(), &applied.row).await?;

@@ -137,10 +137,23 @@ impl Service {
         self.store().ping().await
     }
 
-    /// Outbox rows per status, for metrics.
-    pub async fn outbox_depth(&self) -> Result<Vec<(String, i64)>, ServiceError> {
+    /// What `/metrics` reads at each scrape: outbox rows not delivered yet by target and
+    /// status (with their oldest row's age), and open conversations by status.
+    pub async fn gauges(&self) -> Result<Gauges, ServiceError> {
         let mut conn = self.store().read().await?;
-        Ok(store::outbox::depth(&mut conn).await?)
+        let now = store::now_ms();
+        let outbox = store::outbox::depth(&mut conn)
+            .await?
+            .into_iter()
+            .map(|(target, status, rows, oldest)| OutboxDepth {
+                target,
+                status,
+                rows,
+                oldest_age_secs: (now - oldest).max(0) as f64 / 1000.0,
+            })
+            .collect();
+        let conversations = store::conversations::open_by_status(&mut conn).await?;
+        Ok(Gauges { outbox, conversations })
     }
 
     /// Closes the database pool (at shutdown).
@@ -239,4 +252,21 @@ impl Service {
     pub async fn apply_seed(&self, seed: &crate::config::Seed) -> Result<(), ServiceError> {
         seed::apply(self, seed).await
     }
+}
+
+/// Outbox rows of one target in one status.
+#[derive(Debug, Clone)]
+pub struct OutboxDepth {
+    pub target: String,
+    pub status: String,
+    pub rows: i64,
+    pub oldest_age_secs: f64,
+}
+
+/// The levels `/metrics` shows, read at each scrape.
+#[derive(Debug, Clone)]
+pub struct Gauges {
+    pub outbox: Vec<OutboxDepth>,
+    /// (status, conversations) for every status but resolved.
+    pub conversations: Vec<(String, i64)>,
 }

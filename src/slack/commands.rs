@@ -166,6 +166,7 @@ fn render(answer: Answer) -> Json<Value> {
 }
 
 pub async fn receive(State(slack): State<Slack>, SignedBody(body): SignedBody) -> Result<Json<Value>, ApiError> {
+    let _ack = crate::platform::AckTimer::start(super::PLATFORM);
     let fields = form(&body);
     let field = |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
     let (Some(user), Some(channel)) = (field("user_id"), field("channel_id")) else {
@@ -173,7 +174,7 @@ pub async fn receive(State(slack): State<Slack>, SignedBody(body): SignedBody) -
             "a slash command needs `user_id` and `channel_id`",
         ));
     };
-    metrics::counter!("handoff_actions_total", "source" => "slack_command").increment(1);
+    metrics::counter!("handoff_events_in_total", "source" => "slack_command", "result" => "ok").increment(1);
     let front = SlackFront(&slack);
     let text = super::render::unescape(field("text").unwrap_or_default());
     let sub = match parse(&text) {

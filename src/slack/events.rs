@@ -48,12 +48,13 @@ pub async fn receive(State(slack): State<Slack>, SignedBody(body): SignedBody) -
     match event {
         SlackPushEvent::UrlVerification(v) => Ok(Json(json!({"challenge": v.challenge})).into_response()),
         SlackPushEvent::EventCallback(cb) => {
-            metrics::counter!("handoff_events_in_total", "source" => "slack").increment(1);
             let key = ordering_key(&cb);
             let fresh = slack
                 .service()
                 .accept_inbound(PLATFORM, &cb.event_id.0, TARGET_INBOUND, key, raw)
                 .await?;
+            let result = if fresh { "ok" } else { "duplicate" };
+            metrics::counter!("handoff_events_in_total", "source" => "slack", "result" => result).increment(1);
             if !fresh {
                 tracing::debug!(event_id = %cb.event_id.0, "repeated Slack event ignored");
             }

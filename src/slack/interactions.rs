@@ -36,8 +36,9 @@ pub fn parse(body: &[u8]) -> Result<SlackInteractionEvent, ApiError> {
 }
 
 pub async fn receive(State(slack): State<Slack>, SignedBody(body): SignedBody) -> Result<Response, ApiError> {
+    let _ack = crate::platform::AckTimer::start(super::PLATFORM);
     let event = parse(&body)?;
-    metrics::counter!("handoff_events_in_total", "source" => "slack_interaction").increment(1);
+    metrics::counter!("handoff_events_in_total", "source" => "slack_interaction", "result" => "ok").increment(1);
     // Slack gets its answer within 3 seconds whatever happens: slower work (a first-sight
     // `users.info`, pacing) goes on after it, and tells the user through the outbox.
     match event {

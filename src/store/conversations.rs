@@ -85,6 +85,13 @@ pub struct NewConversation<'a> {
 }
 
 /// Creates a conversation in status `bot`, version 0.
+/// Conversations by status, but for resolved ones, for metrics.
+pub async fn open_by_status(conn: &mut AnyConnection) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    sqlx::query_as("select status, count(*) from conversations where status <> 'resolved' group by status")
+        .fetch_all(conn)
+        .await
+}
+
 pub async fn insert(conn: &mut AnyConnection, c: &NewConversation<'_>) -> Result<(), sqlx::Error> {
     sqlx::query(
         "insert into conversations (id, workspace_id, widget_id, status, version, visitor_name, \

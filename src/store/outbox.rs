@@ -203,9 +203,13 @@ pub async fn next_due(conn: &mut AnyConnection) -> Result<Option<i64>, sqlx::Err
         .await
 }
 
-/// Rows per status, for metrics and readiness.
-pub async fn depth(conn: &mut AnyConnection) -> Result<Vec<(String, i64)>, sqlx::Error> {
-    sqlx::query_as("select status, count(*) from outbox where status <> 'done' group by status")
-        .fetch_all(conn)
-        .await
+/// Rows not delivered yet, per target and status: (target, status, rows, oldest row's
+/// `created_at`), for metrics.
+pub async fn depth(conn: &mut AnyConnection) -> Result<Vec<(String, String, i64, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "select target, status, count(*), min(created_at) from outbox where status <> 'done' \
+         group by target, status",
+    )
+    .fetch_all(conn)
+    .await
 }

@@ -32,6 +32,11 @@ pub struct Both {
 }
 
 pub async fn spawn(db: &Db) -> Both {
+    spawn_with(db, &[]).await
+}
+
+/// [`spawn`] with extra settings.
+pub async fn spawn_with(db: &Db, extra: &[(&str, &str)]) -> Both {
     let slack = SlackStandIn::start(slack_helpers::SLACK_TOKEN).await;
     slack.add_channel(slack_helpers::CHANNEL, "support", true);
     slack.add_user(slack_helpers::ADA, "ada", "Ada Lovelace", false, false);
@@ -45,6 +50,7 @@ pub async fn spawn(db: &Db) -> Both {
         slack_helpers::SLACK_SECRET.into(),
     ));
     env.push(("HANDOFF_SLACK_API_URL".into(), slack.api_url()));
+    env.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let app = TestApp::launch(db, &env, Some(SEED)).await;
     let sender = slack.sender(&app.base, slack_helpers::SLACK_SECRET);

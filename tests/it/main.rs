@@ -15,6 +15,7 @@ mod cli;
 mod discord;
 mod links;
 mod manifests;
+mod metrics;
 mod migration;
 mod outbox;
 mod properties;

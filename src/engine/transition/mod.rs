@@ -50,6 +50,21 @@ pub enum Command {
 }
 
 impl Command {
+    /// The command's name, as metrics and logs call it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Command::HandOff => "handoff",
+            Command::Claim { takeover: false } => "claim",
+            Command::Claim { takeover: true } => "takeover",
+            Command::Reject => "reject",
+            Command::Transfer(_) => "transfer",
+            Command::Unassign => "unassign",
+            Command::Resolve(_) => "resolve",
+            Command::Close => "close",
+            Command::Reply { .. } => "reply",
+        }
+    }
+
     /// Whether carrying it out may route the conversation to an operator (a handoff,
     /// a reject or unassign of one's own, a transfer to a team).
     pub fn may_route(&self) -> bool {

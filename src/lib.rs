@@ -31,6 +31,8 @@
 //! - [`fuzz_targets`] — the inbound parsers by front door, for the fuzz targets in `fuzz/`.
 //! - [`loadgen`] — `handoff-bridge bench`, the load generator behind `BENCHMARKS.md`.
 //! - [`standins`] — local stand-ins of the platforms, for tests, benchmarks and the sandbox.
+//! - [`sandbox`] — `handoff-bridge sandbox`: the service with the stand-ins in-process and
+//!   a page to click through a handoff in a browser.
 
 pub mod config;
 pub mod discord;
@@ -40,6 +42,7 @@ pub mod http;
 pub mod loadgen;
 pub mod outbox;
 pub mod platform;
+pub mod sandbox;
 pub mod service;
 pub mod signature;
 pub mod slack;

@@ -33,6 +33,9 @@ enum Command {
     CheckConfig,
     /// Measure handoffs/s and claim latency over HTTP against an in-process service.
     Bench(handoff_bridge::loadgen::BenchArgs),
+    /// Try it: the service with Slack, Discord and a widget platform played in-process,
+    /// and a page at http://127.0.0.1:8080/sandbox to click through a handoff.
+    Sandbox(handoff_bridge::sandbox::SandboxArgs),
 }
 
 fn load(config: Option<&std::path::Path>) -> Result<Settings, ExitCode> {
@@ -86,6 +89,26 @@ async fn main() -> ExitCode {
                 }
                 Err(e) => {
                     eprintln!("handoff-bridge: cannot migrate the database: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Sandbox(args) => {
+            telemetry::init(handoff_bridge::config::LogFormat::Pretty);
+            let env = |k: &str| std::env::var(k).ok();
+            let sandbox = match handoff_bridge::sandbox::Sandbox::start(cli.config.as_deref(), &env, &args).await {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("handoff-bridge sandbox: cannot start: {e:#}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            println!("The sandbox is up: open {}", sandbox.page_url());
+            println!("(Ctrl-C stops it; the conversations stay for the next start, `--reset` starts afresh.)");
+            match sandbox.run_until_stopped(shutdown_signal()).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("handoff-bridge sandbox: {e:#}");
                     ExitCode::FAILURE
                 }
             }

@@ -131,6 +131,12 @@ impl Application {
         })
     }
 
+    /// Serves `routes` beside the service's own (the sandbox's page and its controls).
+    pub fn with_routes(mut self, routes: axum::Router) -> Application {
+        self.router = self.router.merge(routes);
+        self
+    }
+
     pub fn local_addr(&self) -> SocketAddr {
         self.listener.local_addr().expect("a bound listener has an address")
     }

@@ -22,6 +22,7 @@ mod properties;
 mod reliability;
 mod review;
 mod routing;
+mod sandbox;
 mod slack;
 mod slack_commands;
 mod sse;

@@ -55,8 +55,25 @@ function sayForm(placeholder, label, button, send, attrs = {}) {
   } }, el("input", { name: "text", placeholder, "aria-label": label }), el("button", {}, button));
 }
 
+// Platform markup as the clients show it: Slack `<url|label>` links, `*bold*` (Slack)
+// and `**bold**` (Discord), `>` quotes; everything else as typed.
+function rich(text) {
+  const out = [];
+  const pattern = /<(https?:[^|>]+)\|([^>]+)>|\*\*([^*]+)\*\*|\*([^*\n]+)\*|(https?:\/\/\S+)/g;
+  let at = 0;
+  for (const m of String(text).matchAll(pattern)) {
+    out.push(String(text).slice(at, m.index).replace(/^>\s?/gm, "│ "));
+    if (m[1]) out.push(el("a", { href: m[1], target: "_blank", rel: "noopener" }, m[2]));
+    else if (m[3] || m[4]) out.push(el("b", {}, m[3] || m[4]));
+    else out.push(el("a", { href: m[5], target: "_blank", rel: "noopener" }, "link"));
+    at = m.index + m[0].length;
+  }
+  out.push(String(text).slice(at).replace(/^>\s?/gm, "│ "));
+  return out;
+}
+
 function lineOf(author, text, cls = "") {
-  return el("div", { class: `line ${cls}` }, el("b", {}, `${author}: `), text);
+  return el("div", { class: `line ${cls}` }, el("b", {}, `${author}: `), rich(text));
 }
 
 function drawWidgets() {
@@ -87,7 +104,7 @@ function slackMessage(m, root) {
   const o = me();
   const buttons = buttonsOf(m.buttons, (b) => post("/sandbox/slack/click", { operator: o.id, ts: root || m.ts, action_id: b.action_id, value: b.value }));
   const reactions = m.reactions.length ? el("span", { class: "reactions" }, ` ${m.reactions.map((r) => `:${r}:`).join(" ")}`) : "";
-  return el("div", { class: root ? "reply" : "" }, el("div", { class: "line" }, el("b", {}, `${m.author}: `), m.text, reactions), buttons);
+  return el("div", { class: root ? "reply" : "" }, el("div", { class: "line" }, el("b", {}, `${m.author}: `), rich(m.text), reactions), buttons);
 }
 
 function drawSlack() {
@@ -100,15 +117,15 @@ function drawSlack() {
       (text) => post("/sandbox/slack/say", { operator: o.id, thread_ts: t.root.ts, text }));
     threads.append(el("div", { class: "thread", "data-ts": t.root.ts }, slackMessage(t.root), t.replies.map((r) => slackMessage(r, t.root.ts)), say));
   }
-  $("slack-private").replaceChildren(...o.slack.private.slice(-3).map((p) => el("div", { class: "note" }, `Only you: ${p.text}`)));
-  $("slack-dms").replaceChildren(...(o.slack.dms.length ? o.slack.dms.map((m) => el("div", { class: "dm" }, m.text)) : [el("p", { class: "empty" }, "None.")]));
+  $("slack-private").replaceChildren(...o.slack.private.slice(-3).map((p) => el("div", { class: "note" }, "Only you: ", rich(p.text))));
+  $("slack-dms").replaceChildren(...(o.slack.dms.length ? o.slack.dms.map((m) => el("div", { class: "dm" }, rich(m.text))) : [el("p", { class: "empty" }, "None.")]));
 }
 
 function discordMessage(m, isReply) {
   const o = me();
   const buttons = buttonsOf(m.buttons, (b) => post("/sandbox/discord/click", { operator: o.id, channel: m.channel, message: m.id, custom_id: b.custom_id }));
   const reactions = m.reactions.length ? el("span", { class: "reactions" }, ` ${m.reactions.join(" ")}`) : "";
-  return el("div", { class: isReply ? "reply" : "" }, el("div", { class: "line" }, el("b", {}, `${m.author}: `), m.text, reactions), buttons);
+  return el("div", { class: isReply ? "reply" : "" }, el("div", { class: "line" }, el("b", {}, `${m.author}: `), rich(m.text), reactions), buttons);
 }
 
 function drawDiscord() {
@@ -121,8 +138,8 @@ function drawDiscord() {
       (text) => post("/sandbox/discord/say", { operator: o.id, thread: t.thread, text })) : "";
     threads.append(el("div", { class: "thread", "data-thread": t.thread || "" }, discordMessage(t.root, false), t.replies.map((r) => discordMessage(r, true)), say));
   }
-  $("discord-private").replaceChildren(...o.discord.private.slice(-3).map((p) => el("div", { class: "note" }, `Only you: ${p.text}`)));
-  $("discord-dms").replaceChildren(...(o.discord.dms.length ? o.discord.dms.map((m) => el("div", { class: "dm" }, m.text)) : [el("p", { class: "empty" }, "None.")]));
+  $("discord-private").replaceChildren(...o.discord.private.slice(-3).map((p) => el("div", { class: "note" }, "Only you: ", rich(p.text))));
+  $("discord-dms").replaceChildren(...(o.discord.dms.length ? o.discord.dms.map((m) => el("div", { class: "dm" }, rich(m.text))) : [el("p", { class: "empty" }, "None.")]));
 }
 
 // Modals Slack or Discord opened for the operator (Resolve, Transfer…), as forms.

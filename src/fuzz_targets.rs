@@ -15,8 +15,9 @@ use crate::http::{
     ClaimBody, NewOperatorBody, OperatorPatchBody, PresenceBody, ReplyBody, TeamBody, TokenBody, TransferBody,
     WidgetPatchBody,
 };
-use crate::service::{MAX_TEXT_CHARS, NewOperator, OperatorPatch, WidgetEvent, WidgetEventKind, WidgetPatch, cap_text};
+use crate::service::{MAX_TEXT_CHARS, WidgetEvent, WidgetEventKind, cap_text};
 use crate::slack;
+use crate::startup::PLATFORMS;
 use crate::web::extract::parse_json;
 use crate::web::scrub::strip_nul;
 use serde_json::Value;
@@ -217,12 +218,12 @@ pub fn api_body(data: &[u8]) -> bool {
         1 => parse_json::<TransferBody>(body).is_ok(),
         2 => parse_json::<Resolution>(body).is_ok(),
         3 => parse_json::<ReplyBody>(body).is_ok(),
-        4 => parse_json::<NewOperatorBody>(body).map(NewOperator::from).is_ok(),
-        5 => parse_json::<OperatorPatchBody>(body).map(OperatorPatch::from).is_ok(),
+        4 => parse_json::<NewOperatorBody>(body).is_ok_and(|b| b.into_service(&PLATFORMS).is_ok()),
+        5 => parse_json::<OperatorPatchBody>(body).is_ok_and(|b| b.into_service(&PLATFORMS).is_ok()),
         6 => parse_json::<PresenceBody>(body).is_ok(),
         7 => parse_json::<TokenBody>(body).is_ok(),
         8 => parse_json::<TeamBody>(body).is_ok(),
-        _ => parse_json::<WidgetPatchBody>(body).map(WidgetPatch::from).is_ok(),
+        _ => parse_json::<WidgetPatchBody>(body).is_ok_and(|b| b.into_service(&PLATFORMS).is_ok()),
     }
 }
 

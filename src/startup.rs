@@ -117,6 +117,7 @@ impl Application {
             streams: Arc::new(tokio::sync::Semaphore::new(settings.max_streams)),
             metrics_token: settings.metrics_token.clone().map(Arc::new),
             outbox_targets,
+            platforms: Arc::from(PLATFORMS),
         };
         let router = http::router(state, platform_routes, settings.max_body_bytes);
         let listener = TcpListener::bind(settings.listen).await?;
@@ -196,6 +197,10 @@ impl Application {
 }
 
 /// The registry of chat platform adapters: the ones the settings switch on.
+/// Every platform this build has an adapter for, by the name it keys its accounts and
+/// channels with, whether it is configured or not.
+pub const PLATFORMS: [&str; 2] = [crate::slack::PLATFORM, crate::discord::PLATFORM];
+
 pub fn adapters(settings: &Settings) -> Vec<Box<dyn Adapter>> {
     let mut adapters: Vec<Box<dyn Adapter>> = Vec::new();
     if let Some(slack) = &settings.slack {

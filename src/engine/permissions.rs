@@ -52,7 +52,10 @@ pub fn set_accounts(actor: &Actor) -> Check {
     if actor.role() == Role::Admin {
         Ok(())
     } else {
-        Err("setting Slack or Discord ids needs the admin role (link your own accounts with `/handoff link`)".into())
+        Err(
+            "setting platform accounts needs the admin role (link your own with `/handoff link` on each platform)"
+                .into(),
+        )
     }
 }
 

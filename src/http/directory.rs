@@ -48,35 +48,23 @@ fn team_id(raw: &str) -> Result<TeamId, ApiError> {
 /// All operators.
 #[utoipa::path(get, path = "/v1/operators", tag = "operators", security(("bearer" = [])), responses((status = 200, body = Vec<OperatorOut>)))]
 pub async fn list_operators(State(state): State<AppState>, Auth(p): Auth) -> Result<Json<Vec<OperatorOut>>, ApiError> {
+    let all = state.service.list_operators(p.workspace).await?;
     Ok(Json(
-        state
-            .service
-            .list_operators(p.workspace)
-            .await?
-            .into_iter()
-            .map(Into::into)
-            .collect(),
+        all.into_iter().map(|o| OperatorOut::of(o, &state.platforms)).collect(),
     ))
 }
 
 /// Add an operator (managers; only admins give roles other than agent).
 #[utoipa::path(post, path = "/v1/operators", tag = "operators", security(("bearer" = [])), request_body = NewOperatorBody,
-    responses((status = 201, body = OperatorOut), (status = 403), (status = 409, description = "Slack or Discord id already linked"), (status = 422)))]
+    responses((status = 201, body = OperatorOut), (status = 403), (status = 409, description = "that platform account is already linked to another operator"), (status = 422)))]
 pub async fn create_operator(
     State(state): State<AppState>,
     Auth(p): Auth,
     ApiJson(body): ApiJson<NewOperatorBody>,
 ) -> Result<(StatusCode, Json<OperatorOut>), ApiError> {
-    Ok((
-        StatusCode::CREATED,
-        Json(
-            state
-                .service
-                .create_operator(p.workspace, &p.actor, body.into())
-                .await?
-                .into(),
-        ),
-    ))
+    let new = body.into_service(&state.platforms)?;
+    let created = state.service.create_operator(p.workspace, &p.actor, new).await?;
+    Ok((StatusCode::CREATED, Json(OperatorOut::of(created, &state.platforms))))
 }
 
 /// One operator.
@@ -87,9 +75,8 @@ pub async fn show_operator(
     Auth(p): Auth,
     Path(id): Path<String>,
 ) -> Result<Json<OperatorOut>, ApiError> {
-    Ok(Json(
-        state.service.operator(p.workspace, operator_id(&id)?).await?.into(),
-    ))
+    let o = state.service.operator(p.workspace, operator_id(&id)?).await?;
+    Ok(Json(OperatorOut::of(o, &state.platforms)))
 }
 
 /// Change an operator's name, role (admins), capacity or platform ids.
@@ -101,13 +88,12 @@ pub async fn update_operator(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<OperatorPatchBody>,
 ) -> Result<Json<OperatorOut>, ApiError> {
-    Ok(Json(
-        state
-            .service
-            .update_operator(p.workspace, &p.actor, operator_id(&id)?, body.into())
-            .await?
-            .into(),
-    ))
+    let patch = body.into_service(&state.platforms)?;
+    let o = state
+        .service
+        .update_operator(p.workspace, &p.actor, operator_id(&id)?, patch)
+        .await?;
+    Ok(Json(OperatorOut::of(o, &state.platforms)))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -125,13 +111,11 @@ pub async fn set_presence(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<PresenceBody>,
 ) -> Result<Json<OperatorOut>, ApiError> {
-    Ok(Json(
-        state
-            .service
-            .set_presence(p.workspace, &p.actor, operator_id(&id)?, body.presence)
-            .await?
-            .into(),
-    ))
+    let o = state
+        .service
+        .set_presence(p.workspace, &p.actor, operator_id(&id)?, body.presence)
+        .await?;
+    Ok(Json(OperatorOut::of(o, &state.platforms)))
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -264,14 +248,9 @@ pub async fn remove_member(
 /// All widgets.
 #[utoipa::path(get, path = "/v1/widgets", tag = "widgets", security(("bearer" = [])), responses((status = 200, body = Vec<WidgetOut>)))]
 pub async fn list_widgets(State(state): State<AppState>, Auth(p): Auth) -> Result<Json<Vec<WidgetOut>>, ApiError> {
+    let all = state.service.list_widgets(p.workspace).await?;
     Ok(Json(
-        state
-            .service
-            .list_widgets(p.workspace)
-            .await?
-            .into_iter()
-            .map(Into::into)
-            .collect(),
+        all.into_iter().map(|w| WidgetOut::of(w, &state.platforms)).collect(),
     ))
 }
 
@@ -283,7 +262,8 @@ pub async fn show_widget(
     Auth(p): Auth,
     Path(id): Path<String>,
 ) -> Result<Json<WidgetOut>, ApiError> {
-    Ok(Json(state.service.widget(p.workspace, &id).await?.into()))
+    let w = state.service.widget(p.workspace, &id).await?;
+    Ok(Json(WidgetOut::of(w, &state.platforms)))
 }
 
 /// Change routing mode, eligible operators or channels (managers).
@@ -295,11 +275,7 @@ pub async fn update_widget(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<WidgetPatchBody>,
 ) -> Result<Json<WidgetOut>, ApiError> {
-    Ok(Json(
-        state
-            .service
-            .update_widget(p.workspace, &p.actor, &id, body.into())
-            .await?
-            .into(),
-    ))
+    let patch = body.into_service(&state.platforms)?;
+    let w = state.service.update_widget(p.workspace, &p.actor, &id, patch).await?;
+    Ok(Json(WidgetOut::of(w, &state.platforms)))
 }

@@ -1,49 +1,89 @@
 //! The HTTP API's operator and widget bodies and answers. The API names each platform's
-//! account and channel in a field of its own (`slack_user_id`, `discord_channel`), as
-//! `README.md#the-http-api` documents; the directory keys them by platform name. This
-//! module is the one place that maps the one to the other.
+//! account and channel in a field of its own, `<platform>_user_id` and
+//! `<platform>_channel` (`README.md#the-http-api`), for every platform this build has an
+//! adapter for; the directory keys them by platform name. This module is the one place
+//! that maps the one to the other. Which platforms there are, it is told (`startup`
+//! passes the adapters' names); it names none itself.
 
 use crate::engine::{OperatorRef, Presence, Role, RoutingMode};
 use crate::service::{ByPlatform, NewOperator, OperatorPatch, OperatorView, WidgetPatch, WidgetView};
+use crate::web::error::ApiError;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use utoipa::ToSchema;
 
-/// The platforms whose accounts and channels the API carries, by their names inside.
-const SLACK: &str = "slack";
-const DISCORD: &str = "discord";
+/// The API's field for a platform's account.
+fn account_field(platform: &str) -> String {
+    format!("{platform}_user_id")
+}
 
+/// The API's field for a widget's channel on a platform.
+fn channel_field(platform: &str) -> String {
+    format!("{platform}_channel")
+}
+
+/// The per-platform fields of a body, by platform name: each key must be `field(p)` for a
+/// platform `p` of `platforms`, else the body is refused naming the fields there are.
+fn by_platform<T>(
+    given: BTreeMap<String, T>,
+    platforms: &[&str],
+    field: fn(&str) -> String,
+    fixed: &str,
+) -> Result<ByPlatform<T>, ApiError> {
+    let mut out = ByPlatform::new();
+    for (key, value) in given {
+        match platforms.iter().find(|p| field(p) == key) {
+            Some(p) => {
+                out.insert((*p).to_owned(), value);
+            }
+            None => {
+                let known: Vec<String> = platforms.iter().map(|p| format!("`{}`", field(p))).collect();
+                return Err(ApiError::unprocessable(format!(
+                    "unknown field `{key}`: the fields are {fixed} and {}",
+                    known.join(", ")
+                )));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Each platform's field in an answer: its value, or `null` when there is none.
+fn answer_fields(mut given: BTreeMap<String, String>, platforms: &[&str], field: fn(&str) -> String) -> Fields {
+    platforms.iter().map(|p| (field(p), given.remove(*p))).collect()
+}
+
+/// `<platform>_…` fields of a body or an answer.
+type Fields = BTreeMap<String, Option<String>>;
+
+/// Also `<platform>_user_id` for each platform (admins only).
 #[derive(Debug, Clone, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
 #[schema(as = NewOperator)]
 pub struct NewOperatorBody {
     pub name: String,
     /// agent (default), manager or admin; only admins set roles.
     pub role: Option<Role>,
     pub capacity: Option<i64>,
-    /// Admins only.
-    pub slack_user_id: Option<String>,
-    /// Admins only.
-    pub discord_user_id: Option<String>,
+    #[serde(flatten)]
+    #[schema(ignore)]
+    pub accounts: Fields,
 }
 
-impl From<NewOperatorBody> for NewOperator {
-    fn from(b: NewOperatorBody) -> Self {
-        let accounts = [(SLACK, b.slack_user_id), (DISCORD, b.discord_user_id)]
-            .into_iter()
-            .filter_map(|(p, a)| Some((p.to_owned(), a?)))
-            .collect();
-        NewOperator {
-            name: b.name,
-            role: b.role,
-            capacity: b.capacity,
-            accounts,
-        }
+impl NewOperatorBody {
+    pub fn into_service(self, platforms: &[&str]) -> Result<NewOperator, ApiError> {
+        let accounts = by_platform(self.accounts, platforms, account_field, "`name`, `role`, `capacity`")?;
+        Ok(NewOperator {
+            name: self.name,
+            role: self.role,
+            capacity: self.capacity,
+            accounts: accounts.into_iter().filter_map(|(p, a)| Some((p, a?))).collect(),
+        })
     }
 }
 
-/// Absent fields stay as they are; `null` clears a nullable one.
+/// Absent fields stay as they are; `null` clears a nullable one. Also
+/// `<platform>_user_id` for each platform (admins only).
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
 #[schema(as = OperatorPatch)]
 pub struct OperatorPatchBody {
     pub name: Option<String>,
@@ -51,52 +91,45 @@ pub struct OperatorPatchBody {
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<i64>)]
     pub capacity: Option<Option<i64>>,
-    /// Admins only.
-    #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
-    pub slack_user_id: Option<Option<String>>,
-    /// Admins only.
-    #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
-    pub discord_user_id: Option<Option<String>>,
+    #[serde(flatten)]
+    #[schema(ignore)]
+    pub accounts: Fields,
 }
 
-impl From<OperatorPatchBody> for OperatorPatch {
-    fn from(b: OperatorPatchBody) -> Self {
-        OperatorPatch {
-            name: b.name,
-            role: b.role,
-            capacity: b.capacity,
-            accounts: present([(SLACK, b.slack_user_id), (DISCORD, b.discord_user_id)]),
-        }
+impl OperatorPatchBody {
+    pub fn into_service(self, platforms: &[&str]) -> Result<OperatorPatch, ApiError> {
+        Ok(OperatorPatch {
+            name: self.name,
+            role: self.role,
+            capacity: self.capacity,
+            accounts: by_platform(self.accounts, platforms, account_field, "`name`, `role`, `capacity`")?,
+        })
     }
 }
 
 /// Absent fields stay as they are; `null` clears a channel; `eligible: []` = everyone.
+/// Also `<platform>_channel` for each platform.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
 #[schema(as = WidgetPatch)]
 pub struct WidgetPatchBody {
     pub routing: Option<RoutingMode>,
     pub eligible: Option<Vec<i64>>,
-    #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
-    pub slack_channel: Option<Option<String>>,
-    #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
-    pub discord_channel: Option<Option<String>>,
+    #[serde(flatten)]
+    #[schema(ignore)]
+    pub channels: Fields,
 }
 
-impl From<WidgetPatchBody> for WidgetPatch {
-    fn from(b: WidgetPatchBody) -> Self {
-        WidgetPatch {
-            routing: b.routing,
-            eligible: b.eligible,
-            channels: present([(SLACK, b.slack_channel), (DISCORD, b.discord_channel)]),
-        }
+impl WidgetPatchBody {
+    pub fn into_service(self, platforms: &[&str]) -> Result<WidgetPatch, ApiError> {
+        Ok(WidgetPatch {
+            routing: self.routing,
+            eligible: self.eligible,
+            channels: by_platform(self.channels, platforms, channel_field, "`routing`, `eligible`")?,
+        })
     }
 }
 
+/// Also `<platform>_user_id` (or `null`) for each platform.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[schema(as = OperatorView)]
 pub struct OperatorOut {
@@ -106,27 +139,28 @@ pub struct OperatorOut {
     pub presence: Presence,
     /// Most open chats at once; null = no limit.
     pub capacity: Option<i64>,
-    pub slack_user_id: Option<String>,
-    pub discord_user_id: Option<String>,
     /// Conversations assigned to them that are handed_off or active.
     pub open_chats: i64,
+    #[serde(flatten)]
+    #[schema(ignore)]
+    pub accounts: Fields,
 }
 
-impl From<OperatorView> for OperatorOut {
-    fn from(mut o: OperatorView) -> Self {
+impl OperatorOut {
+    pub fn of(o: OperatorView, platforms: &[&str]) -> OperatorOut {
         OperatorOut {
             id: o.id,
             name: o.name,
             role: o.role,
             presence: o.presence,
             capacity: o.capacity,
-            slack_user_id: o.accounts.remove(SLACK),
-            discord_user_id: o.accounts.remove(DISCORD),
             open_chats: o.open_chats,
+            accounts: answer_fields(o.accounts, platforms, account_field),
         }
     }
 }
 
+/// Also `<platform>_channel` (or `null`) for each platform.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[schema(as = WidgetView)]
 pub struct WidgetOut {
@@ -134,28 +168,20 @@ pub struct WidgetOut {
     pub routing: RoutingMode,
     /// Empty = everyone in the workspace.
     pub eligible: Vec<OperatorRef>,
-    pub slack_channel: Option<String>,
-    pub discord_channel: Option<String>,
+    #[serde(flatten)]
+    #[schema(ignore)]
+    pub channels: Fields,
 }
 
-impl From<WidgetView> for WidgetOut {
-    fn from(mut w: WidgetView) -> Self {
+impl WidgetOut {
+    pub fn of(w: WidgetView, platforms: &[&str]) -> WidgetOut {
         WidgetOut {
             id: w.id,
             routing: w.routing,
             eligible: w.eligible,
-            slack_channel: w.channels.remove(SLACK),
-            discord_channel: w.channels.remove(DISCORD),
+            channels: answer_fields(w.channels, platforms, channel_field),
         }
     }
-}
-
-/// The fields the body had (`null` included), by platform name.
-fn present<const N: usize>(fields: [(&str, Option<Option<String>>); N]) -> ByPlatform<Option<String>> {
-    fields
-        .into_iter()
-        .filter_map(|(p, v)| Some((p.to_owned(), v?)))
-        .collect()
 }
 
 /// Tells "absent" (outer `None`) from "null" (`Some(None)`).
@@ -167,19 +193,37 @@ fn double_option<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>>(d: D) ->
 mod tests {
     use super::*;
 
+    /// Platforms as a build names them; any names do.
+    const PLATFORMS: [&str; 2] = ["chat", "other_chat"];
+
     #[test]
-    fn absent_fields_leave_a_platform_out_and_null_clears_it() {
-        let body: WidgetPatchBody = serde_json::from_str(r#"{"discord_channel": null}"#).unwrap();
-        let patch = WidgetPatch::from(body);
+    fn absent_fields_leave_a_platform_out_null_clears_it_and_unknown_ones_are_refused() {
+        let body: WidgetPatchBody = serde_json::from_str(r#"{"other_chat_channel": null}"#).unwrap();
+        let patch = body.into_service(&PLATFORMS).unwrap();
         assert_eq!(
             patch.channels.into_iter().collect::<Vec<_>>(),
-            [(DISCORD.to_owned(), None)]
+            [("other_chat".to_owned(), None)]
         );
-        let body: OperatorPatchBody = serde_json::from_str(r#"{"slack_user_id": "U1"}"#).unwrap();
-        let patch = OperatorPatch::from(body);
+        let body: OperatorPatchBody = serde_json::from_str(r#"{"chat_user_id": "U1"}"#).unwrap();
+        let patch = body.into_service(&PLATFORMS).unwrap();
         assert_eq!(
             patch.accounts.into_iter().collect::<Vec<_>>(),
-            [(SLACK.to_owned(), Some("U1".to_owned()))]
+            [("chat".to_owned(), Some("U1".to_owned()))]
         );
+        let body: OperatorPatchBody = serde_json::from_str(r#"{"nickname": "x"}"#).unwrap();
+        assert!(body.into_service(&PLATFORMS).is_err());
+    }
+
+    #[test]
+    fn an_answer_has_a_field_for_every_platform() {
+        let view = WidgetView {
+            id: "w".into(),
+            routing: RoutingMode::Manual,
+            eligible: Vec::new(),
+            channels: BTreeMap::from([("chat".to_owned(), "C1".to_owned())]),
+        };
+        let out = serde_json::to_value(WidgetOut::of(view, &PLATFORMS)).unwrap();
+        assert_eq!(out["chat_channel"], "C1");
+        assert!(out["other_chat_channel"].is_null() && out.as_object().unwrap().contains_key("other_chat_channel"));
     }
 }

@@ -47,6 +47,9 @@ pub struct AppState {
     pub metrics_token: Option<Arc<SecretString>>,
     /// The outbox's targets, which `/metrics` shows even while they have no rows.
     pub outbox_targets: Vec<String>,
+    /// Every platform this build has an adapter for (configured or not): the API has an
+    /// account and a channel field for each.
+    pub platforms: Arc<[&'static str]>,
 }
 
 /// The whole HTTP surface: the API's routes and each adapter's `platform_routes`.

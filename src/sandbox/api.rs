@@ -144,22 +144,22 @@ fn discord_text(content: &str, embeds: &[Value]) -> String {
 }
 
 async fn state(State(w): State<World>) -> Json<Value> {
+    let cast = w.operators();
     let slack_user = |id: &str| -> String {
-        match w.operators().iter().find(|o| o.slack_user == id) {
+        match cast.iter().find(|o| o.slack_user == id) {
             Some(o) => o.name.clone(),
             None if id == crate::standins::slack::SlackStandIn::BOT_USER => "handoff-bridge".into(),
             None => id.to_owned(),
         }
     };
     let discord_user = |id: u64| -> String {
-        match w.operators().iter().find(|o| o.discord_user == id.to_string()) {
+        match cast.iter().find(|o| o.discord_user == id.to_string()) {
             Some(o) => o.name.clone(),
             None if id == crate::standins::discord::DiscordStandIn::BOT_USER_ID => "handoff-bridge".into(),
             None => id.to_string(),
         }
     };
     // Mentions of the demo cast read as their names, as the platforms' clients show them.
-    let cast = w.operators();
     let names = |text: String| -> String {
         cast.iter().fold(text, |t, o| {
             t.replace(&format!("<@{}>", o.slack_user), &format!("@{}", o.name))

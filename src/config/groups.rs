@@ -144,6 +144,18 @@ pub(super) fn slack(l: &mut Loader<'_>, file: FilePlatform) -> Option<SlackSetti
     let api_url = l.url("HANDOFF_SLACK_API_URL", file.api_url);
     let default_channel = l.plain("HANDOFF_SLACK_DEFAULT_CHANNEL", file.default_channel);
     let (bot_token, signing_secret) = together(l, (SLACK_BOT_TOKEN, token), (SLACK_SIGNING_SECRET, secret))?;
+    let shown = bot_token.expose_secret();
+    if !shown.starts_with("xoxb-") || shown.contains(char::is_whitespace) {
+        // Never the token itself: only which kind it looks like.
+        let kind = match shown.get(..5) {
+            Some("xoxp-") => "a user token (xoxp-), not the bot token",
+            Some("xapp-") => "an app-level token (xapp-), not the bot token",
+            _ if shown.contains(char::is_whitespace) => "holds more than the token (spaces or a `Bearer ` prefix)",
+            _ => "not a bot token (they start with xoxb-)",
+        };
+        l.problem(SLACK_BOT_TOKEN.var, kind, SLACK_BOT_TOKEN.fix);
+        return None;
+    }
     Some(SlackSettings {
         bot_token,
         signing_secret,

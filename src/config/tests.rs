@@ -119,3 +119,28 @@ fn a_short_widget_secret_is_refused() {
     assert_eq!(problems[0].setting, "HANDOFF_WIDGET_SECRET");
     assert!(load(None, &[("HANDOFF_WIDGET_SECRET", "a-long-enough-secret")]).is_ok());
 }
+
+#[test]
+fn a_slack_token_that_is_not_a_bot_token_is_refused_without_being_echoed() {
+    for (token, says) in [
+        ("xoxp-1234-user", "user token"),
+        ("xapp-1-A1-app", "app-level token"),
+        ("Bearer xoxb-1", "more than the token"),
+        ("abc123", "start with xoxb-"),
+    ] {
+        let problems = load(
+            None,
+            &[
+                ("HANDOFF_SLACK_BOT_TOKEN", token),
+                ("HANDOFF_SLACK_SIGNING_SECRET", "s3cret"),
+            ],
+        )
+        .unwrap_err();
+        let p = problems
+            .iter()
+            .find(|p| p.setting == "HANDOFF_SLACK_BOT_TOKEN")
+            .unwrap_or_else(|| panic!("{token}: {problems:?}"));
+        assert!(p.message.contains(says), "{token}: {}", p.message);
+        assert!(!format!("{problems:?}").contains(token), "the token was echoed");
+    }
+}

@@ -9,6 +9,7 @@ mod slack_helpers;
 mod api;
 mod bad_input;
 mod both_platforms;
+mod browser;
 mod chaos;
 mod claims;
 mod cli;

@@ -15,7 +15,7 @@ const el = (tag, attrs = {}, ...children) => {
     if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
     else if (v !== undefined && v !== null) e.setAttribute(k, v);
   }
-  for (const c of children.flat()) e.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  for (const c of children.flat(Infinity)) e.append(c instanceof Node ? c : document.createTextNode(String(c)));
   return e;
 };
 
@@ -146,7 +146,8 @@ function drawDiscord() {
 function drawModals() {
   const o = me();
   const box = $("modals");
-  const typing = box.contains(document.activeElement);
+  const active = document.activeElement;
+  const typing = box.contains(active) && (active.tagName === "INPUT" || active.tagName === "SELECT");
   if (typing) return;
   box.replaceChildren();
   for (const m of o.modals) {
@@ -158,6 +159,7 @@ function drawModals() {
     });
     const form = el("form", { onsubmit: (ev) => {
       ev.preventDefault();
+      if (document.activeElement) document.activeElement.blur();
       const values = {};
       for (const f of m.fields) values[f.id] = ev.target.elements[f.id].value;
       post("/sandbox/modal", { operator: o.id, platform: m.platform, id: m.id, values, channel: m.channel, message: m.message });
@@ -205,8 +207,9 @@ async function follow() {
         if (!data) continue;
         try {
           const e = JSON.parse(data);
-          const c = e.conversation || {};
-          $("live").prepend(el("li", {}, `${c.id || "?"} → ${c.status || "?"}${c.assignee ? ` (${c.assignee.name})` : ""}`));
+          if (!e.conversation_id) continue;
+          const who = e.assignee ? `, ${e.assignee.name}` : "";
+          $("live").prepend(el("li", {}, `v${e.version} ${e.conversation_id} → ${e.status}${who} (${e.reason} by ${e.actor})`));
           while ($("live").children.length > 20) $("live").lastChild.remove();
         } catch (_) { /* not a change */ }
       }
@@ -228,10 +231,22 @@ async function refresh() {
     select.addEventListener("change", () => { refresh(); follow(); });
     follow();
   }
+  // A redraw replaces the forms: the field someone is in keeps its text and focus.
+  const focused = document.activeElement;
+  const label = focused && focused.tagName === "INPUT" ? focused.getAttribute("aria-label") : null;
+  const typed = label && { value: focused.value, at: focused.selectionStart };
   drawWidgets();
   drawSlack();
   drawDiscord();
   drawModals();
+  if (label) {
+    const again = document.querySelector(`input[aria-label="${CSS.escape(label)}"]`);
+    if (again && again !== focused) {
+      again.value = typed.value;
+      again.focus();
+      again.setSelectionRange(typed.at, typed.at);
+    }
+  }
   drawInbox();
 }
 

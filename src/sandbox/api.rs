@@ -278,14 +278,23 @@ async fn state(State(w): State<World>) -> Json<Value> {
                                 .flatten()
                                 .map(|o| json!({"text": o["text"]["text"], "value": o["value"]}))
                                 .collect();
+                            let kind = match el["type"].as_str() {
+                                Some("static_select") => "select",
+                                Some("checkboxes") => "checkboxes",
+                                _ => "text",
+                            };
                             json!({
                                 "id": b["block_id"], "action": el["action_id"], "label": b["label"]["text"],
-                                "kind": if el["type"] == "static_select" { "select" } else { "text" },
+                                "kind": kind,
                                 "element": el["type"], "options": options, "required": !b["optional"].as_bool().unwrap_or(false),
                             })
                         })
                         .collect();
-                    modals.push(json!({"platform": "slack", "id": v.view_id, "title": v.view["title"]["text"], "fields": fields}));
+                    let errors = memory.view_errors.get(&v.view_id).cloned().unwrap_or_else(|| json!({}));
+                    modals.push(json!({
+                        "platform": "slack", "id": v.view_id, "title": v.view["title"]["text"],
+                        "submit": v.view["submit"]["text"], "fields": fields, "errors": errors,
+                    }));
                 }
             }
             json!({
@@ -579,15 +588,21 @@ async fn modal(State(w): State<World>, Json(b): Json<ModalBody>) -> Response {
                     continue;
                 };
                 let el = &block["element"];
-                let value = if el["type"] == "static_select" {
-                    let picked = el["options"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .find(|o| o["value"] == given.as_str());
-                    json!({"type": "static_select", "selected_option": picked})
-                } else {
-                    json!({"type": el["type"], "value": given})
+                let options = el["options"].as_array().into_iter().flatten();
+                let value = match el["type"].as_str() {
+                    Some("static_select") => {
+                        let picked = options.clone().find(|o| o["value"] == given.as_str());
+                        json!({"type": "static_select", "selected_option": picked})
+                    }
+                    Some("checkboxes") => {
+                        // The ticked boxes' values, comma-separated.
+                        let ticked: Vec<&str> = given.split(',').map(str::trim).collect();
+                        let picked: Vec<&Value> = options
+                            .filter(|o| o["value"].as_str().is_some_and(|v| ticked.contains(&v)))
+                            .collect();
+                        json!({"type": "checkboxes", "selected_options": picked})
+                    }
+                    _ => json!({"type": el["type"], "value": given}),
                 };
                 values.insert(block_id.to_owned(), json!({ action: value }));
             }
@@ -595,12 +610,18 @@ async fn modal(State(w): State<World>, Json(b): Json<ModalBody>) -> Response {
                 .sender()
                 .view_submission(&o.slack_user, opened.view.clone(), Value::Object(values))
                 .await;
-            let ok = res.status().is_success();
-            let out = passed_on(Ok(res)).await;
-            if ok {
-                w.memory().submitted.insert(b.id);
+            let status = res.status();
+            let answer: Value = res.json().await.unwrap_or(Value::Null);
+            let mut memory = w.memory();
+            if answer["response_action"] == "errors" {
+                // Slack keeps the modal open and shows each error under its field.
+                memory.view_errors.insert(b.id, answer["errors"].clone());
+            } else if status.is_success() {
+                memory.view_errors.remove(&b.id);
+                memory.submitted.insert(b.id);
             }
-            out
+            let status = StatusCode::from_u16(status.as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+            (status, Json(json!({"status": status.as_u16(), "answer": answer}))).into_response()
         }
         other => refused(StatusCode::BAD_REQUEST, format!("no platform `{other}` in the sandbox")),
     }

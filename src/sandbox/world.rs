@@ -74,6 +74,9 @@ pub(super) struct Memory {
     pub interactions: Vec<(u64, Interacted, u64, Option<u64>)>,
     /// Modals submitted (Discord custom ids, Slack view ids): no longer shown.
     pub submitted: std::collections::HashSet<String>,
+    /// What Slack's answer to a view submission said was wrong, by view id and block:
+    /// the modal stays open and shows it, as Slack does.
+    pub view_errors: std::collections::HashMap<String, Value>,
     /// The demo operator who last clicked in Slack: the modals Slack opens are theirs.
     pub slack_clicker: Option<i64>,
 }

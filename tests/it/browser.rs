@@ -367,6 +367,70 @@ async fn run(db: Db, name: &'static str) {
 
     let shot = browser.screenshot("resolved").await;
     println!("the sandbox page, resolved: {}", shot.display());
+
+    // A second visitor. Ada opens Transfer in Slack: Slack's modal, with an operator
+    // select, a team select, "Back to the bot" and a note. Two destinations at once are
+    // refused under the field, and the modal keeps what was picked; one goes through.
+    b.type_and_enter(
+        "a second visitor",
+        "input[aria-label='Ask docs for a human']",
+        "Can someone check my invoice?",
+    )
+    .await;
+    let second = format!("{SLACK_THREAD}[contains(., 'Can someone check my invoice?')]");
+    b.click(
+        "Transfer on the second thread",
+        &format!("{second}//div[@class='buttons']/button[normalize-space()='Transfer']"),
+    )
+    .await;
+    let slack_form = "//div[@id='modals']/div[contains(@class,'modal') and contains(@class,'slack')]";
+    b.until("Bo picked in the Transfer modal", || async {
+        let select = b
+            .client
+            .find(Locator::XPath(&format!("{slack_form}//select[@name='operator']")))
+            .await?;
+        select
+            .select_by(Locator::XPath(".//option[starts-with(normalize-space(.), 'Bo')]"))
+            .await?;
+        Ok(Some(()))
+    })
+    .await;
+    let back_to_bot = format!("{slack_form}//input[@type='checkbox' and @value='bot']");
+    b.click("Back to the bot, too", &back_to_bot).await;
+    let transfer = format!("{slack_form}//button[normalize-space()='Transfer']");
+    b.click("Transfer in the modal", &transfer).await;
+    b.shows(
+        "the modal's refusal",
+        "#modals .modal.slack .field-error",
+        "Pick exactly one destination",
+    )
+    .await;
+    let picked: Value = b
+        .client
+        .execute(
+            "const f = document.querySelector('#modals .modal.slack form');
+             return [f.elements.operator.selectedOptions[0].text, f.querySelector('input[type=checkbox]').checked];",
+            vec![],
+        )
+        .await
+        .expect("the modal's fields");
+    assert!(
+        picked[0].as_str().is_some_and(|t| t.starts_with("Bo")) && picked[1] == true,
+        "{picked}"
+    );
+    b.click("Back to the bot, off again", &back_to_bot).await;
+    b.click("Transfer in the modal, again", &transfer).await;
+    b.until("the Transfer modal closed", || async {
+        Ok((b.count(slack_form).await? == 0).then_some(()))
+    })
+    .await;
+    b.until("the second thread assigned to Bo", || async {
+        let root = b.client.find(Locator::XPath(&second)).await?.text().await?;
+        Ok(root.contains("Assigned to @Bo").then_some(()))
+    })
+    .await;
+    let shot = browser.screenshot("transferred").await;
+    println!("the sandbox page, transferred: {}", shot.display());
     browser.client.clone().close().await.expect("the session closes");
     sandbox.stop().await.unwrap();
 }

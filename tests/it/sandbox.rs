@@ -185,6 +185,51 @@ on_both_databases! {
         let trail: Vec<&str> = detail["audit"].as_array().unwrap().iter().map(|a| a["to_status"].as_str().unwrap()).collect();
         assert_eq!(trail, ["handed_off", "active", "resolved"]);
 
+        // Slack's Transfer modal, as the page gets it: a select of operators, a box for
+        // "Back to the bot". Two destinations are refused under the field and the modal
+        // stays; one goes through and closes it.
+        let res = page.http.post(format!("{}/sandbox/visitor", page.base))
+            .json(&json!({"widget": "docs", "text": "Can someone check my invoice?", "handoff": true}))
+            .send().await.unwrap();
+        let second = res.headers()["x-sandbox-conversation"].to_str().unwrap().to_owned();
+        let root = page.until("the second Slack thread", |s| {
+            s["slack"]["threads"].as_array()?.iter()
+                .find(|t| t["root"]["text"].as_str().is_some_and(|x| x.contains("check my invoice")) && !t["root"]["buttons"].as_array().is_some_and(|b| b.is_empty()))
+                .map(|t| t["root"].clone())
+        }).await;
+        let transfer = root["buttons"].as_array().unwrap().iter().find(|b| b["label"] == "Transfer").unwrap();
+        let (st, _) = page.post("/sandbox/slack/click", json!({
+            "operator": ada, "ts": root["ts"], "action_id": transfer["action_id"], "value": transfer["value"],
+        })).await;
+        assert_eq!(st, StatusCode::OK);
+        let slack_modal = |s: &Value| {
+            let o = s["operators"].as_array()?.iter().find(|o| o["name"] == "Ada")?.clone();
+            o["modals"].as_array()?.iter().find(|m| m["platform"] == "slack").cloned()
+        };
+        let modal = page.until("the Slack Transfer modal", slack_modal).await;
+        let field = |id: &str| modal["fields"].as_array().unwrap().iter().find(|f| f["id"] == id).cloned().unwrap_or_else(|| panic!("{id}: {modal}"));
+        assert_eq!(field("operator")["kind"], "select");
+        assert_eq!(field("bot")["kind"], "checkboxes");
+        let bo = field("operator")["options"].as_array().unwrap().iter()
+            .find(|o| o["text"].as_str().is_some_and(|t| t.starts_with("Bo"))).unwrap()["value"].clone();
+        let (st, said) = page.post("/sandbox/modal", json!({
+            "operator": ada, "platform": "slack", "id": modal["id"], "values": {"operator": bo, "bot": "bot"},
+        })).await;
+        assert_eq!(st, StatusCode::OK);
+        assert_eq!(said["answer"]["response_action"], "errors", "{said}");
+        let refused = page.until("the refusal under the field", |s| {
+            let m = slack_modal(s)?;
+            m["errors"]["bot"].as_str().map(str::to_owned)
+        }).await;
+        assert!(refused.contains("exactly one destination"), "{refused}");
+        let (st, _) = page.post("/sandbox/modal", json!({
+            "operator": ada, "platform": "slack", "id": modal["id"], "values": {"operator": bo, "bot": ""},
+        })).await;
+        assert_eq!(st, StatusCode::OK);
+        page.until("the Transfer modal closed", |s| slack_modal(s).is_none().then_some(())).await;
+        let moved = page.api(&ada_token, &format!("/v1/conversations/{second}")).await;
+        assert_eq!(moved["assignee"]["name"], "Bo", "{moved}");
+
         // Bad input from the page gets a clear refusal.
         let (st, body) = page.post("/sandbox/visitor", json!({"widget": "nope", "text": "x"})).await;
         assert_eq!(st, StatusCode::NOT_FOUND);

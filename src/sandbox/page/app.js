@@ -100,10 +100,13 @@ function buttonsOf(list, onclick) {
   return el("div", { class: "buttons" }, list.map((b) => el("button", { type: "button", onclick: () => onclick(b) }, b.label)));
 }
 
+// The reactions the bridge adds, drawn as Slack draws them; others by name.
+const SLACK_EMOJI = { white_check_mark: "✅", warning: "⚠️", eyes: "👀" };
+
 function slackMessage(m, root) {
   const o = me();
   const buttons = buttonsOf(m.buttons, (b) => post("/sandbox/slack/click", { operator: o.id, ts: root || m.ts, action_id: b.action_id, value: b.value }));
-  const reactions = m.reactions.length ? el("span", { class: "reactions" }, ` ${m.reactions.map((r) => `:${r}:`).join(" ")}`) : "";
+  const reactions = m.reactions.length ? el("span", { class: "reactions" }, ` ${m.reactions.map((r) => SLACK_EMOJI[r] || `:${r}:`).join(" ")}`) : "";
   return el("div", { class: root ? "reply" : "" }, el("div", { class: "line" }, el("b", {}, `${m.author}: `), rich(m.text), reactions), buttons);
 }
 
@@ -149,21 +152,45 @@ function drawModals() {
   const active = document.activeElement;
   const typing = box.contains(active) && (active.tagName === "INPUT" || active.tagName === "SELECT");
   if (typing) return;
+  // What was filled in survives the redraw, as in a real modal.
+  const kept = new Map();
+  for (const form of box.querySelectorAll("[data-modal] form")) {
+    kept.set(form.parentElement.dataset.modal, [...form.querySelectorAll("input, select")]
+      .map((i) => ({ name: i.name, value: i.value, checked: i.checked, box: i.type === "checkbox" })));
+  }
   box.replaceChildren();
   for (const m of o.modals) {
+    const errors = m.errors || {};
     const fields = m.fields.map((f) => {
-      const input = f.kind === "select"
-        ? el("select", { name: f.id }, el("option", { value: "" }, "—"), f.options.map((opt) => el("option", { value: opt.value }, opt.text)))
-        : el("input", { name: f.id });
-      return [el("label", {}, f.label || f.id), input];
+      let input;
+      if (f.kind === "select") {
+        input = el("select", { name: f.id }, el("option", { value: "" }, "—"), f.options.map((opt) => el("option", { value: opt.value }, opt.text)));
+      } else if (f.kind === "checkboxes") {
+        input = el("div", { class: "checks" }, f.options.map((opt) =>
+          el("label", {}, el("input", { type: "checkbox", name: f.id, value: opt.value }), ` ${opt.text}`)));
+      } else {
+        input = el("input", { name: f.id });
+      }
+      const problem = errors[f.id] ? el("div", { class: "field-error", role: "alert" }, errors[f.id]) : "";
+      return [el("label", {}, f.label || f.id), input, problem];
     });
     const form = el("form", { onsubmit: (ev) => {
       ev.preventDefault();
       if (document.activeElement) document.activeElement.blur();
       const values = {};
-      for (const f of m.fields) values[f.id] = ev.target.elements[f.id].value;
+      for (const f of m.fields) {
+        values[f.id] = f.kind === "checkboxes"
+          ? [...ev.target.querySelectorAll(`input[name="${CSS.escape(f.id)}"]:checked`)].map((c) => c.value).join(",")
+          : ev.target.elements[f.id].value;
+      }
       post("/sandbox/modal", { operator: o.id, platform: m.platform, id: m.id, values, channel: m.channel, message: m.message });
-    } }, fields, el("div", { class: "actions" }, el("button", {}, "Submit")));
+    } }, fields, el("div", { class: "actions" }, el("button", {}, m.submit || "Submit")));
+    for (const was of kept.get(m.id) || []) {
+      for (const i of form.querySelectorAll(`[name="${CSS.escape(was.name)}"]`)) {
+        if (was.box && i.value === was.value) i.checked = was.checked;
+        else if (!was.box) i.value = was.value;
+      }
+    }
     box.append(el("div", { class: `modal ${m.platform}`, "data-modal": m.id }, el("h3", {}, `${m.platform === "slack" ? "Slack" : "Discord"}: ${m.title || "Form"}`), form));
   }
 }

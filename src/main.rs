@@ -59,6 +59,9 @@ async fn main() -> ExitCode {
         Command::CheckConfig => match Settings::load(cli.config.as_deref()) {
             Ok(s) => {
                 println!("configuration OK: {}", s.summary());
+                for w in s.warnings() {
+                    println!("warning: {w}");
+                }
                 ExitCode::SUCCESS
             }
             Err(problems) => {
@@ -120,6 +123,9 @@ async fn main() -> ExitCode {
             };
             telemetry::init(settings.log_format);
             let summary = settings.summary();
+            for w in settings.warnings() {
+                tracing::warn!("{w}");
+            }
             let app = match Application::build(settings).await {
                 Ok(app) => app,
                 Err(e) => {

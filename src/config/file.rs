@@ -48,6 +48,8 @@ pub(super) struct FileWidget {
 pub(super) struct FilePlatform {
     pub bot_token: Option<String>,
     pub signing_secret: Option<String>,
+    /// Slack only: the app-level token of Socket Mode.
+    pub app_token: Option<String>,
     pub application_id: Option<String>,
     pub api_url: Option<String>,
     pub default_channel: Option<String>,

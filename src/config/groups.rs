@@ -143,6 +143,16 @@ pub(super) fn slack(l: &mut Loader<'_>, file: FilePlatform) -> Option<SlackSetti
     let secret = l.secret(SLACK_SIGNING_SECRET.var, file.signing_secret);
     let api_url = l.url("HANDOFF_SLACK_API_URL", file.api_url);
     let default_channel = l.plain("HANDOFF_SLACK_DEFAULT_CHANNEL", file.default_channel);
+    let app_token = l.secret("HANDOFF_SLACK_APP_TOKEN", file.app_token);
+    if let Some(t) = &app_token
+        && (!t.expose_secret().starts_with("xapp-") || t.expose_secret().contains(char::is_whitespace))
+    {
+        l.problem(
+            "HANDOFF_SLACK_APP_TOKEN",
+            "is not an app-level token (they start with xapp-)",
+            "on the Slack app's Basic Information page, under App-Level Tokens, generate one with the connections:write scope",
+        );
+    }
     let (bot_token, signing_secret) = together(l, (SLACK_BOT_TOKEN, token), (SLACK_SIGNING_SECRET, secret))?;
     let shown = bot_token.expose_secret();
     if !shown.starts_with("xoxb-") || shown.contains(char::is_whitespace) {
@@ -159,6 +169,7 @@ pub(super) fn slack(l: &mut Loader<'_>, file: FilePlatform) -> Option<SlackSetti
     Some(SlackSettings {
         bot_token,
         signing_secret,
+        app_token,
         api_url: api_url.unwrap_or_else(|| DEFAULT_SLACK_API_URL.trim_end_matches('/').into()),
         default_channel,
         admins: file.admins,

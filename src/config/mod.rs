@@ -64,6 +64,9 @@ pub struct WidgetSettings {
 pub struct SlackSettings {
     pub bot_token: SecretString,
     pub signing_secret: SecretString,
+    /// The app-level token (`xapp-…`) that turns on Socket Mode: events, interactions
+    /// and commands come over WebSockets the bridge opens, with no public URL needed.
+    pub app_token: Option<SecretString>,
     pub api_url: String,
     pub default_channel: Option<String>,
     /// Slack user ids that are admins besides Slack's own admins and owners.
@@ -174,6 +177,20 @@ impl Settings {
     }
 
     /// A one-screen summary without secrets, for `check-config` and the start-up log.
+    /// Settings that work but are likely not what was meant, each with what to do.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.public_url.is_some() && self.slack.as_ref().is_some_and(|s| s.app_token.is_some()) {
+            out.push(
+                "HANDOFF_PUBLIC_URL and HANDOFF_SLACK_APP_TOKEN are both set: Slack comes over Socket Mode, \
+                 so the Slack app needs no request URLs (manifests/slack/manifest.socket-mode.yml); \
+                 unset HANDOFF_SLACK_APP_TOKEN to use the webhooks instead"
+                    .to_owned(),
+            );
+        }
+        out
+    }
+
     pub fn summary(&self) -> String {
         let db = redact_url(self.database_url.expose_secret());
         let on = |b: bool| if b { "on" } else { "off" };
@@ -183,7 +200,11 @@ impl Settings {
             on(self.admin_token.is_some()),
             on(self.widget.is_some()),
             on(self.widget.as_ref().is_some_and(|w| w.api_url.is_some())),
-            on(self.slack.is_some()),
+            match &self.slack {
+                Some(s) if s.app_token.is_some() => "on (Socket Mode)",
+                Some(_) => "on",
+                None => "off",
+            },
             on(self.discord.is_some()),
             if self.metrics_token.is_some() {
                 "behind a token"

@@ -144,3 +144,24 @@ fn a_slack_token_that_is_not_a_bot_token_is_refused_without_being_echoed() {
         assert!(!format!("{problems:?}").contains(token), "the token was echoed");
     }
 }
+
+#[test]
+fn socket_mode_wants_an_app_level_token() {
+    let base = [
+        ("HANDOFF_SLACK_BOT_TOKEN", "xoxb-1"),
+        ("HANDOFF_SLACK_SIGNING_SECRET", "s3cret"),
+    ];
+    let ok = load(None, &[base[0], base[1], ("HANDOFF_SLACK_APP_TOKEN", "xapp-1-A1-abc")]).unwrap();
+    assert!(ok.slack.unwrap().app_token.is_some());
+    let problems = load(None, &[base[0], base[1], ("HANDOFF_SLACK_APP_TOKEN", "xoxb-oops")]).unwrap_err();
+    let p = problems
+        .iter()
+        .find(|p| p.setting == "HANDOFF_SLACK_APP_TOKEN")
+        .expect("a problem");
+    assert!(
+        p.message.contains("xapp-") && p.fix.contains("connections:write"),
+        "{p}"
+    );
+    assert!(!format!("{problems:?}").contains("xoxb-oops"), "the token was echoed");
+    assert!(load(None, &base).unwrap().slack.unwrap().app_token.is_none());
+}

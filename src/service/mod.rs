@@ -215,6 +215,15 @@ impl Service {
         Ok(true)
     }
 
+    /// Records `id` from `source` as seen, in a transaction of its own: `false` when it
+    /// was seen before (a repeat of an inbound event, such as a redelivered envelope).
+    pub async fn first_sight(&self, source: &str, id: &str) -> Result<bool, ServiceError> {
+        let mut tx = self.store().write().await?;
+        let fresh = store::inbound::first_time(tx.conn(), source, id, store::now_ms()).await?;
+        tx.commit().await?;
+        Ok(fresh)
+    }
+
     /// Resolves a bearer token to who is calling.
     pub async fn authenticate(&self, token: &str) -> Result<Option<Principal>, ServiceError> {
         if token.is_empty() {

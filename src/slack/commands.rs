@@ -167,7 +167,12 @@ fn render(answer: Answer) -> Json<Value> {
 
 pub async fn receive(State(slack): State<Slack>, SignedBody(body): SignedBody) -> Result<Json<Value>, ApiError> {
     let _ack = crate::platform::AckTimer::start(super::PLATFORM);
-    let fields = form(&body);
+    answer(&slack, form(&body)).await
+}
+
+/// The answer to one `/handoff` command, from its fields (`user_id`, `channel_id`, `text`,
+/// `user_name`, `response_url`) however it came: a webhook or a Socket Mode envelope.
+pub(super) async fn answer(slack: &Slack, fields: Vec<(String, String)>) -> Result<Json<Value>, ApiError> {
     let field = |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
     let (Some(user), Some(channel)) = (field("user_id"), field("channel_id")) else {
         return Err(ApiError::bad_request(
@@ -175,7 +180,7 @@ pub async fn receive(State(slack): State<Slack>, SignedBody(body): SignedBody) -
         ));
     };
     metrics::counter!("handoff_events_in_total", "source" => "slack_command", "result" => "ok").increment(1);
-    let front = SlackFront(&slack);
+    let front = SlackFront(slack);
     let text = super::render::unescape(field("text").unwrap_or_default());
     let sub = match parse(&text) {
         Ok(s) => s,

@@ -48,16 +48,7 @@ pub async fn receive(State(slack): State<Slack>, SignedBody(body): SignedBody) -
     match event {
         SlackPushEvent::UrlVerification(v) => Ok(Json(json!({"challenge": v.challenge})).into_response()),
         SlackPushEvent::EventCallback(cb) => {
-            let key = ordering_key(&cb);
-            let fresh = slack
-                .service()
-                .accept_inbound(PLATFORM, &cb.event_id.0, TARGET_INBOUND, key, raw)
-                .await?;
-            let result = if fresh { "ok" } else { "duplicate" };
-            metrics::counter!("handoff_events_in_total", "source" => "slack", "result" => result).increment(1);
-            if !fresh {
-                tracing::debug!(event_id = %cb.event_id.0, "repeated Slack event ignored");
-            }
+            take(&slack, &cb, raw).await?;
             Ok(Json(json!({"ok": true})).into_response())
         }
         SlackPushEvent::AppRateLimited(r) => {
@@ -65,6 +56,22 @@ pub async fn receive(State(slack): State<Slack>, SignedBody(body): SignedBody) -
             Ok(Json(json!({"ok": true})).into_response())
         }
     }
+}
+
+/// Records an `event_callback` by its `event_id` and queues it, however it came (a
+/// webhook or a Socket Mode envelope); a repeat changes nothing. `false` for a repeat.
+pub(super) async fn take(slack: &Slack, cb: &SlackPushEventCallback, raw: Value) -> Result<bool, ServiceError> {
+    let key = ordering_key(cb);
+    let fresh = slack
+        .service()
+        .accept_inbound(PLATFORM, &cb.event_id.0, TARGET_INBOUND, key, raw)
+        .await?;
+    let result = if fresh { "ok" } else { "duplicate" };
+    metrics::counter!("handoff_events_in_total", "source" => "slack", "result" => result).increment(1);
+    if !fresh {
+        tracing::debug!(event_id = %cb.event_id.0, "repeated Slack event ignored");
+    }
+    Ok(fresh)
 }
 
 impl Slack {

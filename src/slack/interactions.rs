@@ -38,6 +38,15 @@ pub fn parse(body: &[u8]) -> Result<SlackInteractionEvent, ApiError> {
 pub async fn receive(State(slack): State<Slack>, SignedBody(body): SignedBody) -> Result<Response, ApiError> {
     let _ack = crate::platform::AckTimer::start(super::PLATFORM);
     let event = parse(&body)?;
+    Ok(match answer(&slack, event).await? {
+        None => StatusCode::OK.into_response(),
+        Some(errors) => Json(json!({"response_action": "errors", "errors": errors})).into_response(),
+    })
+}
+
+/// Acts on one interaction however it came (a webhook or a Socket Mode envelope): `Some`
+/// with the errors to show in a submitted modal, by block.
+pub(super) async fn answer(slack: &Slack, event: SlackInteractionEvent) -> Result<Option<Value>, ServiceError> {
     metrics::counter!("handoff_events_in_total", "source" => "slack_interaction", "result" => "ok").increment(1);
     // Slack gets its answer within 3 seconds whatever happens: slower work (a first-sight
     // `users.info`, pacing) goes on after it, and tells the user through the outbox.
@@ -48,22 +57,19 @@ pub async fn receive(State(slack): State<Slack>, SignedBody(body): SignedBody) -
                 Ok(done) => done?,
                 Err(late) => follow_late(late),
             }
-            Ok(StatusCode::OK.into_response())
+            Ok(None)
         }
         SlackInteractionEvent::ViewSubmission(ev) => {
             let s = slack.clone();
             match super::within_ack(async move { s.on_view_submission(ev).await }).await {
-                Ok(done) => match done? {
-                    None => Ok(StatusCode::OK.into_response()),
-                    Some(errors) => Ok(Json(json!({"response_action": "errors", "errors": errors})).into_response()),
-                },
+                Ok(done) => done,
                 Err(late) => {
                     follow_late(late);
-                    Ok(StatusCode::OK.into_response())
+                    Ok(None)
                 }
             }
         }
-        _ => Ok(StatusCode::OK.into_response()),
+        _ => Ok(None),
     }
 }
 

@@ -14,6 +14,8 @@
 //! - [`deliver`] — the outbox target that makes the Web API calls.
 //! - [`people`] — Slack users as operators (found, or created from `users.info`).
 //! - [`limits`] — Slack's published rate limits, kept before each call.
+//! - [`socket`] — Socket Mode: the same events, clicks and commands over WebSockets the
+//!   bridge opens, for a bridge with no public URL.
 
 pub mod commands;
 pub mod deliver;
@@ -22,6 +24,7 @@ pub mod interactions;
 pub mod limits;
 pub mod people;
 pub mod render;
+pub mod socket;
 pub mod verify;
 
 use crate::config::SlackSettings;
@@ -87,13 +90,18 @@ impl Adapter for SlackAdapter {
 
     fn start(self: Box<Self>, service: &Service) -> anyhow::Result<Started> {
         let slack = Slack::new(service.clone(), &self.settings)?;
+        let mut background: Vec<crate::platform::Background> = Vec::new();
+        if let Some(app_token) = self.settings.app_token.clone() {
+            let s = slack.clone();
+            background.push(Box::new(move |stop| Box::pin(socket::run(s, app_token, stop))));
+        }
         Ok(Started {
             routes: slack.router(),
             targets: vec![
                 (PLATFORM, Arc::new(Outbound(slack.clone())) as Arc<dyn Target>),
                 (TARGET_INBOUND, Arc::new(Inbound(slack))),
             ],
-            background: Vec::new(),
+            background,
         })
     }
 }

@@ -37,6 +37,40 @@ fn check_config_names_every_bad_setting_and_its_fix() {
 }
 
 #[test]
+fn check_config_checks_socket_mode_and_warns_of_a_public_url_beside_it() {
+    let slack = |cmd: &mut Command| {
+        cmd.arg("check-config")
+            .env("HANDOFF_SLACK_BOT_TOKEN", "xoxb-1")
+            .env("HANDOFF_SLACK_SIGNING_SECRET", "s3cret");
+    };
+    let mut bad = bridge();
+    slack(&mut bad);
+    let out = bad.env("HANDOFF_SLACK_APP_TOKEN", "xoxp-user-token").output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("HANDOFF_SLACK_APP_TOKEN") && text.contains("xapp-"),
+        "{text}"
+    );
+    assert!(!text.contains("xoxp-user-token"), "a secret was echoed:\n{text}");
+
+    let mut both = bridge();
+    slack(&mut both);
+    let out = both
+        .env("HANDOFF_SLACK_APP_TOKEN", "xapp-1-A1-abc")
+        .env("HANDOFF_PUBLIC_URL", "https://bridge.example.com")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Slack on (Socket Mode)"), "{text}");
+    assert!(
+        text.lines().any(|l| l.starts_with("warning: HANDOFF_PUBLIC_URL")),
+        "{text}"
+    );
+}
+
+#[test]
 fn serve_refuses_a_bad_configuration_in_one_line() {
     let out = bridge().arg("serve").env("HANDOFF_LOG_FORMAT", "xml").output().unwrap();
     assert_eq!(out.status.code(), Some(2));

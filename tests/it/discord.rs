@@ -22,12 +22,7 @@ const FOLLOWUP: &str = "POST /webhooks/{webhook_id}/{webhook_token}";
 const EDIT_ORIGINAL: &str = "PATCH /webhooks/{webhook_id}/{webhook_token}/messages/@original";
 
 fn delivered_texts(s: &DiscordApp) -> Vec<String> {
-    s.widget
-        .delivered()
-        .iter()
-        .filter(|c| c.kind.as_deref() == Some("messages"))
-        .map(|c| c.body["text"].as_str().unwrap_or_default().to_owned())
-        .collect()
+    s.visitor_replies()
 }
 
 on_both_databases! {

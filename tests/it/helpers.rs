@@ -169,6 +169,16 @@ pub fn test_env(db: &Db, widget: &WidgetPlatform) -> HashMap<String, String> {
 }
 
 impl TestApp {
+    /// The texts of the operators' replies the widget platform got, in order.
+    pub fn visitor_replies(&self) -> Vec<String> {
+        self.widget
+            .delivered()
+            .iter()
+            .filter(|c| c.kind.as_deref() == Some("messages"))
+            .map(|c| c.body["text"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    }
+
     pub async fn spawn(db: &Db) -> TestApp {
         Self::spawn_with(db, &[]).await
     }

@@ -26,6 +26,7 @@ mod routing;
 mod sandbox;
 mod slack;
 mod slack_commands;
+mod slack_socket;
 mod sse;
 mod storage;
 mod transitions;

@@ -655,3 +655,34 @@ async fn the_slack_app_manifest_names_every_slack_url_the_bridge_serves() {
     }
     s.finish().await;
 }
+
+/// The Socket Mode manifest is the webhook one without request URLs, with Socket Mode on.
+#[test]
+fn the_socket_mode_manifest_is_the_same_app_with_no_request_urls() {
+    let read = |name: &str| -> Value {
+        let path = format!("{}/manifests/slack/{name}", env!("CARGO_MANIFEST_DIR"));
+        serde_norway::from_str(&std::fs::read_to_string(&path).unwrap()).expect("valid YAML")
+    };
+    let mut webhooks = read("manifest.yml");
+    let socket = read("manifest.socket-mode.yml");
+    assert_eq!(socket["settings"]["socket_mode_enabled"], true);
+    assert!(
+        !serde_json::to_string(&socket).unwrap().contains("https://"),
+        "no request URLs: {socket}"
+    );
+    // The webhook manifest, its URLs taken out and Socket Mode turned on, is the same app.
+    webhooks["features"]["slash_commands"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("url");
+    webhooks["settings"]["event_subscriptions"]
+        .as_object_mut()
+        .unwrap()
+        .remove("request_url");
+    webhooks["settings"]["interactivity"]
+        .as_object_mut()
+        .unwrap()
+        .remove("request_url");
+    webhooks["settings"]["socket_mode_enabled"] = Value::Bool(true);
+    assert_eq!(webhooks, socket);
+}

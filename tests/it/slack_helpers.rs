@@ -10,6 +10,7 @@ use std::ops::Deref;
 
 pub const SLACK_TOKEN: &str = "xoxb-test-bot-token";
 pub const SLACK_SECRET: &str = "test-slack-signing-secret";
+pub const SLACK_APP_TOKEN: &str = "xapp-1-A0001-test-app-token";
 pub const CHANNEL: &str = "C0SUPPORT";
 /// Agents.
 pub const ADA: &str = "U0ADA";
@@ -55,7 +56,33 @@ impl SlackApp {
     }
 
     pub async fn spawn_with(db: &Db, extra: &[(&str, &str)]) -> SlackApp {
+        Self::spawn_on(SlackStandIn::start(SLACK_TOKEN).await, db, extra).await
+    }
+
+    /// With Slack in Socket Mode: the stand-in hands out its WebSocket, and the bridge
+    /// has its connections open when this returns (their `apps.connections.open` calls
+    /// taken).
+    pub async fn spawn_socket_mode(db: &Db) -> SlackApp {
         let slack = SlackStandIn::start(SLACK_TOKEN).await;
+        slack.enable_socket_mode(SLACK_APP_TOKEN);
+        let s = Self::spawn_on(slack, db, &[("HANDOFF_SLACK_APP_TOKEN", SLACK_APP_TOKEN)]).await;
+        eventually("the Socket Mode connections", || async {
+            (s.slack.socket_connections() == 2).then_some(())
+        })
+        .await;
+        s.take_socket_opens();
+        s
+    }
+
+    /// Takes the `apps.connections.open` calls made so far: how many.
+    pub fn take_socket_opens(&self) -> usize {
+        let calls = self.slack.take_calls();
+        let (opens, others): (Vec<_>, Vec<_>) = calls.into_iter().partition(|c| c.method == "apps.connections.open");
+        assert!(others.is_empty(), "Slack calls besides Socket Mode's: {others:#?}");
+        opens.len()
+    }
+
+    async fn spawn_on(slack: SlackStandIn, db: &Db, extra: &[(&str, &str)]) -> SlackApp {
         slack.add_channel(CHANNEL, "support", true);
         slack.add_user(ADA, "ada", "Ada Lovelace", false, false);
         slack.add_user(BO, "bo", "Bo Diddley", false, false);
@@ -129,6 +156,12 @@ impl SlackApp {
 
     /// Clicks the button `action` on a conversation's root, as `user`.
     pub async fn click(&self, user: &str, conversation: &str, action: &str) -> reqwest::StatusCode {
+        let payload = self.click_payload(user, conversation, action).await;
+        self.sender.interaction(&payload).await.status()
+    }
+
+    /// The interaction payload of `user` clicking the root's `action` button.
+    pub async fn click_payload(&self, user: &str, conversation: &str, action: &str) -> Value {
         let root = self.root(conversation).await;
         let (_, _, value) = buttons_of(&root.blocks)
             .into_iter()
@@ -136,9 +169,7 @@ impl SlackApp {
             .unwrap_or_else(|| panic!("no {action} button on the root of {conversation}"));
         let message = self.slack.message_json(CHANNEL, &root.ts).unwrap();
         self.sender
-            .block_action(user, CHANNEL, &root.ts, message, action, &value)
-            .await
-            .status()
+            .block_action_payload(user, CHANNEL, &root.ts, message, action, &value)
     }
 
     /// Fails if any Slack call was not taken and asserted on.

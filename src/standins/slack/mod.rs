@@ -18,6 +18,10 @@
 //!   errors, delays, lost answers, calls that hang).
 //!   It also serves the `response_url`s of the interactions and slash commands it hands
 //!   out (see [`SlackStandIn::sender`]).
+//! - Socket Mode (`socket`): `apps.connections.open` with the app-level token hands out
+//!   `ws://` URLs where the stand-in sends `hello` and the envelopes a test asks for,
+//!   records every ack with its payload and delay, redelivers, and sends `disconnect`
+//!   or drops the sockets on demand.
 //! - [`SlackSender`] plays Slack towards the bridge: Events API envelopes, interactivity
 //!   payloads and slash commands, shaped as Slack sends them and signed with the app's
 //!   signing secret (`X-Slack-Signature: v0=…`), or deliberately mis-signed.
@@ -38,6 +42,7 @@ mod conversations;
 mod mentions;
 mod sender;
 mod server;
+mod socket;
 mod state;
 #[cfg(test)]
 mod test_support;
@@ -52,6 +57,7 @@ use axum::http::HeaderValue;
 use serde_json::Value;
 
 pub use sender::{SlackSender, slack_signature};
+pub use socket::SocketAck;
 pub use state::next_ts;
 
 use state::{Channel, Fault, Msg, Shared, User, World};

@@ -266,7 +266,8 @@ impl SlackSender {
         self.interaction(&payload).await
     }
 
-    async fn interaction(&self, payload: &Value) -> reqwest::Response {
+    /// POST `{bridge}/slack/interactions` with `payload`, form-encoded and signed.
+    pub async fn interaction(&self, payload: &Value) -> reqwest::Response {
         let body = form_encode(&[("payload", &payload.to_string())]);
         self.post("/slack/interactions", "application/x-www-form-urlencoded", body, &[])
             .await
@@ -289,6 +290,18 @@ impl SlackSender {
             ("response_url", self.response_url("commands", channel, user, None)),
             ("trigger_id", new_trigger_id()),
         ]
+    }
+
+    /// The payload of a Socket Mode `slash_commands` envelope: the same fields, as a JSON
+    /// object of strings.
+    pub fn command_payload(&self, user: &str, channel: &str, text: &str) -> Value {
+        let fields = self.command_fields(user, channel, text);
+        Value::Object(
+            fields
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), Value::String(v)))
+                .collect(),
+        )
     }
 
     /// POST `{bridge}/slack/commands`: `/handoff <text>`, form-encoded as Slack sends it.

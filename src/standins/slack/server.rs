@@ -22,6 +22,10 @@ pub(super) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/api/{method}", any(api_handler))
         .route("/hooks/{kind}/{id}", post(hook_handler))
+        .route(
+            "/socket",
+            axum::routing::get(super::socket::upgrade).with_state(shared.sockets.clone()),
+        )
         .fallback(|| async { json_response(404, &api_error("unknown_method"), None) })
         .with_state(shared)
 }
@@ -94,6 +98,16 @@ async fn api_handler(
     body: Bytes,
 ) -> Response {
     let incoming = parse_request(&verb, query.as_deref(), &headers, &body);
+    if method == "apps.connections.open" {
+        // Socket Mode: the app-level token, not the bot token.
+        let call = unanswered(&method, incoming.args_value(), false);
+        let sockets = shared.sockets.clone();
+        let token = incoming.token.clone();
+        return run_call(&shared, call, move |w| {
+            (200, sockets.open_url(&w.base_url, token.as_deref()))
+        })
+        .await;
+    }
     let token_ok = incoming.token.as_deref() == Some(shared.token.as_str());
     let call = unanswered(&method, incoming.args_value(), token_ok);
     run_call(&shared, call, |w| {

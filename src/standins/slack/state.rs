@@ -206,6 +206,8 @@ pub(super) struct Shared {
     world: Mutex<World>,
     /// Calls held by [`Fault::Hang`].
     pub(super) hangs: Arc<Hangs>,
+    /// Socket Mode: its connections and envelopes (`socket`).
+    pub(super) sockets: Arc<super::socket::Sockets>,
 }
 
 impl Shared {
@@ -214,6 +216,7 @@ impl Shared {
             token: token.to_string(),
             world: Mutex::new(world),
             hangs,
+            sockets: Arc::default(),
         }
     }
 

@@ -82,6 +82,19 @@ impl SlackApp {
         opens.len()
     }
 
+    /// Another instance of the bridge on the same database, Slack stand-in and settings
+    /// (PostgreSQL only: SQLite allows one instance).
+    pub async fn another_instance(&self, db: &Db, extra: &[(&str, &str)]) -> TestApp {
+        let api_url = self.slack.api_url();
+        let mut env: Vec<(&str, &str)> = vec![
+            ("HANDOFF_SLACK_BOT_TOKEN", SLACK_TOKEN),
+            ("HANDOFF_SLACK_SIGNING_SECRET", SLACK_SECRET),
+            ("HANDOFF_SLACK_API_URL", &api_url),
+        ];
+        env.extend_from_slice(extra);
+        TestApp::launch(db, &env, Some(SEED)).await
+    }
+
     async fn spawn_on(slack: SlackStandIn, db: &Db, extra: &[(&str, &str)]) -> SlackApp {
         slack.add_channel(CHANNEL, "support", true);
         slack.add_user(ADA, "ada", "Ada Lovelace", false, false);

@@ -158,3 +158,60 @@ on_both_databases! {
         s.finish().await;
     }
 }
+
+/// Two instances on one PostgreSQL, each with its Socket Mode connections: an envelope
+/// delivered on every connection at once acts once in all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[cfg_attr(not(test_database_url), ignore = "PostgreSQL: set TEST_DATABASE_URL")]
+async fn an_envelope_delivered_to_two_instances_at_once_acts_once() {
+    let db = Db::postgres().await;
+    let s = SlackApp::spawn_socket_mode(&db).await;
+    let b = s
+        .another_instance(&db, &[("HANDOFF_SLACK_APP_TOKEN", SLACK_APP_TOKEN)])
+        .await;
+    eventually("both instances' connections", || async {
+        (s.slack.socket_connections() == 4).then_some(())
+    })
+    .await;
+    let root = s.handoff("c1").await;
+    click(&s, ADA, "c1", "hb_accept").await;
+    s.settle().await;
+
+    // An Unassign click, a reply and a command, each sent to all four connections.
+    let (unassign, _) = click(&s, ADA, "c1", "hb_unassign").await;
+    let reply = s.slack.user_reply(CHANNEL, ADA, "Once across instances", &root);
+    let (event, _) = send(&s, "events_api", SlackSender::event_envelope("EvBoth", reply)).await;
+    let (away, _) = send(&s, "slash_commands", s.sender.command_payload(BO, CHANNEL, "away")).await;
+    for id in [&unassign, &event, &away] {
+        assert_eq!(s.slack.redeliver_everywhere(id), 4);
+        eventually("every connection's ack", || async {
+            (s.slack.envelope_acks(id).len() == 5).then_some(())
+        })
+        .await;
+    }
+    s.settle().await;
+    eventually("the other instance idle", || async {
+        let open = b
+            .count("select count(*) from outbox where status in ('pending', 'inflight')")
+            .await;
+        (open == 0).then_some(())
+    })
+    .await;
+    // Each instance has a widget platform stand-in of its own: the reply reached one.
+    let replies = [s.visitor_replies(), b.visitor_replies()].concat();
+    assert_eq!(replies, ["Once across instances"]);
+    let reasons: Vec<String> = s.conversation("c1").await["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["reason"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(reasons, ["handoff", "claim", "unassign", "reply"]);
+    let ephemerals = web_calls(&s)
+        .await
+        .into_iter()
+        .filter(|c| c.method == "chat.postEphemeral")
+        .count();
+    assert_eq!(ephemerals, 0, "no repeat was refused aloud");
+    s.finish().await;
+}

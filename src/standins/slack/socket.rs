@@ -214,6 +214,22 @@ impl super::SlackStandIn {
         self.sockets().send(envelope_id, envelope)
     }
 
+    /// Sends an envelope again on every open connection at once (several instances of
+    /// the bridge may each hold some): how many it went to.
+    pub fn redeliver_everywhere(&self, envelope_id: &str) -> usize {
+        let Some(envelope) = self.sockets().lock().sent.get(envelope_id).map(|(e, _)| e.clone()) else {
+            return 0;
+        };
+        let mut s = self.sockets().lock();
+        s.sent
+            .insert(envelope_id.to_owned(), (envelope.clone(), Instant::now()));
+        let text = envelope.to_string();
+        s.open
+            .values()
+            .filter(|tx| tx.send(Order::Send(text.clone())).is_ok())
+            .count()
+    }
+
     /// The acks of an envelope so far.
     pub fn envelope_acks(&self, envelope_id: &str) -> Vec<SocketAck> {
         self.sockets().lock().acks.get(envelope_id).cloned().unwrap_or_default()

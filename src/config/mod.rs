@@ -176,7 +176,6 @@ impl Settings {
         })
     }
 
-    /// A one-screen summary without secrets, for `check-config` and the start-up log.
     /// Settings that work but are likely not what was meant, each with what to do.
     pub fn warnings(&self) -> Vec<String> {
         let mut out = Vec::new();
@@ -191,6 +190,7 @@ impl Settings {
         out
     }
 
+    /// A one-screen summary without secrets, for `check-config` and the start-up log.
     pub fn summary(&self) -> String {
         let db = redact_url(self.database_url.expose_secret());
         let on = |b: bool| if b { "on" } else { "off" };

@@ -10,10 +10,12 @@
 //! ack.
 
 use super::{PLATFORM, Slack};
+use backon::{BackoffBuilder, ExponentialBuilder};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 use slack_morphism::prelude::*;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 /// Connections kept open (Slack allows up to 10 per app).
@@ -21,6 +23,9 @@ pub const CONNECTIONS: u32 = 2;
 
 /// Where envelope repeats are recorded (beside the webhooks' event ids).
 const SEEN: &str = "slack_socket";
+
+/// What a callback gives back when it could not take an envelope: it is then not acked.
+type Failure = Box<dyn std::error::Error + Send + Sync>;
 
 /// Holds the Socket Mode connections until `stop` is cancelled.
 pub async fn run(slack: Slack, app_token: SecretString, stop: CancellationToken) {
@@ -40,18 +45,18 @@ pub async fn run(slack: Slack, app_token: SecretString, stop: CancellationToken)
     let listener = SlackClientSocketModeListener::new(&config, env, callbacks);
     let token = SlackApiToken::new(SlackApiTokenValue(app_token.expose_secret().to_owned()));
     // `apps.connections.open` may fail while Slack is unreachable: try again with backoff.
-    let mut wait = std::time::Duration::from_millis(500);
-    loop {
-        match listener.listen_for(&token).await {
-            Ok(()) => break,
-            Err(e) => {
-                tracing::warn!(error = %e, retry_in = ?wait, "Slack Socket Mode: cannot open a connection");
-                tokio::select! {
-                    _ = stop.cancelled() => return,
-                    _ = tokio::time::sleep(wait) => {}
-                }
-                wait = (wait * 2).min(std::time::Duration::from_secs(60));
-            }
+    let mut waits = ExponentialBuilder::new()
+        .with_min_delay(Duration::from_millis(500))
+        .with_max_delay(Duration::from_secs(60))
+        .with_jitter()
+        .without_max_times()
+        .build();
+    while let Err(e) = listener.listen_for(&token).await {
+        let wait = waits.next().unwrap_or(Duration::from_secs(60));
+        tracing::warn!(error = %e, retry_in = ?wait, "Slack Socket Mode: cannot open a connection");
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(wait) => {}
         }
     }
     listener.start().await;
@@ -60,11 +65,7 @@ pub async fn run(slack: Slack, app_token: SecretString, stop: CancellationToken)
     listener.shutdown().await;
 }
 
-fn on_error(
-    err: Box<dyn std::error::Error + Send + Sync>,
-    _: Arc<SlackHyperClient>,
-    _: SlackClientEventsUserState,
-) -> HttpStatusCode {
+fn on_error(err: Failure, _: Arc<SlackHyperClient>, _: SlackClientEventsUserState) -> HttpStatusCode {
     // Not acked: Slack delivers the envelope again.
     tracing::warn!(error = %err, "Slack Socket Mode: an envelope was not taken; Slack will deliver it again");
     HttpStatusCode::INTERNAL_SERVER_ERROR
@@ -78,8 +79,6 @@ async fn adapter(state: &SlackClientEventsUserState) -> Slack {
         .expect("the Socket Mode listener carries the adapter")
         .clone()
 }
-
-type Failure = Box<dyn std::error::Error + Send + Sync>;
 
 async fn on_event(
     cb: SlackPushEventCallback,

@@ -198,6 +198,18 @@ impl Browser {
         .await
     }
 
+    /// Picks the option of the select `xpath` finds whose text starts with `prefix`,
+    /// until it shows as picked.
+    async fn pick(&self, what: &str, xpath: &str, prefix: &str) {
+        let option = format!("{xpath}/option[starts-with(normalize-space(.), '{prefix}')]");
+        self.until(what, || async {
+            self.client.find(Locator::XPath(&option)).await?.click().await?;
+            let picked = self.client.find(Locator::XPath(&option)).await?.is_selected().await?;
+            Ok(picked.then_some(()))
+        })
+        .await
+    }
+
     async fn count(&self, xpath: &str) -> Result<usize, CmdError> {
         Ok(self.client.find_all(Locator::XPath(xpath)).await?.len())
     }
@@ -232,21 +244,7 @@ async fn run(db: Db, name: &'static str) {
     for who in ["Ada", "Bo", "Max"] {
         assert!(cast.contains(who), "the operator picker lists {who}: {cast}");
     }
-    b.until("Ada picked", || async {
-        let select = b.client.find(Locator::Id("me")).await?;
-        select
-            .select_by(Locator::XPath(".//option[starts-with(normalize-space(.), 'Ada')]"))
-            .await?;
-        let picked: Value = b
-            .client
-            .execute(
-                "const s = document.getElementById('me'); return s.options[s.selectedIndex].text;",
-                vec![],
-            )
-            .await?;
-        Ok(picked.as_str().is_some_and(|t| t.starts_with("Ada")).then_some(()))
-    })
-    .await;
+    b.pick("Ada picked", "//select[@id='me']", "Ada").await;
 
     // The visitor asks the manual widget for a human: a thread in Slack with Accept, and
     // one in Discord.
@@ -384,16 +382,11 @@ async fn run(db: Db, name: &'static str) {
     )
     .await;
     let slack_form = "//div[@id='modals']/div[contains(@class,'modal') and contains(@class,'slack')]";
-    b.until("Bo picked in the Transfer modal", || async {
-        let select = b
-            .client
-            .find(Locator::XPath(&format!("{slack_form}//select[@name='operator']")))
-            .await?;
-        select
-            .select_by(Locator::XPath(".//option[starts-with(normalize-space(.), 'Bo')]"))
-            .await?;
-        Ok(Some(()))
-    })
+    b.pick(
+        "Bo picked in the Transfer modal",
+        &format!("{slack_form}//select[@name='operator']"),
+        "Bo",
+    )
     .await;
     let back_to_bot = format!("{slack_form}//input[@type='checkbox' and @value='bot']");
     b.click("Back to the bot, too", &back_to_bot).await;

@@ -21,10 +21,6 @@ const CALLBACK: &str = "POST /interactions/{interaction_id}/{interaction_token}/
 const FOLLOWUP: &str = "POST /webhooks/{webhook_id}/{webhook_token}";
 const EDIT_ORIGINAL: &str = "PATCH /webhooks/{webhook_id}/{webhook_token}/messages/@original";
 
-fn delivered_texts(s: &DiscordApp) -> Vec<String> {
-    s.visitor_replies()
-}
-
 on_both_databases! {
     async fn a_handoff_opens_a_thread_from_a_root_with_the_transcript_and_the_right_buttons(db) {
         let s = DiscordApp::spawn(&db).await;
@@ -128,7 +124,7 @@ on_both_databases! {
         let msg = s.say(thread, ADA, "Hi, I'm on it").await;
         let calls = s.expect(&[EDIT, REACT]).await;
         assert_eq!(calls[1].path, format!("/channels/{thread}/messages/{msg}/reactions/%E2%9C%85/@me"));
-        assert_eq!(delivered_texts(&s), ["Hi, I'm on it"]);
+        assert_eq!(s.visitor_replies(), ["Hi, I'm on it"]);
         assert_eq!(s.conversation("c1").await["assignee"]["name"], "Ada");
         assert_eq!(s.discord.message(thread, msg).unwrap().reactions, ["✅"]);
 
@@ -136,7 +132,7 @@ on_both_databases! {
         s.discord.webhook_message(thread, "a webhook says hi");
         s.say(thread, ADA, "// she is a VIP").await;
         s.settle().await;
-        assert_eq!(delivered_texts(&s), ["Hi, I'm on it"]);
+        assert_eq!(s.visitor_replies(), ["Hi, I'm on it"]);
         let c = s.conversation("c1").await;
         assert!(c["transcript"].as_array().unwrap().iter().any(|l| l["author"] == "note" && l["text"] == "// she is a VIP"), "{c}");
         s.finish().await;
@@ -170,7 +166,7 @@ on_both_databases! {
         s.until("c1", "Max to have it", |c| c["assignee"]["name"] == "Max").await;
         let calls = s.expect(&[CALLBACK, EDIT, EDIT_ORIGINAL, REACT]).await;
         assert!(DiscordApp::text(&s.root("c1").await).contains(&format!("<@{MAX}>")), "{calls:#?}");
-        assert_eq!(delivered_texts(&s), ["Max here, taking over"], "only Max's reply reached the visitor");
+        assert_eq!(s.visitor_replies(), ["Max here, taking over"], "only Max's reply reached the visitor");
         s.finish().await;
     }
 
@@ -224,7 +220,7 @@ on_both_databases! {
         assert!(s.discord.wait_for_gateway(DEADLINE, |g| g.resumes >= 1 && g.connected).await);
         s.taken_in(msg).await;
         s.expect(&[EDIT, REACT]).await;
-        assert_eq!(delivered_texts(&s), ["written while the bridge was reconnecting"]);
+        assert_eq!(s.visitor_replies(), ["written while the bridge was reconnecting"]);
         assert_eq!(s.discord.gateway().identifies, 1, "resumed, not identified again");
         s.finish().await;
     }
@@ -239,13 +235,13 @@ on_both_databases! {
             discord.user_message(thread, ADA, "while you were away");
         }).await;
         eventually("the reply written meanwhile to reach the visitor", || async {
-            (delivered_texts(&s).len() == 2).then_some(())
+            (s.visitor_replies().len() == 2).then_some(())
         }).await;
         let calls = s.calls().await;
         let routes: Vec<&str> = calls.iter().map(|c| c.route.as_str()).collect();
         assert!(routes.contains(&"GET /channels/{channel_id}/messages"), "caught up: {routes:?}");
         assert!(routes.contains(&REACT), "{routes:?}");
-        assert_eq!(delivered_texts(&s), ["first", "while you were away"]);
+        assert_eq!(s.visitor_replies(), ["first", "while you were away"]);
         s.finish().await;
     }
 
@@ -418,7 +414,7 @@ on_both_databases! {
         assert!(mine.contains("`c1`"), "{mine}");
         let sent = s.command(ADA, "handoff", sub("reply", json!([word("conversation", "c1"), word("text", "Hello from a command")]))).await;
         assert!(sent.contains("Sent to the visitor"), "{sent}");
-        assert_eq!(delivered_texts(&s), ["Hello from a command"]);
+        assert_eq!(s.visitor_replies(), ["Hello from a command"]);
         // Bo cannot claim what Ada has: the answer says who has it.
         let refused = s.command(BO, "handoff", sub("claim", json!([word("conversation", "c1")]))).await;
         assert!(refused.contains("**Ada**"), "{refused}");

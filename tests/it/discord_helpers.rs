@@ -191,17 +191,6 @@ impl DiscordApp {
         .await;
     }
 
-    /// Waits until the outbox has delivered everything queued so far.
-    pub async fn settle(&self) {
-        eventually("the outbox to drain", || async {
-            let open = self
-                .count("select count(*) from outbox where status in ('pending', 'inflight')")
-                .await;
-            (open == 0).then_some(())
-        })
-        .await;
-    }
-
     /// Settles, then takes every Discord call made since the last take.
     pub async fn calls(&self) -> Vec<DiscordCall> {
         self.settle().await;

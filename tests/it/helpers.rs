@@ -169,6 +169,17 @@ pub fn test_env(db: &Db, widget: &WidgetPlatform) -> HashMap<String, String> {
 }
 
 impl TestApp {
+    /// Waits until this instance's outbox has delivered everything queued so far.
+    pub async fn settle(&self) {
+        eventually("the outbox to drain", || async {
+            let open = self
+                .count("select count(*) from outbox where status in ('pending', 'inflight')")
+                .await;
+            (open == 0).then_some(())
+        })
+        .await;
+    }
+
     /// The texts of the operators' replies the widget platform got, in order.
     pub fn visitor_replies(&self) -> Vec<String> {
         self.widget

@@ -222,9 +222,7 @@ on_both_databases! {
         eventually("every root and line to be posted once", || async {
             (slack.messages(CHANNEL).len() == 36).then_some(())
         }).await;
-        eventually("the outbox to drain", || async {
-            (app.count("select count(*) from outbox where status in ('pending', 'inflight')").await == 0).then_some(())
-        }).await;
+        app.settle().await;
         assert_eq!(slack.messages(CHANNEL).len(), 36, "nothing twice");
     }
 
@@ -300,9 +298,7 @@ on_both_databases! {
             let (s, _) = app.post(&format!("/v1/conversations/{c}/claim"), &ada.token, json!({})).await;
             assert_eq!(s, StatusCode::OK);
         }
-        eventually("the outbox to drain", || async {
-            (app.count("select count(*) from outbox where status in ('pending', 'inflight')").await == 0).then_some(())
-        }).await;
+        app.settle().await;
         assert!(app.count("select count(*) from outbox where status = 'done'").await >= 2);
         // Age everything but c2's rows past the 30-day retention; keep one old dead letter.
         let old = handoff_bridge::store::now_ms() - 31 * 24 * 3600 * 1000;

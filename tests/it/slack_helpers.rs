@@ -112,17 +112,6 @@ impl SlackApp {
         SlackApp { app, slack, sender }
     }
 
-    /// Waits until the outbox has delivered everything queued so far.
-    pub async fn settle(&self) {
-        eventually("the outbox to drain", || async {
-            let open = self
-                .count("select count(*) from outbox where status in ('pending', 'inflight')")
-                .await;
-            (open == 0).then_some(())
-        })
-        .await;
-    }
-
     /// Settles, then takes every Slack call made since the last take.
     pub async fn calls(&self) -> Vec<SlackCall> {
         self.settle().await;

@@ -173,6 +173,7 @@ pub(super) fn slack(l: &mut Loader<'_>, file: FilePlatform) -> Option<SlackSetti
         api_url: api_url.unwrap_or_else(|| DEFAULT_SLACK_API_URL.trim_end_matches('/').into()),
         default_channel,
         admins: file.admins,
+        paced: true,
     })
 }
 
@@ -229,6 +230,7 @@ pub(super) fn discord(l: &mut Loader<'_>, file: FilePlatform) -> Option<DiscordS
         default_channel,
         admins: file.admins,
         shards: shards.clamp(1, MAX_SHARDS),
+        paced: true,
     })
 }
 

@@ -71,6 +71,10 @@ pub struct SlackSettings {
     pub default_channel: Option<String>,
     /// Slack user ids that are admins besides Slack's own admins and owners.
     pub admins: Vec<String>,
+    /// Whether Web API calls keep Slack's published rate limits before Slack enforces
+    /// them. Always on from the configuration; only the load generator turns it off,
+    /// against a stand-in that enforces no limits, to measure the bridge itself.
+    pub paced: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -84,6 +88,11 @@ pub struct DiscordSettings {
     /// Gateway shards (`HANDOFF_DISCORD_SHARDS`, 1 by default). With several instances
     /// on PostgreSQL each shard is held by one instance at a time.
     pub shards: u32,
+    /// Whether REST calls keep Discord's global limit (50 a second) before Discord
+    /// enforces it. Always on from the configuration; only the load generator turns it
+    /// off, against a stand-in that enforces none. The buckets and pauses Discord's
+    /// answers report are obeyed either way.
+    pub paced: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

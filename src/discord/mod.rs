@@ -172,7 +172,7 @@ struct Inner {
 impl Discord {
     pub fn new(service: Service, settings: &DiscordSettings) -> anyhow::Result<Discord> {
         let shared = Some(service.shared_pace()).filter(|s| s.reserves());
-        let rest = rest::Rest::new(&settings.api_url, &settings.bot_token, shared)?;
+        let rest = rest::Rest::new(&settings.api_url, &settings.bot_token, shared)?.paced(settings.paced);
         Ok(Discord {
             inner: Arc::new(Inner {
                 service,

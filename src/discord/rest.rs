@@ -126,6 +126,8 @@ pub struct Rest {
     base: String,
     token: SecretString,
     global: DefaultDirectRateLimiter,
+    /// Whether calls keep the global limit themselves (see `DiscordSettings::paced`).
+    paced: bool,
     pacing: Mutex<Pacing>,
     /// The pace shared with other instances (PostgreSQL only).
     shared: Option<SharedPace>,
@@ -168,9 +170,16 @@ impl Rest {
             global: RateLimiter::direct(Quota::per_second(
                 NonZeroU32::new(GLOBAL_PER_SECOND).expect("a non-zero limit"),
             )),
+            paced: true,
             pacing: Mutex::new(Pacing::default()),
             shared,
         })
+    }
+
+    /// Keeps the global limit (the default), or only what Discord's answers say.
+    pub fn paced(mut self, paced: bool) -> Rest {
+        self.paced = paced;
+        self
     }
 
     pub async fn get(&self, path: &str) -> Result<Value, RestError> {
@@ -268,6 +277,9 @@ impl Rest {
                 return Err(RestError::Paused(wait, "Discord: rate limit bucket spent".into()));
             }
             tokio::time::sleep(wait).await;
+        }
+        if !self.paced {
+            return Ok(());
         }
         self.global.until_ready().await;
         if let Some(shared) = &self.shared

@@ -103,13 +103,42 @@ impl Health {
     }
 }
 
-/// Faults a test can inject into the worker loop, to prove the supervisor restarts it.
+/// Faults a test can inject into the worker loop, to prove the supervisor restarts it;
+/// and a pause, for the load generator to count what a request writes apart from what
+/// its deliveries do.
 #[derive(Default)]
 pub struct Faults {
     panics: AtomicUsize,
+    paused: AtomicBool,
+    resumed: Notify,
 }
 
 impl Faults {
+    /// Holds the worker loop before its next pass until [`Self::resume`]; deliveries
+    /// already going finish.
+    pub fn pause(&self) {
+        self.paused.store(true, Ordering::SeqCst);
+    }
+
+    pub fn resume(&self) {
+        self.paused.store(false, Ordering::SeqCst);
+        self.resumed.notify_waiters();
+    }
+
+    /// Returns once the worker is not paused (or `stop` is cancelled).
+    async fn unpaused(&self, stop: &CancellationToken) {
+        loop {
+            let resumed = self.resumed.notified();
+            if !self.paused.load(Ordering::SeqCst) {
+                return;
+            }
+            tokio::select! {
+                _ = resumed => {}
+                _ = stop.cancelled() => return,
+            }
+        }
+    }
+
     /// Makes the worker loop panic at its next `n` passes.
     pub fn panic_next_passes(&self, n: usize) {
         self.panics.store(n, Ordering::SeqCst);
@@ -131,8 +160,14 @@ const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
 /// Rows in flight at once (each heads its own ordering key).
 const MAX_IN_FLIGHT: usize = 64;
-/// Longest idle wait between looks at the table (other instances may have written rows).
+/// Longest idle wait between looks at the table: other instances may have written rows.
 const IDLE_POLL: Duration = Duration::from_millis(500);
+/// The same on SQLite, where no other instance writes and every local commit wakes the
+/// worker: a look now and then only in case a row was changed by hand.
+const IDLE_POLL_SQLITE: Duration = Duration::from_secs(2);
+/// Shortest wait for a row already due that the last pass did not claim (its lease runs
+/// out while this worker still delivers it), so the loop never spins.
+const MIN_WAIT: Duration = Duration::from_millis(5);
 
 #[derive(Clone)]
 pub struct Worker {
@@ -250,6 +285,7 @@ impl Worker {
             if self.inner.faults.take_panic() {
                 panic!("injected outbox worker fault");
             }
+            self.inner.faults.unpaused(&stop).await;
             let claimed = match self.pass().await {
                 Ok(n) => n,
                 Err(e) => {
@@ -274,9 +310,13 @@ impl Worker {
             Ok(mut conn) => outbox::next_due(&mut conn).await.ok().flatten(),
             Err(_) => None,
         };
+        let poll = match self.inner.store.backend() {
+            Backend::Sqlite => IDLE_POLL_SQLITE,
+            Backend::Postgres => IDLE_POLL,
+        };
         match next {
-            Some(at) => Duration::from_millis((at - now_ms()).clamp(0, IDLE_POLL.as_millis() as i64) as u64),
-            None => IDLE_POLL,
+            Some(at) => Duration::from_millis((at - now_ms()).clamp(0, poll.as_millis() as i64) as u64).max(MIN_WAIT),
+            None => poll,
         }
     }
 

@@ -191,6 +191,8 @@ impl Service {
         let before = row.assignment();
         let mut message_id = None;
         let mut fx = Vec::new();
+        // The row as this transaction leaves it.
+        let mut after = None;
 
         if let Command::Reply { text, .. } = cmd {
             let author = match decision.outcome {
@@ -232,9 +234,12 @@ impl Service {
             if let Some(scope) = change.route {
                 routing_row = self.route(conn, row, scope, &mut to).await?;
             }
-            if !convs::write_assignment(conn, id, row.version, &to, change.handback.as_ref(), now).await? {
+            let Some(written) =
+                convs::write_assignment(conn, id, row.version, &to, change.handback.as_ref(), now).await?
+            else {
                 return Ok(None);
-            }
+            };
+            after = Some(written);
             let version = row.version + 1;
             if let Some(new) = to.assignee.filter(|_| to.assignee != before.assignee) {
                 operators::touch_assigned(conn, new, now).await?;
@@ -252,9 +257,7 @@ impl Service {
             if let Some(reason) = routing_row {
                 audit_rows.push(audit_row(row, version, &change.to, &to, "routing", None, reason, now));
             }
-            for a in &audit_rows {
-                audit::insert(conn, a).await?;
-            }
+            audit::insert_all(conn, &audit_rows).await?;
             fx = effects::plan(&before, &to, change, actor);
         }
         fx.extend(mirror);
@@ -264,11 +267,7 @@ impl Service {
             fx.push(Effect::WidgetMessage { message_id });
         }
 
-        let after = if decision.change.is_some() {
-            convs::get(conn, id).await?.unwrap_or_else(|| row.clone())
-        } else {
-            row.clone()
-        };
+        let after = after.unwrap_or_else(|| row.clone());
         let outbox_rows = deliveries::enqueue(conn, &self.recipients(origin.platform()), &after, &fx, now).await?;
         Ok(Some(Applied {
             outcome: decision.outcome,

@@ -58,9 +58,9 @@ pub(super) async fn enqueue(
     effects: &[Effect],
     now: i64,
 ) -> Result<bool, sqlx::Error> {
-    let mut written = false;
+    let mut rows = Vec::new();
     if to.widget {
-        written |= enqueue_widget(conn, row, effects, now).await?;
+        widget_rows(conn, row, effects, &mut rows).await?;
     }
     for mirror in to.mirrors {
         for effect in effects {
@@ -68,21 +68,28 @@ pub(super) async fn enqueue(
                 continue;
             }
             for planned in mirror.plan(&row.id, effect) {
-                write(conn, row.workspace_id, mirror.platform(), planned, now).await?;
-                written = true;
+                rows.push(NewRow {
+                    workspace_id: row.workspace_id,
+                    target: mirror.platform(),
+                    kind: planned.kind,
+                    ordering_key: planned.ordering_key,
+                    payload: planned.payload,
+                });
             }
         }
     }
-    Ok(written)
+    // One statement for all of them.
+    outbox::enqueue_all(conn, &rows, now).await?;
+    Ok(!rows.is_empty())
 }
 
-async fn enqueue_widget(
+/// The widget platform's rows for `effects`, added to `rows`.
+async fn widget_rows(
     conn: &mut AnyConnection,
     row: &ConversationRow,
     effects: &[Effect],
-    now: i64,
-) -> Result<bool, sqlx::Error> {
-    let mut written = false;
+    rows: &mut Vec<NewRow>,
+) -> Result<(), sqlx::Error> {
     for effect in effects {
         let (kind, body) = match effect {
             Effect::WidgetAssignment => {
@@ -126,21 +133,15 @@ async fn enqueue_widget(
             }
         };
         let path = format!("/conversations/{}/{kind}", path_segment(&row.id));
-        outbox::enqueue(
-            conn,
-            &NewRow {
-                workspace_id: row.workspace_id,
-                target: TARGET_WIDGET,
-                kind,
-                ordering_key: widget_ordering_key(&row.id),
-                payload: json!({"path": path, "body": body}),
-            },
-            now,
-        )
-        .await?;
-        written = true;
+        rows.push(NewRow {
+            workspace_id: row.workspace_id,
+            target: TARGET_WIDGET,
+            kind,
+            ordering_key: widget_ordering_key(&row.id),
+            payload: json!({"path": path, "body": body}),
+        });
     }
-    Ok(written)
+    Ok(())
 }
 
 /// Percent-encodes a path segment (conversation ids are the widget platform's, any text).

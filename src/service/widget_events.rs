@@ -247,15 +247,12 @@ impl Service {
                     now,
                 };
                 let existing = convs::get(conn, &c.id).await?;
-                let since = match &existing {
-                    None => {
-                        convs::insert(conn, &new).await?;
-                        None
-                    }
-                    Some(_) => {
-                        convs::update_details(conn, &new).await?;
-                        convs::last_message_at(conn, &c.id).await?
-                    }
+                let (row, since) = match &existing {
+                    None => (convs::insert(conn, &new).await?, None),
+                    Some(_) => (
+                        convs::update_details(conn, &new).await?,
+                        convs::last_message_at(conn, &c.id).await?,
+                    ),
                 };
                 // The transcript: all of it for a new conversation, only what is newer
                 // than what we hold for a returning one.
@@ -279,38 +276,43 @@ impl Service {
                     )
                     .await?;
                 }
-                let row = convs::get(conn, &c.id)
-                    .await?
-                    .ok_or_else(|| ServiceError::Internal(anyhow::anyhow!("conversation {} vanished", c.id)))?;
-                self.widget_transition(conn, row, Command::HandOff).await
+                // A new conversation has declined nobody yet.
+                let declined = match existing {
+                    None => Some(Vec::new()),
+                    Some(_) => None,
+                };
+                self.widget_transition(conn, row, declined, Command::HandOff).await
             }
             WidgetEventKind::Message {
                 conversation: c,
                 message: m,
             } => {
-                if convs::get(conn, &c.id).await?.is_none() {
-                    let Some(widget) = &c.widget_id else {
-                        return Err(ServiceError::NotFound(format!(
-                            "no conversation `{}`; send `conversation.widget_id` to start one",
-                            c.id
-                        )));
-                    };
-                    widgets::ensure(conn, ws, widget, now).await?;
-                    convs::insert(
-                        conn,
-                        &NewConversation {
-                            id: &c.id,
-                            workspace: ws,
-                            widget,
-                            visitor_name: None,
-                            visitor_email: None,
-                            summary: None,
-                            reason: None,
-                            now,
-                        },
-                    )
-                    .await?;
-                }
+                let row = match convs::get(conn, &c.id).await? {
+                    Some(row) => row,
+                    None => {
+                        let Some(widget) = &c.widget_id else {
+                            return Err(ServiceError::NotFound(format!(
+                                "no conversation `{}`; send `conversation.widget_id` to start one",
+                                c.id
+                            )));
+                        };
+                        widgets::ensure(conn, ws, widget, now).await?;
+                        convs::insert(
+                            conn,
+                            &NewConversation {
+                                id: &c.id,
+                                workspace: ws,
+                                widget,
+                                visitor_name: None,
+                                visitor_email: None,
+                                summary: None,
+                                reason: None,
+                                now,
+                            },
+                        )
+                        .await?
+                    }
+                };
                 let attachments = (!m.attachments.is_empty()).then(|| serde_json::json!(m.attachments).to_string());
                 let stored = convs::insert_message(
                     conn,
@@ -329,9 +331,6 @@ impl Service {
                 let Some(message_id) = stored else {
                     return Ok(Some(("message already stored".into(), false, false)));
                 };
-                let row = convs::get(conn, &c.id)
-                    .await?
-                    .ok_or_else(|| ServiceError::Internal(anyhow::anyhow!("conversation {} vanished", c.id)))?;
                 let fx = [Effect::MirrorMessage { message_id }];
                 let rows = super::deliveries::enqueue(conn, &self.recipients(None), &row, &fx, now).await?;
                 Ok(Some(("message stored".into(), false, rows)))
@@ -340,7 +339,7 @@ impl Service {
                 let row = convs::get(conn, &c.id)
                     .await?
                     .ok_or_else(|| ServiceError::NotFound(format!("no conversation `{}`", c.id)))?;
-                self.widget_transition(conn, row, Command::Close).await
+                self.widget_transition(conn, row, None, Command::Close).await
             }
         }
     }
@@ -350,9 +349,14 @@ impl Service {
         &self,
         conn: &mut sqlx::AnyConnection,
         row: convs::ConversationRow,
+        declined: Option<Vec<crate::engine::OperatorId>>,
         cmd: Command,
     ) -> Result<Option<(String, bool, bool)>, ServiceError> {
-        let conv = row.to_engine(convs::declined(conn, &row.id).await?);
+        let declined = match declined {
+            Some(known) => known,
+            None => convs::declined(conn, &row.id).await?,
+        };
+        let conv = row.to_engine(declined);
         let ctx = Context {
             actor: &Actor::Widget,
             actor_eligible: true,

@@ -44,6 +44,10 @@ pub struct Limits {
     loaded: tokio::sync::OnceCell<()>,
     /// When channels whose pace is back to full were last forgotten.
     swept: Mutex<Instant>,
+    /// Whether calls wait for Slack's published pace (always, but against a stand-in
+    /// that enforces none, where the load generator measures the bridge itself); a
+    /// 429's `Retry-After` is obeyed either way.
+    paced: bool,
 }
 
 /// How often channels at full pace are forgotten, so the map does not grow forever.
@@ -91,6 +95,16 @@ impl Limits {
             shared,
             loaded: tokio::sync::OnceCell::new(),
             swept: Mutex::new(Instant::now()),
+            paced: true,
+        }
+    }
+
+    /// Limits that keep no pace of their own and only obey the holds a 429 puts on a
+    /// lane (see [`SlackSettings::paced`](crate::config::SlackSettings::paced)).
+    pub fn unpaced(shared: Option<SharedPace>) -> Limits {
+        Limits {
+            paced: false,
+            ..Limits::new(shared)
         }
     }
 
@@ -111,6 +125,9 @@ impl Limits {
         };
         self.load_holds().await;
         self.wait_out_hold(&lane.key, at_most).await?;
+        if !self.paced {
+            return Ok(());
+        }
         let busy = match channel {
             Some(channel) if method == "chat.postMessage" => {
                 let key = channel.to_owned();

@@ -23,26 +23,40 @@ pub struct AuditRow {
     pub at: i64,
 }
 
-pub async fn insert(conn: &mut AnyConnection, r: &AuditRow) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
+/// Inserts the rows of one change (its own and a routing row) in one statement.
+pub async fn insert_all(conn: &mut AnyConnection, rows: &[AuditRow]) -> Result<(), sqlx::Error> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let values: Vec<String> = (0..rows.len())
+        .map(|i| {
+            let p: Vec<String> = (1..=12).map(|k| format!("${}", i * 12 + k)).collect();
+            format!("({})", p.join(", "))
+        })
+        .collect();
+    let sql = format!(
         "insert into assignment_events (workspace_id, conversation_id, version, from_status, to_status, \
-         from_assignee, to_assignee, team_id, actor, actor_operator_id, reason, at) \
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) returning id",
-    )
-    .bind(r.workspace_id)
-    .bind(&r.conversation_id)
-    .bind(r.version)
-    .bind(&r.from_status)
-    .bind(r.to_status.as_str())
-    .bind(r.from_assignee)
-    .bind(r.to_assignee)
-    .bind(r.team_id)
-    .bind(&r.actor)
-    .bind(r.actor_operator_id)
-    .bind(r.reason.as_str())
-    .bind(r.at)
-    .fetch_one(conn)
-    .await
+         from_assignee, to_assignee, team_id, actor, actor_operator_id, reason, at) values {}",
+        values.join(", ")
+    );
+    let mut q = sqlx::query(&sql);
+    for r in rows {
+        q = q
+            .bind(r.workspace_id)
+            .bind(&r.conversation_id)
+            .bind(r.version)
+            .bind(&r.from_status)
+            .bind(r.to_status.as_str())
+            .bind(r.from_assignee)
+            .bind(r.to_assignee)
+            .bind(r.team_id)
+            .bind(&r.actor)
+            .bind(r.actor_operator_id)
+            .bind(r.reason.as_str())
+            .bind(r.at);
+    }
+    q.execute(conn).await?;
+    Ok(())
 }
 
 /// The reason of a conversation's latest change, if it has any.

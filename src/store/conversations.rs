@@ -92,12 +92,13 @@ pub async fn open_by_status(conn: &mut AnyConnection) -> Result<Vec<(String, i64
         .await
 }
 
-pub async fn insert(conn: &mut AnyConnection, c: &NewConversation<'_>) -> Result<(), sqlx::Error> {
-    sqlx::query(
+/// Inserts a conversation (status `bot`, version 0) and returns its row.
+pub async fn insert(conn: &mut AnyConnection, c: &NewConversation<'_>) -> Result<ConversationRow, sqlx::Error> {
+    sqlx::query_as(&format!(
         "insert into conversations (id, workspace_id, widget_id, status, version, visitor_name, \
          visitor_email, summary, reason, created_at, updated_at) \
-         values ($1, $2, $3, 'bot', 0, $4, $5, $6, $7, $8, $8)",
-    )
+         values ($1, $2, $3, 'bot', 0, $4, $5, $6, $7, $8, $8) returning {COLUMNS}"
+    ))
     .bind(c.id)
     .bind(c.workspace.0)
     .bind(c.widget)
@@ -106,30 +107,29 @@ pub async fn insert(conn: &mut AnyConnection, c: &NewConversation<'_>) -> Result
     .bind(c.summary)
     .bind(c.reason)
     .bind(c.now)
-    .execute(conn)
-    .await?;
-    Ok(())
+    .fetch_one(conn)
+    .await
 }
 
-/// Refreshes what the widget says about the visitor and the chat (on a new handoff).
-pub async fn update_details(conn: &mut AnyConnection, c: &NewConversation<'_>) -> Result<(), sqlx::Error> {
-    sqlx::query(
+/// Refreshes what the widget says about the visitor and the chat (on a new handoff);
+/// returns the row as updated.
+pub async fn update_details(conn: &mut AnyConnection, c: &NewConversation<'_>) -> Result<ConversationRow, sqlx::Error> {
+    sqlx::query_as(&format!(
         "update conversations set visitor_name = coalesce($2, visitor_name), \
          visitor_email = coalesce($3, visitor_email), summary = coalesce($4, summary), \
-         reason = coalesce($5, reason), topic = null, outcome = null, tags = null where id = $1",
-    )
+         reason = coalesce($5, reason), topic = null, outcome = null, tags = null where id = $1 returning {COLUMNS}"
+    ))
     .bind(c.id)
     .bind(c.visitor_name)
     .bind(c.visitor_email)
     .bind(c.summary)
     .bind(c.reason)
-    .execute(conn)
-    .await?;
-    Ok(())
+    .fetch_one(conn)
+    .await
 }
 
-/// Writes a new assignment if the version is still `expected`; returns whether it did.
-/// The version goes up by one.
+/// Writes a new assignment if the version is still `expected`, and returns the row as
+/// written (`None` if the version moved). The version goes up by one.
 pub async fn write_assignment(
     conn: &mut AnyConnection,
     id: &str,
@@ -137,13 +137,13 @@ pub async fn write_assignment(
     a: &Assignment,
     resolution: Option<&Resolution>,
     now: i64,
-) -> Result<bool, sqlx::Error> {
+) -> Result<Option<ConversationRow>, sqlx::Error> {
     let tags = resolution.map(|r| serde_json::to_string(&r.tags).unwrap_or_else(|_| "[]".into()));
-    let res = sqlx::query(
+    sqlx::query_as(&format!(
         "update conversations set status = $3, assignee_id = $4, team_id = $5, version = version + 1, \
          updated_at = $6, topic = coalesce($7, topic), outcome = coalesce($8, outcome), tags = coalesce($9, tags) \
-         where id = $1 and version = $2",
-    )
+         where id = $1 and version = $2 returning {COLUMNS}"
+    ))
     .bind(id)
     .bind(expected)
     .bind(a.status.as_str())
@@ -153,9 +153,8 @@ pub async fn write_assignment(
     .bind(resolution.and_then(|r| r.topic.clone()))
     .bind(resolution.and_then(|r| r.outcome.clone()))
     .bind(tags)
-    .execute(conn)
-    .await?;
-    Ok(res.rows_affected() == 1)
+    .fetch_optional(conn)
+    .await
 }
 
 pub async fn declined(conn: &mut AnyConnection, id: &str) -> Result<Vec<OperatorId>, sqlx::Error> {

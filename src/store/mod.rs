@@ -58,6 +58,15 @@ impl Tx {
     }
 }
 
+/// Write transactions begun by this process, for the load generator's counts (each is
+/// two round trips besides its statements: `BEGIN` and `COMMIT`).
+static TRANSACTIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// How many write transactions this process has begun.
+pub fn transactions_begun() -> u64 {
+    TRANSACTIONS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Epoch milliseconds, the time type of every table.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
@@ -153,6 +162,7 @@ impl Store {
 
     /// Begins a write transaction.
     pub async fn write(&self) -> Result<Tx, sqlx::Error> {
+        TRANSACTIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         match &self.write_lock {
             Some(lock) => {
                 let guard = lock.clone().lock_owned().await;

@@ -63,6 +63,44 @@ pub async fn enqueue(conn: &mut AnyConnection, row: &NewRow, now: i64) -> Result
     .await
 }
 
+/// Writes rows in one statement (a change's rows for every target at once).
+pub async fn enqueue_all(conn: &mut AnyConnection, rows: &[NewRow], now: i64) -> Result<(), sqlx::Error> {
+    // SQLite allows 32,766 parameters; 6 a row, so far more rows than a change writes.
+    for chunk in rows.chunks(500) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|i| {
+                let p = i * 6;
+                format!(
+                    "(${}, ${}, ${}, ${}, ${}, ${}, 'pending', 0, $1, $1)",
+                    p + 2,
+                    p + 3,
+                    p + 4,
+                    p + 5,
+                    p + 6,
+                    p + 7
+                )
+            })
+            .collect();
+        let sql = format!(
+            "insert into outbox (workspace_id, target, kind, ordering_key, payload, idempotency_key, status, attempts, \
+             next_attempt_at, created_at) values {}",
+            values.join(", ")
+        );
+        let mut q = sqlx::query(&sql).bind(now);
+        for row in chunk {
+            q = q
+                .bind(row.workspace_id)
+                .bind(row.target)
+                .bind(row.kind)
+                .bind(&row.ordering_key)
+                .bind(row.payload.to_string())
+                .bind(hex::encode(rand::random::<[u8; 16]>()));
+        }
+        q.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
 /// Claims up to `limit` rows that are due and head their ordering key, leasing them
 /// until `lease_until` under a new claim token, except the rows in `busy` (the caller
 /// is still delivering them). `skip_locked`: PostgreSQL, where several instances claim
@@ -76,19 +114,24 @@ pub async fn claim(
     busy: &[i64],
 ) -> Result<Vec<OutboxRow>, sqlx::Error> {
     let token = hex::encode(rand::random::<[u8; 12]>());
-    let lock = if skip_locked { " for update skip locked" } else { "" };
-    let busy = if busy.is_empty() {
-        String::new()
+    // The busy ids go as one JSON parameter, so the statement's text never changes and
+    // its prepared form is reused.
+    let (lock, busy_ids) = if skip_locked {
+        (
+            " for update skip locked",
+            "select jsonb_array_elements_text(cast($5 as jsonb))::bigint",
+        )
     } else {
-        let ids: Vec<String> = busy.iter().map(i64::to_string).collect();
-        format!(" and o.id not in ({})", ids.join(", "))
+        ("", "select value from json_each($5)")
     };
+    let busy_json = serde_json::to_string(busy).unwrap_or_else(|_| "[]".into());
     let mut rows: Vec<OutboxRow> = sqlx::query_as(&format!(
         "update outbox set status = 'inflight', locked_until = $2, claims = claims + 1, claim_token = $4 \
          where id in (select o.id from outbox o \
            where ((o.status = 'pending' and o.next_attempt_at <= $1) or (o.status = 'inflight' and o.locked_until < $1)) \
            and not exists (select 1 from outbox p where p.ordering_key = o.ordering_key and p.id < o.id \
-                           and p.status in ('pending', 'inflight')){busy} \
+                           and p.status in ('pending', 'inflight')) \
+           and o.id not in ({busy_ids}) \
            order by o.id limit $3{lock}) \
          returning {COLUMNS}"
     ))
@@ -96,6 +139,7 @@ pub async fn claim(
     .bind(lease_until)
     .bind(limit)
     .bind(token)
+    .bind(busy_json)
     .fetch_all(conn)
     .await?;
     rows.sort_by_key(|r| r.id);
@@ -196,11 +240,21 @@ pub async fn died_before(conn: &mut AnyConnection, row: &OutboxRow) -> Result<bo
     Ok(found.is_some())
 }
 
-/// The earliest time a pending row falls due, to sleep until then.
+/// The earliest time a row may be claimed, to sleep until then.
 pub async fn next_due(conn: &mut AnyConnection) -> Result<Option<i64>, sqlx::Error> {
-    sqlx::query_scalar("select min(next_attempt_at) from outbox where status = 'pending'")
-        .fetch_one(conn)
-        .await
+    // Only rows that head their ordering key: one waiting behind a row in flight falls
+    // due when that row is done (which wakes the worker), not before. A lease running
+    // out makes its row claimable again.
+    sqlx::query_scalar(
+        "select min(t) from (\
+           select min(o.next_attempt_at) as t from outbox o where o.status = 'pending' \
+             and not exists (select 1 from outbox p where p.ordering_key = o.ordering_key and p.id < o.id \
+                             and p.status in ('pending', 'inflight')) \
+           union all \
+           select min(locked_until) as t from outbox where status = 'inflight') due",
+    )
+    .fetch_one(conn)
+    .await
 }
 
 /// Rows not delivered yet, per target and status: (target, status, rows, oldest row's

@@ -8,6 +8,7 @@ mod slack_helpers;
 
 mod api;
 mod bad_input;
+mod bench;
 mod both_platforms;
 mod browser;
 mod chaos;

@@ -106,11 +106,13 @@ on_both_databases! {
         let mut tx = store.write().await.unwrap();
         widgets::ensure(tx.conn(), WorkspaceId(1), "w", 0).await.unwrap();
         let new = NewConversation { id: "c1", workspace: WorkspaceId(1), widget: "w", visitor_name: None, visitor_email: None, summary: None, reason: None, now: 0 };
-        convs::insert(tx.conn(), &new).await.unwrap();
+        let inserted = convs::insert(tx.conn(), &new).await.unwrap();
+        assert_eq!((inserted.version, inserted.status.as_str()), (0, "bot"));
         let a = Assignment { status: Status::HandedOff, assignee: None, team: None };
-        assert!(convs::write_assignment(tx.conn(), "c1", 0, &a, None, 1).await.unwrap());
+        let written = convs::write_assignment(tx.conn(), "c1", 0, &a, None, 1).await.unwrap().expect("version 0 holds");
+        assert_eq!((written.version, written.status.as_str(), written.updated_at), (1, "handed_off", 1), "the row as written");
         let b = Assignment { status: Status::Active, assignee: None, team: None };
-        assert!(!convs::write_assignment(tx.conn(), "c1", 0, &b, None, 2).await.unwrap(), "version 0 is gone");
+        assert!(convs::write_assignment(tx.conn(), "c1", 0, &b, None, 2).await.unwrap().is_none(), "version 0 is gone");
         let c = convs::get(tx.conn(), "c1").await.unwrap().unwrap();
         assert_eq!((c.version, c.status.as_str()), (1, "handed_off"));
         tx.commit().await.unwrap();
@@ -171,6 +173,41 @@ on_both_databases! {
         let again_a: Vec<_> = again.iter().filter(|r| r.ordering_key == "a").collect();
         assert_eq!(again_a.len(), 1);
         assert_eq!((again_a[0].id, again_a[0].claims), (next[0].id, 2));
+    }
+
+    async fn rows_written_together_keep_their_order_and_a_row_behind_one_in_flight_is_not_due(db) {
+        let store = store(&db).await;
+        let mut tx = store.write().await.unwrap();
+        let rows: Vec<NewRow> = (0..4).map(|n| row(if n % 2 == 0 { "a" } else { "b" }, n)).collect();
+        outbox::enqueue_all(tx.conn(), &rows, 100).await.unwrap();
+        tx.commit().await.unwrap();
+        let mut conn = store.read().await.unwrap();
+        let written: Vec<(i64, String, String)> =
+            sqlx::query_as("select id, ordering_key, payload from outbox order by id").fetch_all(&mut *conn).await.unwrap();
+        let payloads: Vec<String> = written.iter().map(|(_, _, p)| p.clone()).collect();
+        let expected: Vec<String> = (0..4).map(|n| json!({"n": n}).to_string()).collect();
+        assert_eq!(payloads, expected, "ids in the order the rows were given");
+        assert_eq!(outbox::next_due(&mut conn).await.unwrap(), Some(100));
+        drop(conn);
+        // The heads are claimed: what is behind them is not due until they are done;
+        // the heads' leases are.
+        let mut tx = store.write().await.unwrap();
+        let claimed = outbox::claim(tx.conn(), 200, 5_000, 100, store.backend() == Backend::Postgres, &[]).await.unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(claimed.len(), 2);
+        let mut conn = store.read().await.unwrap();
+        assert_eq!(outbox::next_due(&mut conn).await.unwrap(), Some(5_000), "the leases, not the rows behind them");
+        drop(conn);
+        // Rows this worker is delivering are left out of a claim, however many.
+        let busy: Vec<i64> = claimed.iter().map(|r| r.id).collect();
+        let mut tx = store.write().await.unwrap();
+        let after_lease = outbox::claim(tx.conn(), 6_000, 60_000, 100, store.backend() == Backend::Postgres, &busy).await.unwrap();
+        tx.commit().await.unwrap();
+        assert!(after_lease.is_empty(), "{after_lease:?}");
+        let mut tx = store.write().await.unwrap();
+        let others = outbox::claim(tx.conn(), 6_000, 60_000, 100, store.backend() == Backend::Postgres, &busy[..1]).await.unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(others.iter().map(|r| r.id).collect::<Vec<_>>(), vec![busy[1]]);
     }
 }
 

@@ -82,6 +82,8 @@ pub struct DiscordCall {
     pub status: u16,
     /// The JSON answered (`Null` for a 204, and while a hung call has no answer).
     pub response: Value,
+    /// When the stand-in received it.
+    pub at: std::time::Instant,
 }
 
 /// A message as the stand-in holds it.

@@ -213,6 +213,7 @@ async fn api_handler(
         token_ok,
         status: 0,
         response: Value::Null,
+        at: std::time::Instant::now(),
     };
     run_call(&shared, call, |w| {
         let Some((i, params)) = matched else {

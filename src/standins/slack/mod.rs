@@ -81,6 +81,8 @@ pub struct SlackCall {
     pub status: u16,
     /// The JSON answered (`Null` while a hung call has no answer).
     pub response: Value,
+    /// When the stand-in received it.
+    pub at: std::time::Instant,
 }
 
 /// What kind of Slack account a user is, as `users.info` tells it.
@@ -384,6 +386,18 @@ impl SlackStandIn {
         let calls: Vec<SlackCall> = std::mem::take(&mut w.calls).into_iter().map(|(_, c)| c).collect();
         w.taken += calls.len();
         calls
+    }
+
+    /// Like [`Self::take_calls`], but only the calls already answered (with their
+    /// answer); those still in progress stay for a later take.
+    pub fn take_answered_calls(&self) -> Vec<SlackCall> {
+        let mut w = self.world();
+        let (answered, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut w.calls)
+            .into_iter()
+            .partition(|(_, c)| c.status != 0);
+        w.calls = waiting;
+        w.taken += answered.len();
+        answered.into_iter().map(|(_, c)| c).collect()
     }
 
     /// Panics listing every call nobody took with [`Self::take_calls`].

@@ -155,6 +155,7 @@ fn unanswered(method: &str, args: Value, token_ok: bool) -> SlackCall {
         token_ok,
         status: 0,
         response: Value::Null,
+        at: std::time::Instant::now(),
     }
 }
 

@@ -55,6 +55,8 @@ pub struct RecordedCall {
     /// The status the stand-in answered; 0 while a hung call has no answer (see
     /// [`WidgetPlatform::hang_next`]).
     pub status: u16,
+    /// When the stand-in received it.
+    pub at: std::time::Instant,
 }
 
 /// An injected fault, consumed by one request.
@@ -167,6 +169,15 @@ impl WidgetPlatform {
     /// Every request received, in arrival order, including failed ones.
     pub fn calls(&self) -> Vec<RecordedCall> {
         self.shared.lock().calls.iter().map(|(_, c)| c.clone()).collect()
+    }
+
+    /// Returns the calls so far and forgets them (the load generator takes them as they
+    /// come, so a long run does not keep them all).
+    pub fn take_calls(&self) -> Vec<RecordedCall> {
+        std::mem::take(&mut self.shared.lock().calls)
+            .into_iter()
+            .map(|(_, c)| c)
+            .collect()
     }
 
     /// Calls answered 2xx, deduplicated by Idempotency-Key (first success kept), in order.
@@ -333,6 +344,7 @@ impl Request {
             signature_ok: verified.is_ok(),
             body: serde_json::from_slice(body).unwrap_or(Value::Null),
             status: 0,
+            at: std::time::Instant::now(),
         };
         Request {
             known_route,

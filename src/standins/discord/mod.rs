@@ -271,12 +271,20 @@ impl DiscordStandIn {
         w.calls.iter().map(|(_, c)| c.clone()).collect()
     }
 
-    /// The calls since the last `take_calls`.
+    /// The calls recorded since the last `take_calls`, in arrival order (each once, even
+    /// one that arrived before a call taken earlier but was answered after it).
     pub fn take_calls(&self) -> Vec<DiscordCall> {
         let mut w = self.shared.lock();
-        let from = w.taken.min(w.calls.len());
-        w.taken = w.calls.len();
-        w.calls[from..].iter().map(|(_, c)| c.clone()).collect()
+        let mut fresh = std::mem::take(&mut w.fresh);
+        fresh.sort_unstable();
+        fresh.dedup();
+        fresh
+            .iter()
+            .filter_map(|seq| {
+                let at = w.calls.binary_search_by_key(seq, |(s, _)| *s).ok()?;
+                Some(w.calls[at].1.clone())
+            })
+            .collect()
     }
 
     // -----------------------------------------------------------------------------------

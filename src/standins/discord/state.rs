@@ -168,7 +168,10 @@ pub(super) struct World {
     /// Recorded calls with their arrival sequence number, kept sorted by it.
     pub(super) calls: Vec<(u64, DiscordCall)>,
     pub(super) next_seq: u64,
-    pub(super) taken: usize,
+    /// The calls recorded since the last take, by sequence number: a call is recorded
+    /// when it is answered, so one that arrived earlier may be recorded after a later one
+    /// was taken.
+    pub(super) fresh: Vec<u64>,
     pub(super) faults: HashMap<String, VecDeque<Fault>>,
     /// Random faults for calls without a queued one (a chaos run).
     pub(super) chaos: Option<crate::standins::chaos::Chaos>,
@@ -315,7 +318,7 @@ impl World {
             base_url,
             calls: Vec::new(),
             next_seq: 0,
-            taken: 0,
+            fresh: Vec::new(),
             faults: HashMap::new(),
             chaos: None,
             referee: Default::default(),
@@ -342,6 +345,7 @@ impl World {
         tracing::debug!(route = %call.route, status = call.status, "discord stand-in call");
         let at = self.calls.partition_point(|(s, _)| *s < seq);
         self.calls.insert(at, (seq, call));
+        self.fresh.push(seq);
     }
 
     /// Sets the answer of a call recorded earlier, if it was not taken since.

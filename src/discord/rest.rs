@@ -250,8 +250,38 @@ impl Rest {
         self.pacing.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Waits until a call of `route` may go, or says how long it is held back.
+    /// Waits until a call of `route` may go, or says how long it is held back. A 429
+    /// that came on the route while this call waited (its turn at the global limit, or
+    /// the pace shared with other instances) holds it too: the route is looked at again
+    /// after every wait, right before the call goes, and the waits in place add up to at
+    /// most `MAX_WAIT`.
     async fn wait_turn(&self, route: &str) -> Result<(), RestError> {
+        let started = Instant::now();
+        loop {
+            while let Some(wait) = self.held(route)? {
+                if started.elapsed() + wait > MAX_WAIT {
+                    return Err(RestError::Paused(wait, "Discord: rate limit bucket spent".into()));
+                }
+                tokio::time::sleep(wait).await;
+            }
+            if !self.paced {
+                return Ok(());
+            }
+            self.global.until_ready().await;
+            if let Some(shared) = &self.shared
+                && let Err(wait) = shared.wait(&[global_lane(), route_lane(route)], MAX_WAIT).await
+            {
+                return Err(RestError::Paused(wait, "Discord: rate limit bucket spent".into()));
+            }
+            if self.held(route)?.is_none() {
+                return Ok(());
+            }
+        }
+    }
+
+    /// How long `route` is held (a spent bucket, a global pause), if it is; `Err` when
+    /// the invalid-request budget is spent.
+    fn held(&self, route: &str) -> Result<Option<Duration>, RestError> {
         let wait = {
             let p = self.lock();
             let now = Instant::now();
@@ -272,22 +302,7 @@ impl Rest {
                 .map(|b| b.reset_at - now);
             global.max(bucket)
         };
-        if let Some(wait) = wait {
-            if wait > MAX_WAIT {
-                return Err(RestError::Paused(wait, "Discord: rate limit bucket spent".into()));
-            }
-            tokio::time::sleep(wait).await;
-        }
-        if !self.paced {
-            return Ok(());
-        }
-        self.global.until_ready().await;
-        if let Some(shared) = &self.shared
-            && let Err(wait) = shared.wait(&[global_lane(), route_lane(route)], MAX_WAIT).await
-        {
-            return Err(RestError::Paused(wait, "Discord: rate limit bucket spent".into()));
-        }
-        Ok(())
+        Ok(wait)
     }
 
     /// Tells the other instances to hold `lane` for `wait`.
@@ -391,6 +406,33 @@ pub fn route_key(method: &Method, path: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_bucket_spent_while_a_call_waits_its_turn_holds_that_call() {
+        let rest = std::sync::Arc::new(Rest::new("http://127.0.0.1:1", &SecretString::from("t"), None).unwrap());
+        // The global limit is spent: the next call waits its turn there.
+        for _ in 0..GLOBAL_PER_SECOND {
+            assert!(rest.global.check().is_ok());
+        }
+        let route = "POST/channels/1/messages/:id/threads";
+        let waiting = {
+            let rest = rest.clone();
+            tokio::spawn(async move { rest.wait_turn(route).await })
+        };
+        // It has looked at its route (not held) and waits for the global limit...
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished());
+        // ...when another call on the route is answered 429, spending it for 5 s.
+        let mut h = reqwest::header::HeaderMap::new();
+        h.insert("x-ratelimit-remaining", "0".parse().unwrap());
+        h.insert("x-ratelimit-reset-after", "5".parse().unwrap());
+        rest.learn(route, 429, &h);
+        let turn = waiting.await.unwrap();
+        assert!(
+            matches!(turn, Err(RestError::Paused(wait, _)) if wait > Duration::from_secs(4)),
+            "{turn:?}"
+        );
+    }
 
     #[test]
     fn routes_keep_their_major_parameter() {

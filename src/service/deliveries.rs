@@ -31,15 +31,19 @@ pub(super) async fn write(
     row: super::Planned,
     now: i64,
 ) -> Result<(), sqlx::Error> {
-    let new = NewRow {
+    outbox::enqueue(conn, &planned_row(workspace_id, target, row), now).await?;
+    Ok(())
+}
+
+/// The outbox row of a platform's planned row.
+fn planned_row(workspace_id: i64, target: &'static str, row: super::Planned) -> NewRow {
+    NewRow {
         workspace_id,
         target,
         kind: row.kind,
         ordering_key: row.ordering_key,
         payload: row.payload,
-    };
-    outbox::enqueue(conn, &new, now).await?;
-    Ok(())
+    }
 }
 
 /// Who gets rows for a change.
@@ -68,13 +72,7 @@ pub(super) async fn enqueue(
                 continue;
             }
             for planned in mirror.plan(&row.id, effect) {
-                rows.push(NewRow {
-                    workspace_id: row.workspace_id,
-                    target: mirror.platform(),
-                    kind: planned.kind,
-                    ordering_key: planned.ordering_key,
-                    payload: planned.payload,
-                });
+                rows.push(planned_row(row.workspace_id, mirror.platform(), planned));
             }
         }
     }

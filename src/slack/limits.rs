@@ -99,13 +99,11 @@ impl Limits {
         }
     }
 
-    /// Limits that keep no pace of their own and only obey the holds a 429 puts on a
+    /// Keeps Slack's published pace (the default), or only the holds a 429 puts on a
     /// lane (see [`SlackSettings::paced`](crate::config::SlackSettings::paced)).
-    pub fn unpaced(shared: Option<SharedPace>) -> Limits {
-        Limits {
-            paced: false,
-            ..Limits::new(shared)
-        }
+    pub fn paced(mut self, paced: bool) -> Limits {
+        self.paced = paced;
+        self
     }
 
     /// Waits until `method` may be called (on `channel`, for posts), however long.

@@ -193,11 +193,7 @@ impl Slack {
             .build();
         let client =
             SlackClient::new(SlackClientHyperConnector::with_connector(https).with_slack_api_url(&settings.api_url));
-        let limits = if settings.paced {
-            limits::Limits::new(Some(service.shared_pace()))
-        } else {
-            limits::Limits::unpaced(Some(service.shared_pace()))
-        };
+        let limits = limits::Limits::new(Some(service.shared_pace())).paced(settings.paced);
         Ok(Slack {
             inner: Arc::new(Inner {
                 service,

@@ -29,10 +29,7 @@ pub async fn insert_all(conn: &mut AnyConnection, rows: &[AuditRow]) -> Result<(
         return Ok(());
     }
     let values: Vec<String> = (0..rows.len())
-        .map(|i| {
-            let p: Vec<String> = (1..=12).map(|k| format!("${}", i * 12 + k)).collect();
-            format!("({})", p.join(", "))
-        })
+        .map(|i| format!("({})", super::placeholders(i * 12 + 1, 12)))
         .collect();
     let sql = format!(
         "insert into assignment_events (workspace_id, conversation_id, version, from_status, to_status, \

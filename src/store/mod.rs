@@ -67,6 +67,14 @@ pub fn transactions_begun() -> u64 {
     TRANSACTIONS.load(std::sync::atomic::Ordering::Relaxed)
 }
 
+/// `$first, $first+1, …`: the `n` placeholders of one row of a multi-row insert.
+pub(crate) fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n)
+        .map(|k| format!("${k}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Epoch milliseconds, the time type of every table.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()

@@ -68,18 +68,7 @@ pub async fn enqueue_all(conn: &mut AnyConnection, rows: &[NewRow], now: i64) ->
     // SQLite allows 32,766 parameters; 6 a row, so far more rows than a change writes.
     for chunk in rows.chunks(500) {
         let values: Vec<String> = (0..chunk.len())
-            .map(|i| {
-                let p = i * 6;
-                format!(
-                    "(${}, ${}, ${}, ${}, ${}, ${}, 'pending', 0, $1, $1)",
-                    p + 2,
-                    p + 3,
-                    p + 4,
-                    p + 5,
-                    p + 6,
-                    p + 7
-                )
-            })
+            .map(|i| format!("({}, 'pending', 0, $1, $1)", super::placeholders(i * 6 + 2, 6)))
             .collect();
         let sql = format!(
             "insert into outbox (workspace_id, target, kind, ordering_key, payload, idempotency_key, status, attempts, \

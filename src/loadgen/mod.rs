@@ -11,6 +11,7 @@
 mod drive;
 mod floor;
 mod measure;
+mod routing;
 mod scenarios;
 mod world;
 
@@ -45,11 +46,20 @@ pub struct BenchArgs {
     /// How long the idle window of the statement counts lasts (0: none).
     #[arg(long, default_value_t = 2)]
     pub idle_seconds: u64,
+    /// Team sizes of the routing scenario, comma-separated.
+    #[arg(long, value_delimiter = ',', default_values_t = [100, 1_000, 10_000])]
+    pub team_sizes: Vec<usize>,
+    /// Open conversations in each team's workspace in the routing scenario.
+    #[arg(long, default_value_t = 100_000)]
+    pub open: usize,
+    /// Routing picks per mode and team size.
+    #[arg(long, default_value_t = 2000)]
+    pub picks: usize,
     /// Also list each operation's statements by their SQL.
     #[arg(long)]
     pub statements: bool,
     /// Which scenarios to run, comma-separated: floor, counts, handoffs, rate, accepts,
-    /// replies, races (default: all of them).
+    /// replies, races, routing (default: all of them).
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
     /// Database to measure on (default: a temporary SQLite file). PostgreSQL: an empty
@@ -194,6 +204,10 @@ async fn bench(args: &BenchArgs, database_url: &str, statements: Option<&Stateme
                 r.clicks - r.conversations,
                 r.errors
             );
+        }
+        if args.runs("routing") {
+            let picks = routing::picks(database_url, &args.team_sizes, args.open, args.picks).await?;
+            routing::print(&picks, args.open);
         }
         anyhow::Ok(())
     }

@@ -2,14 +2,12 @@
 //! inbox views. [`Service::apply_decision`] is the single writer of assignment changes:
 //! the widget events go through it too.
 
+use super::routing;
 use super::views::{AuditEntry, ConversationDetail, ConversationView, TeamRef, TranscriptLine, Visitor, rfc3339};
 use super::{MAX_ATTEMPTS, Origin, Service, ServiceError, deliveries};
 use crate::engine::effects::{self, Effect};
-use crate::engine::routing;
-use crate::engine::transition::{self, Command, Context, Decision, Outcome, Refusal, RouteScope, TransferTarget};
-use crate::engine::{
-    Actor, Assignment, Author, ChangeReason, OperatorId, OperatorRef, RoutingMode, Status, TeamId, WorkspaceId,
-};
+use crate::engine::transition::{self, Command, Context, Decision, Outcome, Refusal, TransferTarget};
+use crate::engine::{Actor, Assignment, Author, ChangeReason, OperatorId, OperatorRef, Status, TeamId, WorkspaceId};
 use crate::store::audit::{self, AuditRow};
 use crate::store::conversations::{self as convs, ConversationRow, Filter, NewMessage};
 use crate::store::{Tx, now_ms, operators, refs, teams, widgets};
@@ -232,7 +230,7 @@ impl Service {
             let mut to = change.to.clone();
             let mut routing_row = None;
             if let Some(scope) = change.route {
-                routing_row = self.route(conn, row, scope, &mut to).await?;
+                routing_row = routing::route(conn, row, scope, &mut to).await?;
             }
             let Some(written) =
                 convs::write_assignment(conn, id, row.version, &to, change.handback.as_ref(), now).await?
@@ -241,9 +239,8 @@ impl Service {
             };
             after = Some(written);
             let version = row.version + 1;
-            if let Some(new) = to.assignee.filter(|_| to.assignee != before.assignee) {
-                operators::touch_assigned(conn, new, now).await?;
-            }
+            // The new assignee's `last_assigned_at` and open chats follow from the write
+            // (triggers of the `open_chats` migration).
             let mut audit_rows = vec![audit_row(
                 row,
                 version,
@@ -278,61 +275,9 @@ impl Service {
         }))
     }
 
-    /// On PostgreSQL, where several instances route at once: takes the workspace's row
-    /// lock first thing in a transaction that may route, so routings run one at a time
-    /// per workspace (cursors keep their order, loads are counted after the last
-    /// assignment). First thing, so no other lock is held while waiting for it (no
-    /// deadlock). SQLite runs one write at a time already.
+    /// Takes the workspace's routing lock (see [`routing::lock`]).
     pub(super) async fn lock_routing(&self, conn: &mut AnyConnection, ws: WorkspaceId) -> Result<(), ServiceError> {
-        if self.store().backend() == crate::store::Backend::Postgres {
-            sqlx::query("select id from workspaces where id = $1 for update")
-                .bind(ws.0)
-                .execute(conn)
-                .await?;
-        }
-        Ok(())
-    }
-
-    /// Routes a conversation that needs a human: fills `to.assignee` and moves the
-    /// cursor. Returns the audit reason of a routing row, if routing ran.
-    async fn route(
-        &self,
-        conn: &mut AnyConnection,
-        row: &ConversationRow,
-        scope: RouteScope,
-        to: &mut Assignment,
-    ) -> Result<Option<ChangeReason>, ServiceError> {
-        let ws = WorkspaceId(row.workspace_id);
-        let Some(widget) = widgets::get(conn, &row.widget_id).await? else {
-            return Ok(None);
-        };
-        let mode = widget.routing;
-        if mode == RoutingMode::Manual {
-            return Ok(None);
-        }
-        // The transaction holds the workspace's routing lock (`lock_routing`).
-        let declined = convs::declined(conn, &row.id).await?;
-        let (candidates, cursor) = match scope {
-            RouteScope::Widget => (
-                operators::widget_candidates(conn, ws, &widget.id).await?,
-                widget.rr_cursor,
-            ),
-            RouteScope::Team(team) => {
-                let cursor = teams::get(conn, ws, team).await?.and_then(|t| t.rr_cursor);
-                (operators::team_candidates(conn, team.0).await?, cursor)
-            }
-        };
-        let Some(pick) = routing::pick(mode, &candidates, cursor.map(OperatorId), &declined) else {
-            return Ok(Some(ChangeReason::Unrouted));
-        };
-        to.assignee = Some(pick.operator);
-        if let Some(cursor) = pick.cursor {
-            match scope {
-                RouteScope::Widget => widgets::set_cursor(conn, &widget.id, cursor).await?,
-                RouteScope::Team(team) => teams::set_cursor(conn, team, cursor).await?,
-            }
-        }
-        Ok(Some(ChangeReason::Routed))
+        routing::lock(conn, self.store().backend(), ws).await
     }
 
     /// Adds an internal note (team only) to a conversation and shows it in its threads.

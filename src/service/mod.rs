@@ -19,6 +19,7 @@ mod mirror;
 mod ownership;
 mod platforms;
 mod receipts;
+pub(crate) mod routing;
 mod seed;
 mod views;
 mod widget_events;

@@ -297,20 +297,7 @@ impl Service {
                             )));
                         };
                         widgets::ensure(conn, ws, widget, now).await?;
-                        convs::insert(
-                            conn,
-                            &NewConversation {
-                                id: &c.id,
-                                workspace: ws,
-                                widget,
-                                visitor_name: None,
-                                visitor_email: None,
-                                summary: None,
-                                reason: None,
-                                now,
-                            },
-                        )
-                        .await?
+                        convs::insert(conn, &NewConversation::bare(&c.id, ws, widget, now)).await?
                     }
                 };
                 let attachments = (!m.attachments.is_empty()).then(|| serde_json::json!(m.attachments).to_string());

@@ -84,7 +84,22 @@ pub struct NewConversation<'a> {
     pub now: i64,
 }
 
-/// Creates a conversation in status `bot`, version 0.
+impl<'a> NewConversation<'a> {
+    /// A conversation known by its ids alone: no visitor details, summary or reason.
+    pub fn bare(id: &'a str, workspace: WorkspaceId, widget: &'a str, now: i64) -> Self {
+        NewConversation {
+            id,
+            workspace,
+            widget,
+            visitor_name: None,
+            visitor_email: None,
+            summary: None,
+            reason: None,
+            now,
+        }
+    }
+}
+
 /// Conversations by status, but for resolved ones, for metrics.
 pub async fn open_by_status(conn: &mut AnyConnection) -> Result<Vec<(String, i64)>, sqlx::Error> {
     sqlx::query_as("select status, count(*) from conversations where status <> 'resolved' group by status")

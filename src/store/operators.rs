@@ -1,7 +1,7 @@
 //! Operators, and the routing candidates drawn from them.
 
 use crate::engine::routing::Candidate;
-use crate::engine::{OperatorId, OperatorRef, Presence, Role, WorkspaceId};
+use crate::engine::{OperatorId, OperatorRef, Presence, Role, RoutingMode, WorkspaceId};
 use sqlx::AnyConnection;
 use sqlx::FromRow;
 
@@ -197,23 +197,22 @@ pub async fn delete(conn: &mut AnyConnection, id: OperatorId) -> Result<(), sqlx
     Ok(())
 }
 
-pub async fn touch_assigned(conn: &mut AnyConnection, id: OperatorId, now: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("update operators set last_assigned_at = $2 where id = $1")
+/// Open chats (`handed_off` or `active`) per operator, as kept on their row by the
+/// conversation triggers (see the `open_chats` migration).
+pub async fn open_chats(conn: &mut AnyConnection, id: OperatorId) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("select open_chats from operators where id = $1")
         .bind(id.0)
-        .bind(now)
-        .execute(conn)
-        .await?;
-    Ok(())
+        .fetch_one(conn)
+        .await
 }
 
-/// Open chats (`handed_off` or `active`) per operator.
-pub async fn open_chats(conn: &mut AnyConnection, id: OperatorId) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
-        "select count(*) from conversations where assignee_id = $1 and status in ('handed_off', 'active')",
-    )
-    .bind(id.0)
-    .fetch_one(conn)
-    .await
+/// Whose operators a routing picks from.
+#[derive(Debug, Clone, Copy)]
+pub enum Pool<'a> {
+    /// The widget's eligible operators (everyone in the workspace when none are listed).
+    Widget(WorkspaceId, &'a str),
+    /// A team's members.
+    Team(i64),
 }
 
 #[derive(FromRow)]
@@ -226,9 +225,7 @@ struct CandidateRow {
     open_chats: i64,
 }
 
-const CANDIDATE: &str = "select o.id, o.presence, o.capacity, o.last_assigned_at, \
-    (select count(*) from conversations c where c.assignee_id = o.id and c.status in ('handed_off', 'active')) as open_chats \
-    from operators o";
+const CANDIDATE: &str = "select o.id, o.presence, o.capacity, o.last_assigned_at, o.open_chats from operators o";
 
 fn candidates(rows: Vec<CandidateRow>) -> Vec<Candidate> {
     rows.into_iter()
@@ -242,30 +239,71 @@ fn candidates(rows: Vec<CandidateRow>) -> Vec<Candidate> {
         .collect()
 }
 
-/// The widget's eligible operators (everyone in the workspace when none are listed).
-pub async fn widget_candidates(
-    conn: &mut AnyConnection,
-    ws: WorkspaceId,
-    widget: &str,
-) -> Result<Vec<Candidate>, sqlx::Error> {
-    let rows = sqlx::query_as(&format!(
-        "{CANDIDATE} where o.workspace_id = $1 and (not exists (select 1 from widget_eligible e where e.widget_id = $2) \
-         or o.id in (select e.operator_id from widget_eligible e where e.widget_id = $2)) order by o.id"
-    ))
-    .bind(ws.0)
-    .bind(widget)
-    .fetch_all(conn)
-    .await?;
+/// Every operator of the pool, whatever their presence or load, in id order.
+pub async fn pool(conn: &mut AnyConnection, pool: Pool<'_>) -> Result<Vec<Candidate>, sqlx::Error> {
+    let sql = format!("{CANDIDATE} where {} order by o.id", pool_filter(pool));
+    let rows = bind_pool(sqlx::query_as(&sql), pool).fetch_all(conn).await?;
     Ok(candidates(rows))
 }
 
-/// A team's members.
-pub async fn team_candidates(conn: &mut AnyConnection, team: i64) -> Result<Vec<Candidate>, sqlx::Error> {
-    let rows = sqlx::query_as(&format!(
-        "{CANDIDATE} join team_members m on m.operator_id = o.id where m.team_id = $1 order by o.id"
-    ))
-    .bind(team)
-    .fetch_all(conn)
-    .await?;
-    Ok(candidates(rows))
+/// The pool's filter on `o`: over `$1` and `$2` for a widget, `$1` for a team.
+fn pool_filter(pool: Pool<'_>) -> &'static str {
+    match pool {
+        Pool::Widget(..) => {
+            "o.workspace_id = $1 and (not exists (select 1 from widget_eligible e where e.widget_id = $2) \
+             or o.id in (select e.operator_id from widget_eligible e where e.widget_id = $2))"
+        }
+        Pool::Team(_) => "o.id in (select m.operator_id from team_members m where m.team_id = $1)",
+    }
+}
+
+fn bind_pool<'q, O>(
+    query: sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments<'q>>,
+    pool: Pool<'q>,
+) -> sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments<'q>> {
+    match pool {
+        Pool::Widget(ws, widget) => query.bind(ws.0).bind(widget),
+        Pool::Team(team) => query.bind(team),
+    }
+}
+
+/// The few operators of the pool that routing in `mode` could pick for `conversation`,
+/// read in one statement that walks an index instead of the whole pool: the ones that
+/// can take it (available, below capacity, not declined), narrowed to the first after
+/// `cursor` and the first overall for round-robin, and to the least loaded for
+/// lightest-load. [`crate::engine::routing::pick`] over these picks whom it would pick
+/// over the whole pool, so the rules stay the engine's while the cost stays flat as a
+/// team grows.
+pub async fn pickable(
+    conn: &mut AnyConnection,
+    pool: Pool<'_>,
+    mode: RoutingMode,
+    conversation: &str,
+    cursor: Option<OperatorId>,
+) -> Result<Vec<Candidate>, sqlx::Error> {
+    let next = match pool {
+        Pool::Widget(..) => 3,
+        Pool::Team(_) => 2,
+    };
+    let (conv, cur) = (format!("${next}"), format!("${}", next + 1));
+    let can_take = format!(
+        "{} and o.presence = 'available' and (o.capacity is null or o.open_chats < o.capacity) \
+         and not exists (select 1 from declines d where d.conversation_id = {conv} and d.operator_id = o.id)",
+        pool_filter(pool)
+    );
+    let sql = match mode {
+        RoutingMode::Manual => return Ok(Vec::new()),
+        RoutingMode::RoundRobin => format!(
+            "select * from ({CANDIDATE} where {can_take} and o.id > {cur} order by o.id limit 1) as next \
+             union all select * from ({CANDIDATE} where {can_take} order by o.id limit 1) as first"
+        ),
+        RoutingMode::LightestLoad => {
+            format!("{CANDIDATE} where {can_take} order by o.open_chats, o.last_assigned_at nulls first, o.id limit 1")
+        }
+    };
+    let mut query = bind_pool(sqlx::query_as(&sql), pool).bind(conversation);
+    if mode == RoutingMode::RoundRobin {
+        query = query.bind(cursor.map_or(i64::MIN, |c| c.0));
+    }
+    Ok(candidates(query.fetch_all(conn).await?))
 }

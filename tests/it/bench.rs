@@ -12,6 +12,7 @@ on_both_databases! {
                 .env_clear()
                 .args(["bench", "--handoffs", "20", "--concurrency", "4", "--rate", "100", "--click-rate", "100"])
                 .args(["--races", "3", "--count", "3", "--idle-seconds", "0", "--statements", "--database-url", &url])
+                .args(["--team-sizes", "5,50", "--open", "600", "--picks", "20"])
                 .output()
                 .expect("the bench starts")
         })
@@ -20,7 +21,7 @@ on_both_databases! {
         let stdout = String::from_utf8_lossy(&out.stdout);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success(), "the bench failed: {stderr}\n{stdout}");
-        for shown in ["floor ", "statements per operation", "handoffs ", "accepts ", "replies ", "races ", "peak RSS"] {
+        for shown in ["floor ", "statements per operation", "handoffs ", "accepts ", "replies ", "races ", "routing ", "peak RSS"] {
             assert!(stdout.contains(shown), "no `{shown}` in:\n{stdout}");
         }
         assert!(
@@ -28,6 +29,9 @@ on_both_databases! {
                              297 losers told who has it (of 297), 0 errors"),
             "{stdout}"
         );
+        for size in ["     5 operators", "    50 operators"] {
+            assert_eq!(stdout.lines().filter(|l| l.contains(size)).count(), 2, "a pick per mode at {size}:\n{stdout}");
+        }
         // The request of a handoff runs statements, and they are listed by their SQL.
         let request = stdout.lines().find(|l| l.contains("handoff: the request")).unwrap();
         let statements: f64 = request.split_whitespace().nth(3).unwrap().parse().unwrap();

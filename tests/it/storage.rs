@@ -4,7 +4,7 @@
 
 use crate::helpers::*;
 use crate::on_both_databases;
-use handoff_bridge::engine::{Assignment, Status, WorkspaceId};
+use handoff_bridge::engine::{Assignment, OperatorId, Status, WorkspaceId};
 use handoff_bridge::store::conversations::{self as convs, NewConversation};
 use handoff_bridge::store::outbox::{self, NewRow};
 use handoff_bridge::store::pace::{self, Lane};
@@ -229,5 +229,143 @@ on_both_databases! {
         sqlx::query("update conversations set status = 'limbo' where id = 'c1'").execute(&app.pool).await.unwrap();
         let (s, _) = app.get("/v1/conversations/c1", ADMIN_TOKEN).await;
         assert_eq!(s, reqwest::StatusCode::INTERNAL_SERVER_ERROR, "a corrupt status is not read as `bot`");
+    }
+}
+
+/// Operators with random presence, capacity and history, conversations assigned to
+/// them at random, declines at random: the ground for comparing a narrowed pick with
+/// one over the whole pool.
+async fn random_pool(tx: &mut handoff_bridge::store::Tx, rng: &mut rand::rngs::StdRng, base: i64) -> Vec<OperatorId> {
+    use rand::Rng;
+    let mut ids = Vec::new();
+    for n in 0..rng.random_range(0..12) {
+        let presence = if rng.random_bool(0.7) { "available" } else { "away" };
+        let capacity: Option<i64> = rng.random_bool(0.4).then(|| rng.random_range(0..3));
+        // Few distinct times, so ties are common.
+        let last: Option<i64> = rng.random_bool(0.6).then(|| rng.random_range(0..3));
+        let id: i64 = sqlx::query_scalar(
+            "insert into operators (workspace_id, name, presence, capacity, last_assigned_at, created_at) \
+             values (1, $1, $2, $3, $4, 0) returning id",
+        )
+        .bind(format!("op-{base}-{n}"))
+        .bind(presence)
+        .bind(capacity)
+        .bind(last)
+        .fetch_one(tx.conn())
+        .await
+        .unwrap();
+        ids.push(OperatorId(id));
+    }
+    ids
+}
+
+on_both_databases! {
+    async fn the_open_chats_kept_on_each_operator_match_a_count_after_any_writes(db) {
+        use rand::{Rng, SeedableRng};
+        let store = store(&db).await;
+        let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+        let mut tx = store.write().await.unwrap();
+        widgets::ensure(tx.conn(), WorkspaceId(1), "w", 0).await.unwrap();
+        let ops = random_pool(&mut tx, &mut rng, 0).await;
+        let ops = if ops.is_empty() { random_pool(&mut tx, &mut rng, 1).await } else { ops };
+        let statuses = [Status::Bot, Status::HandedOff, Status::Active, Status::Resolved];
+        let mut versions = std::collections::HashMap::new();
+        let mut assignees: std::collections::HashMap<String, Option<OperatorId>> = Default::default();
+        let mut last: std::collections::HashMap<i64, Option<i64>> =
+            sqlx::query_as("select id, last_assigned_at from operators").fetch_all(tx.conn()).await.unwrap().into_iter().collect();
+        for step in 0..300 {
+            let conv = format!("c{}", rng.random_range(0..20));
+            let version = match versions.get(&conv) {
+                Some(v) => *v,
+                None => {
+                    let new = NewConversation { id: &conv, workspace: WorkspaceId(1), widget: "w", visitor_name: None, visitor_email: None, summary: None, reason: None, now: step };
+                    convs::insert(tx.conn(), &new).await.unwrap().version
+                }
+            };
+            let a = Assignment {
+                status: statuses[rng.random_range(0..4)],
+                assignee: rng.random_bool(0.8).then(|| ops[rng.random_range(0..ops.len())]),
+                team: None,
+            };
+            let row = convs::write_assignment(tx.conn(), &conv, version, &a, None, step).await.unwrap().unwrap();
+            if let Some(op) = a.assignee.filter(|op| assignees.get(&conv) != Some(&Some(*op))) {
+                last.insert(op.0, Some(step));
+            }
+            assignees.insert(conv.clone(), a.assignee);
+            versions.insert(conv, row.version);
+        }
+        let kept: Vec<(i64, i64)> = sqlx::query_as("select id, open_chats from operators order by id").fetch_all(tx.conn()).await.unwrap();
+        let counted: Vec<(i64, i64)> = sqlx::query_as(
+            "select o.id, (select count(*) from conversations c where c.assignee_id = o.id \
+             and c.status in ('handed_off', 'active')) from operators o order by o.id",
+        )
+        .fetch_all(tx.conn())
+        .await
+        .unwrap();
+        assert_eq!(kept, counted);
+        assert!(kept.iter().any(|(_, n)| *n > 0), "some are open: {kept:?}");
+        let stamped: std::collections::HashMap<i64, Option<i64>> =
+            sqlx::query_as("select id, last_assigned_at from operators").fetch_all(tx.conn()).await.unwrap().into_iter().collect();
+        assert_eq!(stamped, last, "a new assignee is stamped with the time of the write");
+        tx.commit().await.unwrap();
+    }
+
+    async fn the_narrowed_pick_is_the_pick_over_the_whole_pool(db) {
+        use handoff_bridge::engine::RoutingMode;
+        use handoff_bridge::engine::routing::pick;
+        use handoff_bridge::store::operators::{self, Pool};
+        use rand::{Rng, SeedableRng};
+        let store = store(&db).await;
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let mut tx = store.write().await.unwrap();
+        widgets::ensure(tx.conn(), WorkspaceId(1), "w", 0).await.unwrap();
+        let mut picked = 0;
+        for round in 0..60 {
+            // Each round starts from an empty directory.
+            for table in ["declines", "team_members", "widget_eligible", "conversations", "operators", "teams"] {
+                sqlx::query(&format!("delete from {table}")).execute(tx.conn()).await.unwrap();
+            }
+            let ops = random_pool(&mut tx, &mut rng, round).await;
+            for (n, op) in ops.iter().enumerate() {
+                let status = if rng.random_bool(0.5) { "active" } else { "resolved" };
+                for k in 0..rng.random_range(0..3) {
+                    sqlx::query("insert into conversations (id, workspace_id, widget_id, status, assignee_id, created_at, updated_at) values ($1, 1, 'w', $2, $3, 0, 0)")
+                        .bind(format!("open-{n}-{k}")).bind(status).bind(op.0).execute(tx.conn()).await.unwrap();
+                }
+            }
+            sqlx::query("insert into conversations (id, workspace_id, widget_id, status, created_at, updated_at) values ('c', 1, 'w', 'handed_off', 0, 0)")
+                .execute(tx.conn()).await.unwrap();
+            let mut declined = Vec::new();
+            for op in &ops {
+                if rng.random_bool(0.2) {
+                    convs::add_decline(tx.conn(), "c", *op, 0).await.unwrap();
+                    declined.push(*op);
+                }
+            }
+            let team: i64 = sqlx::query_scalar("insert into teams (workspace_id, name, created_at) values (1, 't', 0) returning id")
+                .fetch_one(tx.conn()).await.unwrap();
+            let listed = rng.random_bool(0.5);
+            for op in &ops {
+                if rng.random_bool(0.6) {
+                    sqlx::query("insert into team_members (team_id, operator_id) values ($1, $2)").bind(team).bind(op.0).execute(tx.conn()).await.unwrap();
+                }
+                if listed && rng.random_bool(0.6) {
+                    sqlx::query("insert into widget_eligible (widget_id, operator_id) values ('w', $1)").bind(op.0).execute(tx.conn()).await.unwrap();
+                }
+            }
+            let cursor = (!ops.is_empty() && rng.random_bool(0.7)).then(|| ops[rng.random_range(0..ops.len())]);
+            for pool in [Pool::Widget(WorkspaceId(1), "w"), Pool::Team(team)] {
+                for mode in [RoutingMode::RoundRobin, RoutingMode::LightestLoad, RoutingMode::Manual] {
+                    let whole = operators::pool(tx.conn(), pool).await.unwrap();
+                    let narrowed = operators::pickable(tx.conn(), pool, mode, "c", cursor).await.unwrap();
+                    assert!(narrowed.len() <= 2, "{narrowed:?}");
+                    let want = pick(mode, &whole, cursor, &declined);
+                    assert_eq!(pick(mode, &narrowed, cursor, &[]), want, "round {round}, {pool:?}, {mode:?}, cursor {cursor:?}");
+                    picked += usize::from(want.is_some());
+                }
+            }
+        }
+        assert!(picked > 40, "most rounds pick someone: {picked}");
+        tx.commit().await.unwrap();
     }
 }

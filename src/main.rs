@@ -36,6 +36,11 @@ enum Command {
     /// Try it: the service with Slack, Discord and a widget platform played in-process,
     /// and a page at http://127.0.0.1:8080/sandbox to click through a handoff.
     Sandbox(handoff_bridge::sandbox::SandboxArgs),
+    /// The service with Slack's and Discord's pacing off, which `bench` starts in a
+    /// process of its own against its stand-ins to measure the service's memory alone.
+    /// Not for the real platforms: it would run into their rate limits.
+    #[command(hide = true)]
+    BenchService,
 }
 
 fn load(config: Option<&std::path::Path>) -> Result<Settings, ExitCode> {
@@ -116,31 +121,36 @@ async fn main() -> ExitCode {
                 }
             }
         }
-        Command::Serve => {
-            let settings = match load(cli.config.as_deref()) {
-                Ok(s) => s,
-                Err(code) => return code,
-            };
-            telemetry::init(settings.log_format);
-            let summary = settings.summary();
-            for w in settings.warnings() {
-                tracing::warn!("{w}");
-            }
-            let app = match Application::build(settings).await {
-                Ok(app) => app,
-                Err(e) => {
-                    eprintln!("handoff-bridge: cannot start: {e:#}");
-                    return ExitCode::FAILURE;
-                }
-            };
-            tracing::info!(addr = %app.local_addr(), "{summary}");
-            match app.run_until_stopped(shutdown_signal()).await {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("handoff-bridge: {e:#}");
-                    ExitCode::FAILURE
-                }
-            }
+        Command::Serve => serve(cli.config.as_deref(), |_| {}).await,
+        Command::BenchService => serve(cli.config.as_deref(), handoff_bridge::loadgen::unpace).await,
+    }
+}
+
+/// Runs the service until Ctrl-C or SIGTERM, with `adjust` applied to its settings.
+async fn serve(config: Option<&std::path::Path>, adjust: impl FnOnce(&mut Settings)) -> ExitCode {
+    let mut settings = match load(config) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    adjust(&mut settings);
+    telemetry::init(settings.log_format);
+    let summary = settings.summary();
+    for w in settings.warnings() {
+        tracing::warn!("{w}");
+    }
+    let app = match Application::build(settings).await {
+        Ok(app) => app,
+        Err(e) => {
+            eprintln!("handoff-bridge: cannot start: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    tracing::info!(addr = %app.local_addr(), "{summary}");
+    match app.run_until_stopped(shutdown_signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("handoff-bridge: {e:#}");
+            ExitCode::FAILURE
         }
     }
 }

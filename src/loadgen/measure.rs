@@ -129,10 +129,21 @@ fn schedstat(dir: &std::path::Path) -> u64 {
 
 /// The process's peak resident set so far, in MiB (`VmHWM`).
 pub fn peak_rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    memory_mib("self", "VmHWM:")
+}
+
+/// A process's peak RSS (`VmHWM`) and RSS now (`VmRSS`), in MiB.
+pub fn rss_of(pid: u32) -> (f64, f64) {
+    let pid = pid.to_string();
+    (memory_mib(&pid, "VmHWM:"), memory_mib(&pid, "VmRSS:"))
+}
+
+/// A `kB` field of `/proc/<pid>/status`, in MiB (0 when there is none).
+fn memory_mib(pid: &str, field: &str) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.split_whitespace().next().and_then(|kb| kb.parse::<f64>().ok()))
         .map_or(0.0, |kb| kb / 1024.0)
 }

@@ -11,6 +11,7 @@
 mod drive;
 mod floor;
 mod measure;
+mod memory;
 mod routing;
 mod scenarios;
 mod world;
@@ -18,7 +19,8 @@ mod world;
 use measure::{Counted, Statements, ms, peak_rss_mib};
 use scenarios::Measured;
 use std::time::Duration;
-use world::World;
+pub use world::unpace;
+use world::{Host, World};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct BenchArgs {
@@ -55,11 +57,15 @@ pub struct BenchArgs {
     /// Routing picks per mode and team size.
     #[arg(long, default_value_t = 2000)]
     pub picks: usize,
+    /// Conversations stored in the database while the memory scenario measures the
+    /// service in a process of its own (the database is topped up to this many).
+    #[arg(long, default_value_t = 100_000)]
+    pub stored: usize,
     /// Also list each operation's statements by their SQL.
     #[arg(long)]
     pub statements: bool,
     /// Which scenarios to run, comma-separated: floor, counts, handoffs, rate, accepts,
-    /// replies, races, routing (default: all of them).
+    /// replies, races, routing, memory (default: all of them).
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
     /// Database to measure on (default: a temporary SQLite file). PostgreSQL: an empty
@@ -88,7 +94,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
 }
 
 async fn bench(args: &BenchArgs, database_url: &str, statements: Option<&Statements>) -> anyhow::Result<()> {
-    let world = World::start(database_url, args.operators).await?;
+    let world = World::start(database_url, args.operators, Host::InProcess).await?;
     println!(
         "handoff-bridge bench: database {}, {} operators on Slack and Discord, {} cores",
         crate::config::redact_url(database_url),
@@ -101,7 +107,8 @@ async fn bench(args: &BenchArgs, database_url: &str, statements: Option<&Stateme
     let result = async {
         let mut floor: Option<Measured> = None;
         if args.runs("floor") {
-            let f = scenarios::floor(&world, &world.runtime(), n, c).await?;
+            let runtime = world.runtime().expect("the service runs in this process");
+            let f = scenarios::floor(&world, &runtime, n, c).await?;
             let s = f.run.measure(0);
             println!(
                 "\nfloor      {n} × (HTTP POST + 8-insert transaction), {c} in flight: {:.0}/s  {}  CPU {:.3} ms",
@@ -217,7 +224,13 @@ async fn bench(args: &BenchArgs, database_url: &str, statements: Option<&Stateme
         peak_rss_mib()
     );
     let stopped = world.stop().await;
-    result.and(stopped)
+    result.and(stopped)?;
+    if args.runs("memory") {
+        memory::measure(database_url, args.operators, args.stored, n, c)
+            .await?
+            .print();
+    }
+    Ok(())
 }
 
 fn print_handoff_latencies(m: &Measured) {

@@ -85,25 +85,8 @@ async fn seed(store: &Store, size: usize, open: usize) -> anyhow::Result<Workspa
         ids.extend(q.fetch_all(tx.conn()).await?);
     }
     let widget = format!("routing-{size}-{}", RoutingMode::LightestLoad.as_str());
-    let mut rng = rand::rng();
-    for start in (0..open).step_by(BATCH) {
-        let n = BATCH.min(open - start);
-        let values: Vec<String> = (0..n)
-            .map(|k| format!("(${}, $1, $2, ${}, 'active', $3, $3)", 4 + 2 * k, 5 + 2 * k))
-            .collect();
-        let sql = format!(
-            "insert into conversations (id, workspace_id, widget_id, assignee_id, status, created_at, updated_at) \
-             values {}",
-            values.join(", ")
-        );
-        let mut q = sqlx::query(&sql).bind(ws.0).bind(&widget).bind(now);
-        for k in start..start + n {
-            q = q
-                .bind(format!("routing-{}-open-{k}", ws.0))
-                .bind(ids[rng.random_range(0..ids.len())]);
-        }
-        q.execute(tx.conn()).await?;
-    }
+    let prefix = format!("routing-{}-open", ws.0);
+    insert_conversations(tx.conn(), ws, &widget, &ids, "active", &prefix, open).await?;
     tx.commit().await?;
     // What autovacuum would do after such a load, so the planner knows the new rows.
     if store.backend() == crate::store::Backend::Postgres {
@@ -112,6 +95,40 @@ async fn seed(store: &Store, size: usize, open: usize) -> anyhow::Result<Workspa
         sqlx::query("analyze conversations").execute(&mut *conn).await?;
     }
     Ok(ws)
+}
+
+/// Writes `n` conversations of `widget` in `status`, with ids `{prefix}-{k}`, each
+/// assigned to one of `assignees` at random (none when that is empty), in multi-row
+/// inserts.
+pub async fn insert_conversations(
+    conn: &mut sqlx::AnyConnection,
+    ws: WorkspaceId,
+    widget: &str,
+    assignees: &[i64],
+    status: &str,
+    prefix: &str,
+    n: usize,
+) -> anyhow::Result<()> {
+    let mut rng = rand::rng();
+    let now = now_ms();
+    for start in (0..n).step_by(BATCH) {
+        let rows = BATCH.min(n - start);
+        let values: Vec<String> = (0..rows)
+            .map(|k| format!("(${}, $1, $2, ${}, $3, $4, $4)", 5 + 2 * k, 6 + 2 * k))
+            .collect();
+        let sql = format!(
+            "insert into conversations (id, workspace_id, widget_id, assignee_id, status, created_at, updated_at) \
+             values {}",
+            values.join(", ")
+        );
+        let mut q = sqlx::query(&sql).bind(ws.0).bind(widget).bind(status).bind(now);
+        for k in start..start + rows {
+            let assignee = (!assignees.is_empty()).then(|| assignees[rng.random_range(0..assignees.len())]);
+            q = q.bind(format!("{prefix}-{k}")).bind(assignee);
+        }
+        q.execute(&mut *conn).await?;
+    }
+    Ok(())
 }
 
 /// `n` handoffs' routing on `widget`, each in its own committed transaction.

@@ -62,14 +62,34 @@ pub struct World {
     pub faults: Arc<Faults>,
     pub filed: Arc<Mutex<Filed>>,
     pub changed: Arc<Notify>,
-    stop: CancellationToken,
-    runtime: Option<tokio::runtime::Runtime>,
-    serving: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    running: Option<Running>,
     watcher: tokio::task::JoinHandle<()>,
 }
 
+/// Where the service under measure runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Host {
+    /// On a runtime of its own in the bench's process, so its CPU time is counted apart.
+    InProcess,
+    /// In a process of its own (`handoff-bridge bench-service`), so its memory is its own.
+    Process,
+}
+
+enum Running {
+    InProcess {
+        stop: CancellationToken,
+        runtime: tokio::runtime::Runtime,
+        serving: tokio::task::JoinHandle<anyhow::Result<()>>,
+    },
+    Process {
+        child: tokio::process::Child,
+        /// The directory of the seed file the child reads, removed when it stops.
+        dir: std::path::PathBuf,
+    },
+}
+
 impl World {
-    pub async fn start(database_url: &str, operators: usize) -> anyhow::Result<World> {
+    pub async fn start(database_url: &str, operators: usize, host: Host) -> anyhow::Result<World> {
         let slack = SlackStandIn::start(SLACK_TOKEN).await;
         slack.add_channel(SLACK_CHANNEL, "bench", true);
         let discord = DiscordStandIn::start(DISCORD_TOKEN).await;
@@ -97,7 +117,6 @@ impl World {
         }
         let env: HashMap<&str, String> = HashMap::from([
             ("DATABASE_URL", database_url.to_owned()),
-            ("HANDOFF_LISTEN", "127.0.0.1:0".into()),
             ("HANDOFF_ADMIN_TOKEN", ADMIN_TOKEN.into()),
             ("HANDOFF_WIDGET_SECRET", WIDGET_SECRET.into()),
             ("HANDOFF_WIDGET_API_URL", widget.url()),
@@ -111,41 +130,10 @@ impl World {
             ),
             ("HANDOFF_DISCORD_API_URL", discord.api_url()),
         ]);
-        let mut settings = Settings::load_with(None, &|k| env.get(k).cloned()).map_err(|problems| {
-            let all: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
-            anyhow::anyhow!("bad configuration: {}", all.join("; "))
-        })?;
-        let seed: Seed = toml::from_str(&toml)?;
-        settings.seed = seed;
-        if let Some(s) = settings.slack.as_mut() {
-            s.paced = false;
-        }
-        if let Some(d) = settings.discord.as_mut() {
-            d.paced = false;
-        }
-
-        // The service runs on threads of its own, so that its CPU time can be told apart
-        // from the load generator's and the stand-ins'.
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name(SERVICE_THREADS)
-            .enable_all()
-            .build()?;
-        let stop = CancellationToken::new();
-        let (ready_tx, ready) = tokio::sync::oneshot::channel();
-        let stopped = stop.clone();
-        let serving = runtime.spawn(async move {
-            let app = match Application::build(settings).await {
-                Ok(app) => app,
-                Err(e) => {
-                    let _ = ready_tx.send(Err(e));
-                    return Ok(());
-                }
-            };
-            let _ = ready_tx.send(Ok((app.local_addr(), app.outbox_faults())));
-            app.run_until_stopped(stopped.cancelled_owned()).await
-        });
-        let (addr, faults) = ready.await??;
+        let (running, addr, faults) = match host {
+            Host::InProcess => in_process(&env, &toml).await?,
+            Host::Process => in_a_process(env, &toml).await?,
+        };
         let base = format!("http://{addr}");
         let prefix = format!("bench{}c", hex::encode(rand::random::<[u8; 3]>()));
         let filed: Arc<Mutex<Filed>> = Arc::default();
@@ -168,9 +156,7 @@ impl World {
             faults,
             filed,
             changed,
-            stop,
-            runtime: Some(runtime),
-            serving: Some(serving),
+            running: Some(running),
             watcher,
         })
     }
@@ -233,24 +219,139 @@ impl World {
             .await?)
     }
 
-    /// The service's runtime, for the floor to run on the same threads.
-    pub fn runtime(&self) -> tokio::runtime::Handle {
-        self.runtime.as_ref().expect("running until stopped").handle().clone()
+    /// The service's runtime, for the floor to run on the same threads (`None` when the
+    /// service runs in a process of its own).
+    pub fn runtime(&self) -> Option<tokio::runtime::Handle> {
+        match &self.running {
+            Some(Running::InProcess { runtime, .. }) => Some(runtime.handle().clone()),
+            _ => None,
+        }
     }
 
-    /// Stops the service and its runtime.
-    pub async fn stop(mut self) -> anyhow::Result<()> {
-        self.stop.cancel();
-        let served = match self.serving.take() {
-            Some(serving) => serving.await.map_err(anyhow::Error::from).and_then(|r| r),
-            None => Ok(()),
-        };
-        self.watcher.abort();
-        if let Some(runtime) = self.runtime.take() {
-            runtime.shutdown_background();
+    /// The service's process id, when it runs in a process of its own.
+    pub fn service_pid(&self) -> Option<u32> {
+        match &self.running {
+            Some(Running::Process { child, .. }) => child.id(),
+            _ => None,
         }
-        served
     }
+
+    /// Stops the service (and its runtime or process).
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        self.watcher.abort();
+        match self.running.take() {
+            Some(Running::InProcess { stop, runtime, serving }) => {
+                stop.cancel();
+                let served = serving.await.map_err(anyhow::Error::from).and_then(|r| r);
+                runtime.shutdown_background();
+                served
+            }
+            Some(Running::Process { mut child, dir }) => {
+                let _ = std::fs::remove_dir_all(&dir);
+                child.kill().await?;
+                Ok(())
+            }
+            None => Ok(()),
+        }
+    }
+}
+
+/// The service on a runtime of its own, with Slack's and Discord's pacing off.
+async fn in_process(
+    env: &HashMap<&str, String>,
+    seed: &str,
+) -> anyhow::Result<(Running, std::net::SocketAddr, Arc<Faults>)> {
+    let mut settings = Settings::load_with(None, &|k| match k {
+        "HANDOFF_LISTEN" => Some("127.0.0.1:0".into()),
+        _ => env.get(k).cloned(),
+    })
+    .map_err(|problems| {
+        let all: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+        anyhow::anyhow!("bad configuration: {}", all.join("; "))
+    })?;
+    let seed: Seed = toml::from_str(seed)?;
+    settings.seed = seed;
+    unpace(&mut settings);
+
+    // The service runs on threads of its own, so that its CPU time can be told apart
+    // from the load generator's and the stand-ins'.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name(SERVICE_THREADS)
+        .enable_all()
+        .build()?;
+    let stop = CancellationToken::new();
+    let (ready_tx, ready) = tokio::sync::oneshot::channel();
+    let stopped = stop.clone();
+    let serving = runtime.spawn(async move {
+        let app = match Application::build(settings).await {
+            Ok(app) => app,
+            Err(e) => {
+                let _ = ready_tx.send(Err(e));
+                return Ok(());
+            }
+        };
+        let _ = ready_tx.send(Ok((app.local_addr(), app.outbox_faults())));
+        app.run_until_stopped(stopped.cancelled_owned()).await
+    });
+    let (addr, faults) = ready.await??;
+    Ok((Running::InProcess { stop, runtime, serving }, addr, faults))
+}
+
+/// Turns Slack's and Discord's own pacing off: the stand-ins enforce no limits, and the
+/// bench measures the bridge, not the platforms' published rates. Only the bench does
+/// this; the configuration always paces.
+pub fn unpace(settings: &mut Settings) {
+    if let Some(s) = settings.slack.as_mut() {
+        s.paced = false;
+    }
+    if let Some(d) = settings.discord.as_mut() {
+        d.paced = false;
+    }
+}
+
+/// The service as `handoff-bridge bench-service` in a process of its own, configured
+/// through its environment and a seed file; ready once its health check answers.
+async fn in_a_process(
+    mut env: HashMap<&str, String>,
+    seed: &str,
+) -> anyhow::Result<(Running, std::net::SocketAddr, Arc<Faults>)> {
+    let dir = std::env::temp_dir().join(format!(
+        "handoff-bench-service-{}",
+        hex::encode(rand::random::<[u8; 6]>())
+    ));
+    std::fs::create_dir_all(&dir)?;
+    let config = dir.join("seed.toml");
+    std::fs::write(&config, seed)?;
+    // A free port: the child binds it a moment later.
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+    env.insert("HANDOFF_LISTEN", addr.to_string());
+    env.insert("HANDOFF_CONFIG", config.display().to_string());
+    env.insert("RUST_LOG", "warn".into());
+    let mut child = tokio::process::Command::new(std::env::current_exe()?)
+        .arg("bench-service")
+        .env_clear()
+        .envs(&env)
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()?;
+    let health = format!("http://{addr}/healthz");
+    let http = reqwest::Client::new();
+    let give_up = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(status) = child.try_wait()? {
+            anyhow::bail!("the service's process exited at start: {status}");
+        }
+        if http.get(&health).send().await.is_ok_and(|r| r.status().is_success()) {
+            break;
+        }
+        anyhow::ensure!(
+            Instant::now() < give_up,
+            "the service's process did not answer {health} in 60 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok((Running::Process { child, dir }, addr, Arc::default()))
 }
 
 /// Takes the stand-ins' calls every 2 ms and files them (by the time each stand-in

@@ -172,6 +172,7 @@ impl Application {
             .collect();
         let worker = tokio::spawn(worker.run_supervised(shutdown.clone(), WORKER_RESTART_DELAY));
         let feed = tokio::spawn(service.clone().run_feed(shutdown.clone()));
+        let timers = tokio::spawn(service.clone().run_timers(shutdown.clone()));
         let signal = shutdown.clone();
         let serve = axum::serve(listener, router).with_graceful_shutdown(async move {
             stop.await;
@@ -184,6 +185,7 @@ impl Application {
             tracing::warn!(error = %e, "outbox worker ended abnormally");
         }
         let _ = feed.await;
+        let _ = timers.await;
         for task in tasks {
             if let Err(e) = task.await {
                 tracing::warn!(error = %e, "a platform task ended abnormally");

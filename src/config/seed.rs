@@ -2,7 +2,7 @@
 //! the checks that catch a bad declaration before anything is written.
 
 use super::env::Loader;
-use crate::engine::{Role, RoutingMode};
+use crate::engine::{Role, RoutingMode, Window};
 use serde::Deserialize;
 
 /// Widgets, operators and teams declared in the file, applied at start.
@@ -27,6 +27,20 @@ pub struct WidgetSeed {
     /// Operator names; empty or absent = everyone.
     #[serde(default)]
     pub eligible: Vec<String>,
+    /// How long a routed conversation waits for its assignee to accept (`"5m"`); absent
+    /// leaves it as it is, `"off"` switches it off.
+    pub accept_within: Option<String>,
+    /// How long a visitor's message waits for a reply before the assignee is nudged.
+    pub reply_within: Option<String>,
+}
+
+impl WidgetSeed {
+    /// Its timers, as [`crate::service`] sets them: `None` leaves one as it is.
+    /// Checked when the configuration is loaded, so they parse here.
+    pub fn timers(&self) -> (Option<Option<Window>>, Option<Option<Window>>) {
+        let parse = |t: &Option<String>| t.as_deref().and_then(|t| Window::parse(t).ok());
+        (parse(&self.accept_within), parse(&self.reply_within))
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -153,6 +167,17 @@ fn check(l: &mut Loader<'_>, seed: &Seed) {
             && let Err(e) = r.parse::<RoutingMode>()
         {
             l.problem(&format!("{at}.routing"), e, "use manual, round-robin or lightest-load");
+        }
+        for (field, value) in [("accept_within", &w.accept_within), ("reply_within", &w.reply_within)] {
+            if let Some(text) = value
+                && let Err(e) = Window::parse(text)
+            {
+                l.problem(
+                    &format!("{at}.{field}"),
+                    e,
+                    "write a duration of at most 24h, like \"5m\" or \"90s\", or \"off\"",
+                );
+            }
         }
         if let Some(id) = &w.discord_channel
             && !super::is_snowflake(id)

@@ -65,6 +65,40 @@ fn every_problem_is_named_with_its_fix() {
 }
 
 #[test]
+fn widget_timers_are_read_and_bad_ones_named() {
+    let s = load(
+        Some("[[widgets]]\nid = \"w\"\naccept_within = \"5m\"\nreply_within = \"off\"\n"),
+        &[],
+    )
+    .unwrap();
+    let (accept, reply) = s.seed.widgets[0].timers();
+    assert_eq!(accept.map(|w| w.map(|w| w.as_millis())), Some(Some(300_000)));
+    assert_eq!(reply, Some(None), "off switches it off");
+    let problems = load(
+        Some("[[widgets]]\nid = \"w\"\naccept_within = \"soon\"\nreply_within = \"48h\"\n"),
+        &[],
+    )
+    .unwrap_err();
+    let named: Vec<(&str, &str)> = problems
+        .iter()
+        .map(|p| (p.setting.as_str(), p.message.as_str()))
+        .collect();
+    assert!(
+        named.contains(&(
+            "[[widgets]] w.accept_within",
+            "`soon` is not a duration: write it like `5m`, `90s` or `1h 30m`, or `off`"
+        )),
+        "{named:?}"
+    );
+    assert!(
+        named
+            .iter()
+            .any(|(s, m)| *s == "[[widgets]] w.reply_within" && m.contains("longer than the longest timer")),
+        "{named:?}"
+    );
+}
+
+#[test]
 fn a_toml_typo_is_reported() {
     let problems = load(Some("listne = 1"), &[]).unwrap_err();
     assert!(problems[0].setting.starts_with("config file"), "{problems:?}");

@@ -8,9 +8,9 @@
 
 use super::Discord;
 use super::people::Member;
-use crate::engine::{Presence, RoutingMode};
+use crate::engine::{Presence, RoutingMode, Window};
 use crate::platform::handoff::usage::{self, Described, OptKind};
-use crate::platform::handoff::{self, Front, InboxFilter, Subcommand};
+use crate::platform::handoff::{self, Front, InboxFilter, Subcommand, Timer};
 use crate::service::{LinkedOperator, Service, ServiceError};
 use serde_json::{Value, json};
 use serenity::all::{
@@ -89,6 +89,8 @@ pub fn discord_words(words: &str) -> String {
     match words {
         "team list" => "handoff teams".into(),
         "routing eligible" => "handoff-manage eligible".into(),
+        "routing accept-within" => "handoff-manage accept-within".into(),
+        "routing reply-within" => "handoff-manage reply-within".into(),
         w if usage::SUBCOMMANDS.iter().any(|d| d.words == w && d.managers) => format!("handoff-manage {w}"),
         w => format!("handoff {w}"),
     }
@@ -152,6 +154,11 @@ pub fn subcommand(inv: &Invocation) -> Result<Subcommand, String> {
                 need("widget")?,
                 mode.parse::<RoutingMode>().map_err(|e| format!("routing mode {e}"))?,
             ),
+        },
+        ["handoff-manage", word @ ("accept-within" | "reply-within")] => Subcommand::RoutingTimer {
+            widget: need("widget")?,
+            timer: Timer::from_word(word).unwrap_or(Timer::Accept),
+            within: Window::parse(&need("within")?).map_err(|e| format!("{word}: {e}"))?,
         },
         ["handoff-manage", "eligible"] => {
             let widget = need("widget")?;

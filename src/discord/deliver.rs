@@ -14,6 +14,7 @@
 use super::render::{self, RootContext};
 use super::rest::RestError;
 use super::{ChannelInfo, Discord, PLATFORM};
+use crate::engine::effects::Notice;
 use crate::engine::{OperatorId, Status};
 use crate::outbox::{Delivery, OutboxRow};
 use crate::service::{Line, MessageRef, Planned, ThreadRef, ThreadState};
@@ -115,6 +116,7 @@ impl Discord {
             "notice" => self.notice(&payload).await,
             "react" => self.react(&payload).await,
             "thread_note" => self.thread_note(&payload).await,
+            "thread_notice" => self.thread_notice(&payload, row.id).await,
             "followup" => self.followup(&payload).await,
             "edit_original" => self.edit_original(&payload).await,
             "register_commands" => self.register_commands(&payload).await,
@@ -568,6 +570,22 @@ impl Discord {
         let body = json!({"content": render::trim(text, render::CONTENT_MAX), "allowed_mentions": render::no_pings()});
         let key = payload["key"].as_str().map(str::to_owned);
         self.post(channel, body, key.as_deref()).await.map_err(failed)?;
+        Ok(())
+    }
+
+    /// A notice to the team in the conversation's thread (`engine::effects::Notice`),
+    /// keyed by its row so a retry does not post it twice.
+    async fn thread_notice(&self, payload: &Value, row: i64) -> Step<()> {
+        let id = str_of(payload, "conversation")?;
+        let notice = Notice::parse(str_of(payload, "notice")?)
+            .ok_or_else(|| Delivery::Dead(format!("unknown notice in {payload}")))?;
+        let Some(thread) = self.state(id).await?.and_then(|s| s.thread).and_then(|t| t.thread) else {
+            return Ok(()); // no thread to tell
+        };
+        let body = json!({"content": notice.text(), "allowed_mentions": render::no_pings()});
+        self.post(&thread, body, Some(&format!("thread-notice:{row}")))
+            .await
+            .map_err(failed)?;
         Ok(())
     }
 

@@ -96,6 +96,10 @@ impl Mirror for DiscordMirror {
             Effect::MirrorMessage { message_id } => {
                 ("mirror", json!({"conversation": conversation, "message": message_id}))
             }
+            Effect::Notice(notice) => (
+                "thread_notice",
+                json!({"conversation": conversation, "notice": notice.as_str()}),
+            ),
             Effect::WidgetAssignment | Effect::WidgetHandback(_) | Effect::WidgetMessage { .. } => return vec![],
         };
         vec![Planned {

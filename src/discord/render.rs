@@ -172,6 +172,10 @@ pub fn root_embed(c: &ConversationView, ctx: &RootContext<'_>) -> CreateEmbed {
         let names: Vec<String> = c.declined_by.iter().map(|d| esc(&d.name)).collect();
         embed = embed.field("Declined by", trim(&names.join(", "), FIELD_MAX), true);
     }
+    if !c.timed_out.is_empty() {
+        let names: Vec<String> = c.timed_out.iter().map(|d| esc(&d.name)).collect();
+        embed = embed.field("Timed out", trim(&names.join(", "), FIELD_MAX), true);
+    }
     if let Some(r) = &c.resolution {
         let mut parts = Vec::new();
         if let Some(t) = &r.topic {

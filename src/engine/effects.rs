@@ -23,6 +23,39 @@ pub enum Effect {
     NotifyAssignee(OperatorId),
     /// Show a transcript line (visitor, bot, or a reply written elsewhere) in the threads.
     MirrorMessage { message_id: i64 },
+    /// Tell the team in the threads, once, that something needs them.
+    Notice(Notice),
+}
+
+/// What a thread notice says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Notice {
+    /// Everyone routing could give it to let it time out: it waits, unassigned, in the queue.
+    NobodyAccepted,
+}
+
+impl Notice {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Notice::NobodyAccepted => "nobody_accepted",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Notice> {
+        match s {
+            "nobody_accepted" => Some(Notice::NobodyAccepted),
+            _ => None,
+        }
+    }
+
+    /// The words every platform shows.
+    pub fn text(self) -> &'static str {
+        match self {
+            Notice::NobodyAccepted => {
+                "Nobody accepted this conversation in time: it is back in the queue, unassigned, for anyone to accept."
+            }
+        }
+    }
 }
 
 /// What a committed change must cause, in delivery order.

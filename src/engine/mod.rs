@@ -13,7 +13,9 @@ pub mod model;
 pub mod permissions;
 pub mod routing;
 pub mod transition;
+pub mod window;
 
 pub use actor::Actor;
 pub use ids::{ConversationId, OperatorId, TeamId, WidgetId, WorkspaceId};
 pub use model::*;
+pub use window::Window;

@@ -147,6 +147,8 @@ text_enum!(
         Closed => "closed",
         /// An operator's reply claimed the conversation (or accepted it).
         Reply => "reply",
+        /// The operator routing gave it to did not accept it in time.
+        Timeout => "timeout",
         /// Routing picked an owner.
         Routed => "routed",
         /// Routing ran but found nobody eligible and available.

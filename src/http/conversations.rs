@@ -63,6 +63,7 @@ impl From<Acted> for ActionResult {
             Outcome::Claimed => ("claimed", None),
             Outcome::TookOver { .. } => ("took_over", None),
             Outcome::Rejected => ("rejected", None),
+            Outcome::TimedOut => ("timed_out", None),
             Outcome::Transferred => ("transferred", None),
             Outcome::ReturnedToBot => ("returned_to_bot", None),
             Outcome::Unassigned => ("unassigned", None),

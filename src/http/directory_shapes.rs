@@ -5,7 +5,7 @@
 //! that maps the one to the other. Which platforms there are, it is told (`startup`
 //! passes the adapters' names); it names none itself.
 
-use crate::engine::{OperatorRef, Presence, Role, RoutingMode};
+use crate::engine::{OperatorRef, Presence, Role, RoutingMode, Window};
 use crate::service::{ByPlatform, NewOperator, OperatorPatch, OperatorView, WidgetPatch, WidgetView};
 use crate::web::error::ApiError;
 use serde::{Deserialize, Serialize};
@@ -114,6 +114,17 @@ impl OperatorPatchBody {
 pub struct WidgetPatchBody {
     pub routing: Option<RoutingMode>,
     pub eligible: Option<Vec<i64>>,
+    /// How long a conversation routing gives someone waits for them to accept before
+    /// it is routed on: `"5m"`, `"90s"`, `"1h 30m"` (at most `"24h"`); `"off"` or
+    /// `null` switches it off.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub accept_within: Option<Option<String>>,
+    /// How long a visitor's message waits for a reply before the assignee is nudged
+    /// (the thread is told at twice that); same form as `accept_within`.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub reply_within: Option<Option<String>>,
     #[serde(flatten)]
     #[schema(ignore)]
     pub channels: Fields,
@@ -124,7 +135,14 @@ impl WidgetPatchBody {
         Ok(WidgetPatch {
             routing: self.routing,
             eligible: self.eligible,
-            channels: by_platform(self.channels, platforms, channel_field, "`routing`, `eligible`")?,
+            accept_within: window_field("accept_within", self.accept_within)?,
+            reply_within: window_field("reply_within", self.reply_within)?,
+            channels: by_platform(
+                self.channels,
+                platforms,
+                channel_field,
+                "`routing`, `eligible`, `accept_within`, `reply_within`",
+            )?,
         })
     }
 }
@@ -168,6 +186,10 @@ pub struct WidgetOut {
     pub routing: RoutingMode,
     /// Empty = everyone in the workspace.
     pub eligible: Vec<OperatorRef>,
+    /// How long a routed conversation waits for its assignee to accept (`"5m"`); null: forever.
+    pub accept_within: Option<String>,
+    /// How long a visitor's message waits for a reply before the assignee is nudged; null: off.
+    pub reply_within: Option<String>,
     #[serde(flatten)]
     #[schema(ignore)]
     pub channels: Fields,
@@ -179,9 +201,21 @@ impl WidgetOut {
             id: w.id,
             routing: w.routing,
             eligible: w.eligible,
+            accept_within: w.accept_within.map(|t| t.to_string()),
+            reply_within: w.reply_within.map(|t| t.to_string()),
             channels: answer_fields(w.channels, platforms, channel_field),
         }
     }
+}
+
+/// A timer field: absent leaves it, `null` or `"off"` switches it off, a duration sets it.
+fn window_field(name: &str, value: Option<Option<String>>) -> Result<Option<Option<Window>>, ApiError> {
+    value
+        .map(|v| match v {
+            None => Ok(None),
+            Some(text) => Window::parse(&text).map_err(|why| ApiError::unprocessable(format!("`{name}`: {why}"))),
+        })
+        .transpose()
 }
 
 /// Tells "absent" (outer `None`) from "null" (`Some(None)`).
@@ -220,6 +254,8 @@ mod tests {
             id: "w".into(),
             routing: RoutingMode::Manual,
             eligible: Vec::new(),
+            accept_within: None,
+            reply_within: None,
             channels: BTreeMap::from([("chat".to_owned(), "C1".to_owned())]),
         };
         let out = serde_json::to_value(WidgetOut::of(view, &PLATFORMS)).unwrap();

@@ -327,7 +327,7 @@ async fn in_a_process(
     let addr = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
     env.insert("HANDOFF_LISTEN", addr.to_string());
     env.insert("HANDOFF_CONFIG", config.display().to_string());
-    env.insert("RUST_LOG", "warn".into());
+    env.insert("RUST_LOG", "error".into());
     let mut child = tokio::process::Command::new(std::env::current_exe()?)
         .arg("bench-service")
         .env_clear()

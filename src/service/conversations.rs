@@ -2,14 +2,15 @@
 //! inbox views. [`Service::apply_decision`] is the single writer of assignment changes:
 //! the widget events go through it too.
 
-use super::routing;
+use super::routing::{self, Routed};
 use super::views::{AuditEntry, ConversationDetail, ConversationView, TeamRef, TranscriptLine, Visitor, rfc3339};
 use super::{MAX_ATTEMPTS, Origin, Service, ServiceError, deliveries};
-use crate::engine::effects::{self, Effect};
+use crate::engine::effects::{self, Effect, Notice};
 use crate::engine::transition::{self, Command, Context, Decision, Outcome, Refusal, TransferTarget};
 use crate::engine::{Actor, Assignment, Author, ChangeReason, OperatorId, OperatorRef, Status, TeamId, WorkspaceId};
 use crate::store::audit::{self, AuditRow};
-use crate::store::conversations::{self as convs, ConversationRow, Filter, NewMessage};
+use crate::store::conversations::{self as convs, ConversationRow, Decline, Filter, NewMessage};
+use crate::store::timers::{self, Kind as TimerKind, NewTimer};
 use crate::store::{Tx, now_ms, operators, refs, teams, widgets};
 use sqlx::AnyConnection;
 use std::collections::HashMap;
@@ -90,7 +91,7 @@ impl Service {
         )))
     }
 
-    async fn act_in(
+    pub(super) async fn act_in(
         &self,
         tx: &mut Tx,
         ws: WorkspaceId,
@@ -225,12 +226,12 @@ impl Service {
                 convs::clear_declines(conn, id).await?;
             }
             if let Some(op) = change.decline {
-                convs::add_decline(conn, id, op, now).await?;
+                convs::record_decline(conn, id, op, change.timed_out, now).await?;
             }
             let mut to = change.to.clone();
-            let mut routing_row = None;
+            let mut routed = None;
             if let Some(scope) = change.route {
-                routing_row = routing::route(conn, row, scope, &mut to).await?;
+                routed = routing::route(conn, row, scope, &mut to).await?;
             }
             let Some(written) =
                 convs::write_assignment(conn, id, row.version, &to, change.handback.as_ref(), now).await?
@@ -251,11 +252,43 @@ impl Service {
                 change.reason,
                 now,
             )];
-            if let Some(reason) = routing_row {
-                audit_rows.push(audit_row(row, version, &change.to, &to, "routing", None, reason, now));
+            if let Some(r) = routed {
+                audit_rows.push(audit_row(row, version, &change.to, &to, "routing", None, r.reason, now));
             }
             audit::insert_all(conn, &audit_rows).await?;
+            // It was waiting for its assignee to accept: whatever changed it ends the
+            // wait (a timer tied to the old version would change nothing, but goes now).
+            if before.status == Status::HandedOff && before.assignee.is_some() {
+                timers::cancel(conn, id, TimerKind::Accept).await?;
+            }
+            // The one routing picked has this long to accept: a timer tied to this
+            // version, so any change before it falls due leaves it without effect.
+            if let (
+                Some(Routed {
+                    accept_within: Some(within),
+                    ..
+                }),
+                Some(picked),
+            ) = (routed, to.assignee)
+            {
+                timers::arm(
+                    conn,
+                    &NewTimer {
+                        workspace: WorkspaceId(row.workspace_id),
+                        conversation: id,
+                        kind: TimerKind::Accept,
+                        due_at: now + within.as_millis(),
+                        version,
+                        operator: Some(picked),
+                        now,
+                    },
+                )
+                .await?;
+            }
             fx = effects::plan(&before, &to, change, actor);
+            if change.reason == ChangeReason::Timeout && to.assignee.is_none() {
+                fx.push(Effect::Notice(Notice::NobodyAccepted));
+            }
         }
         fx.extend(mirror);
         if decision.relay.is_some()
@@ -415,8 +448,8 @@ impl Service {
         let names = Names::load(&mut conn, ws).await?;
         let mut out = Vec::with_capacity(rows.len());
         for row in &rows {
-            let declined = convs::declined(&mut conn, &row.id).await?;
-            out.push(names.view(row, &declined));
+            let declines = convs::declines(&mut conn, &row.id).await?;
+            out.push(names.view(row, &declines));
         }
         Ok(out)
     }
@@ -429,7 +462,7 @@ impl Service {
             .filter(|r| r.workspace_id == ws.0)
             .ok_or_else(|| ServiceError::NotFound(format!("no conversation `{id}`")))?;
         let names = Names::load(&mut conn, ws).await?;
-        let declined = convs::declined(&mut conn, id).await?;
+        let declines = convs::declines(&mut conn, id).await?;
         let transcript = convs::messages(&mut conn, id)
             .await?
             .into_iter()
@@ -464,7 +497,7 @@ impl Service {
             })
             .collect();
         Ok(ConversationDetail {
-            conversation: names.view(&row, &declined),
+            conversation: names.view(&row, &declines),
             transcript,
             audit,
         })
@@ -475,9 +508,9 @@ impl Service {
         conn: &mut AnyConnection,
         row: &ConversationRow,
     ) -> Result<ConversationView, ServiceError> {
-        let declined = convs::declined(conn, &row.id).await?;
-        let names = Names::of(conn, row, &declined).await?;
-        Ok(names.view(row, &declined))
+        let declines = convs::declines(conn, &row.id).await?;
+        let names = Names::of(conn, row, &declines).await?;
+        Ok(names.view(row, &declines))
     }
 }
 
@@ -517,13 +550,9 @@ pub struct Names {
 
 impl Names {
     /// Just the names one conversation's view needs (its assignee, team and decliners).
-    async fn of(
-        conn: &mut AnyConnection,
-        row: &ConversationRow,
-        declined: &[OperatorId],
-    ) -> Result<Names, sqlx::Error> {
+    async fn of(conn: &mut AnyConnection, row: &ConversationRow, declines: &[Decline]) -> Result<Names, sqlx::Error> {
         let mut operators = HashMap::new();
-        for id in row.assignee_id.into_iter().chain(declined.iter().map(|d| d.0)) {
+        for id in row.assignee_id.into_iter().chain(declines.iter().map(|d| d.operator.0)) {
             if let Some(r) = operators::reference(conn, OperatorId(id)).await? {
                 operators.insert(id, r.name);
             }
@@ -568,7 +597,14 @@ impl Names {
         })
     }
 
-    pub(super) fn view(&self, row: &ConversationRow, declined: &[OperatorId]) -> ConversationView {
+    pub(super) fn view(&self, row: &ConversationRow, declines: &[Decline]) -> ConversationView {
+        let who = |timed_out: bool| -> Vec<OperatorRef> {
+            declines
+                .iter()
+                .filter(|d| d.timed_out == timed_out)
+                .filter_map(|d| self.operator(d.operator))
+                .collect()
+        };
         ConversationView {
             id: row.id.clone(),
             widget_id: row.widget_id.clone(),
@@ -582,7 +618,8 @@ impl Names {
             },
             summary: row.summary.clone(),
             reason: row.reason.clone(),
-            declined_by: declined.iter().filter_map(|d| self.operator(*d)).collect(),
+            declined_by: who(false),
+            timed_out: who(true),
             resolution: row.resolution(),
             created_at: rfc3339(row.created_at),
             updated_at: rfc3339(row.updated_at),

@@ -126,7 +126,11 @@ async fn widget_rows(
                     json!({"text": line.text, "operator": operator, "message_id": message_id}),
                 )
             }
-            Effect::OpenThreads | Effect::RenderThreads | Effect::NotifyAssignee(_) | Effect::MirrorMessage { .. } => {
+            Effect::OpenThreads
+            | Effect::RenderThreads
+            | Effect::NotifyAssignee(_)
+            | Effect::MirrorMessage { .. }
+            | Effect::Notice(_) => {
                 continue;
             }
         };

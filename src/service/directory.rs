@@ -4,7 +4,9 @@
 use super::conversations::Names;
 use super::views::{NewToken, OperatorView, TeamView, TokenView, WidgetView};
 use super::{Service, ServiceError};
-use crate::engine::{Actor, OperatorId, OperatorRef, Presence, Role, RoutingMode, TeamId, WorkspaceId, permissions};
+use crate::engine::{
+    Actor, OperatorId, OperatorRef, Presence, Role, RoutingMode, TeamId, Window, WorkspaceId, permissions,
+};
 use crate::store::operators::{OperatorFields, OperatorRow};
 use crate::store::{Tx, identities, is_unique_violation, now_ms, operators, teams, tokens, widgets};
 use sqlx::AnyConnection;
@@ -39,6 +41,9 @@ pub struct OperatorPatch {
 pub struct WidgetPatch {
     pub routing: Option<RoutingMode>,
     pub eligible: Option<Vec<i64>>,
+    /// `None` leaves it, `Some(None)` switches it off.
+    pub accept_within: Option<Option<Window>>,
+    pub reply_within: Option<Option<Window>>,
     /// Platforms absent stay as they are; `None` clears the channel there.
     pub channels: ByPlatform<Option<String>>,
 }
@@ -434,6 +439,8 @@ impl Service {
         let channels = widgets::channels(conn, &w.id).await?;
         Ok(WidgetView {
             routing: w.routing,
+            accept_within: w.accept_within()?,
+            reply_within: w.reply_within()?,
             id: w.id,
             eligible,
             channels,
@@ -498,6 +505,7 @@ impl Service {
         for (platform, channel) in patch.channels()? {
             widgets::set_channel(tx.conn(), id, platform, channel.as_deref()).await?;
         }
+        widgets::set_timers(tx.conn(), id, patch.accept_within, patch.reply_within).await?;
         if let Some(eligible) = &patch.eligible {
             let mut ids = Vec::new();
             for op in eligible {

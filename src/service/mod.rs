@@ -21,6 +21,7 @@ mod platforms;
 mod receipts;
 pub(crate) mod routing;
 mod seed;
+mod timers;
 mod views;
 mod widget_events;
 
@@ -74,6 +75,8 @@ struct Inner {
     outbox_wake: Arc<Notify>,
     /// Wakes the change feed after a local commit.
     feed_wake: Notify,
+    /// Wakes the timer worker after a commit that may have armed a timer.
+    timers_wake: Notify,
     events: broadcast::Sender<ChangeEvent>,
 }
 
@@ -119,6 +122,7 @@ impl Service {
                 mirrors: options.mirrors,
                 outbox_wake,
                 feed_wake: Notify::new(),
+                timers_wake: Notify::new(),
                 events,
             }),
         }
@@ -171,14 +175,16 @@ impl Service {
         self.inner.events.subscribe()
     }
 
-    /// After a commit: wakes the outbox workers if it wrote rows, and the change feed if
-    /// it changed an assignment.
+    /// After a commit: wakes the outbox workers if it wrote rows, and the change feed
+    /// and the timer worker (a routing may have armed a timer) if it changed an
+    /// assignment.
     fn announce(&self, changed: bool, outbox_rows: bool) {
         if outbox_rows {
             self.inner.outbox_wake.notify_one();
         }
         if changed {
             self.inner.feed_wake.notify_one();
+            self.inner.timers_wake.notify_one();
         }
     }
 

@@ -6,7 +6,7 @@
 use super::ServiceError;
 use crate::engine::routing as rules;
 use crate::engine::transition::RouteScope;
-use crate::engine::{Assignment, ChangeReason, OperatorId, RoutingMode, WorkspaceId};
+use crate::engine::{Assignment, ChangeReason, OperatorId, RoutingMode, Window, WorkspaceId};
 use crate::store::conversations::ConversationRow;
 use crate::store::operators::{self, Pool};
 use crate::store::{Backend, teams, widgets};
@@ -27,14 +27,23 @@ pub(crate) async fn lock(conn: &mut AnyConnection, backend: Backend, ws: Workspa
     Ok(())
 }
 
+/// What routing did, when it ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Routed {
+    /// The audit reason of its row: `routed` (someone was picked) or `unrouted`.
+    pub reason: ChangeReason,
+    /// How long the one picked has to accept (the widget's `accept_within`).
+    pub accept_within: Option<Window>,
+}
+
 /// Routes a conversation that needs a human: fills `to.assignee` and moves the
-/// cursor. Returns the audit reason of a routing row, if routing ran.
+/// cursor. `None` when the widget routes by hand.
 pub(crate) async fn route(
     conn: &mut AnyConnection,
     row: &ConversationRow,
     scope: RouteScope,
     to: &mut Assignment,
-) -> Result<Option<ChangeReason>, ServiceError> {
+) -> Result<Option<Routed>, ServiceError> {
     let ws = WorkspaceId(row.workspace_id);
     let Some(widget) = widgets::get(conn, &row.widget_id).await? else {
         return Ok(None);
@@ -55,7 +64,10 @@ pub(crate) async fn route(
     // Declines are left out by the query already.
     let candidates = operators::pickable(conn, pool, mode, &row.id, cursor).await?;
     let Some(pick) = rules::pick(mode, &candidates, cursor, &[]) else {
-        return Ok(Some(ChangeReason::Unrouted));
+        return Ok(Some(Routed {
+            reason: ChangeReason::Unrouted,
+            accept_within: None,
+        }));
     };
     to.assignee = Some(pick.operator);
     if let Some(cursor) = pick.cursor {
@@ -64,5 +76,8 @@ pub(crate) async fn route(
             RouteScope::Team(team) => teams::set_cursor(conn, team, cursor).await?,
         }
     }
-    Ok(Some(ChangeReason::Routed))
+    Ok(Some(Routed {
+        reason: ChangeReason::Routed,
+        accept_within: widget.accept_within()?,
+    }))
 }

@@ -64,6 +64,8 @@ pub(super) async fn apply(service: &Service, seed: &Seed) -> Result<(), ServiceE
             widgets::set_channel(conn, &w.id, platform, channel).await?;
         }
         widgets::set_eligible(conn, &w.id, &lookup(&w.eligible)).await?;
+        let (accept_within, reply_within) = w.timers();
+        widgets::set_timers(conn, &w.id, accept_within, reply_within).await?;
     }
     tx.commit().await?;
     Ok(())

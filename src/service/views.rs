@@ -3,7 +3,7 @@
 //! and the directory's views of operators and widgets, whose platform accounts and
 //! channels are keyed by platform name for each front door to show its own way.
 
-use crate::engine::{Author, ChangeReason, OperatorRef, Presence, Resolution, Role, RoutingMode, Status};
+use crate::engine::{Author, ChangeReason, OperatorRef, Presence, Resolution, Role, RoutingMode, Status, Window};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use utoipa::ToSchema;
@@ -43,6 +43,9 @@ pub struct ConversationView {
     pub reason: Option<String>,
     /// Operators who rejected it since its last handoff.
     pub declined_by: Vec<OperatorRef>,
+    /// Operators routing gave it to who did not accept it in time (the widget's
+    /// `accept_within`) since its last handoff; routing skips them for it.
+    pub timed_out: Vec<OperatorRef>,
     pub resolution: Option<Resolution>,
     pub created_at: String,
     pub updated_at: String,
@@ -113,6 +116,10 @@ pub struct WidgetView {
     pub routing: RoutingMode,
     /// Empty = everyone in the workspace.
     pub eligible: Vec<OperatorRef>,
+    /// How long a routed conversation waits for its assignee to accept.
+    pub accept_within: Option<Window>,
+    /// How long a visitor's message waits for a reply before the assignee is nudged.
+    pub reply_within: Option<Window>,
     /// Its channel on each platform, by platform name.
     pub channels: BTreeMap<String, String>,
 }

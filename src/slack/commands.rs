@@ -8,8 +8,8 @@
 
 use super::Slack;
 use super::verify::{SignedBody, form};
-use crate::engine::{Presence, RoutingMode};
-use crate::platform::handoff::{self, Answer, Front, InboxFilter, Subcommand};
+use crate::engine::{Presence, RoutingMode, Window};
+use crate::platform::handoff::{self, Answer, Front, InboxFilter, Subcommand, Timer};
 use crate::service::{LinkedOperator, Service, ServiceError};
 use crate::web::error::ApiError;
 use axum::Json;
@@ -26,6 +26,8 @@ pub const USAGE: &str = "*`/handoff` commands*
 • `/handoff team create|delete <name>` · `/handoff team add|remove <name> @user…` · `/handoff team list`
 • `/handoff routing <widget> [manual|round-robin|lightest-load]` — show or set routing
 • `/handoff routing <widget> eligible <@user…|all>` — who may take its conversations
+• `/handoff routing <widget> accept-within <5m|off>` — route on a conversation its assignee has not accepted in time
+• `/handoff routing <widget> reply-within <5m|off>` — nudge the assignee when a visitor has waited that long
 • `/handoff widgets` — widgets, their routing and channels
 • `/handoff connect <widget>` — make this channel the widget's channel
 • `/handoff link` · `/handoff link <code>` — link your Slack and Discord accounts: get a code on one, run it on the other
@@ -98,6 +100,17 @@ pub fn parse(text: &str) -> Result<Subcommand, String> {
             (*widget).to_owned(),
             Some(mentions(users)?),
         )),
+        ["routing", widget, word, within @ ..] if Timer::from_word(word).is_some() => {
+            let timer = Timer::from_word(word).unwrap_or(Timer::Accept);
+            if within.is_empty() {
+                return Err(format!("`/handoff routing {widget} {word} <duration|off>`, e.g. `5m`"));
+            }
+            Ok(Subcommand::RoutingTimer {
+                widget: (*widget).to_owned(),
+                timer,
+                within: Window::parse(&within.join(" ")).map_err(|e| format!("{word}: {e}"))?,
+            })
+        }
         ["routing", widget, mode] => mode
             .parse::<RoutingMode>()
             .map(|m| Subcommand::RoutingSet((*widget).to_owned(), m))

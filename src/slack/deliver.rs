@@ -9,6 +9,7 @@
 use super::render::{self, RootContext};
 use super::{PLATFORM, Slack};
 use crate::engine::OperatorId;
+use crate::engine::effects::Notice;
 use crate::outbox::Delivery;
 use crate::outbox::OutboxRow;
 use crate::service::{Line, MessageRef, Planned, ThreadRef, ThreadState};
@@ -151,6 +152,7 @@ impl Slack {
             "modal" => self.modal(&payload).await,
             "react" => self.react(&payload).await,
             "thread_note" => self.thread_note(&payload).await,
+            "thread_notice" => self.thread_notice(&payload).await,
             "respond" => self.respond(&payload).await,
             other => Err(Delivery::Dead(format!("unknown Slack row kind `{other}`"))),
         };
@@ -163,6 +165,16 @@ impl Slack {
     /// A conversation as its Slack thread shows it (`None`: it no longer exists).
     async fn state(&self, id: &str) -> Step<Option<ThreadState>> {
         self.service().thread_state(PLATFORM, id).await.map_err(internal)
+    }
+
+    /// Where a conversation's thread is posted: its channel and thread ts (`None`: no
+    /// thread yet, or the conversation no longer exists).
+    async fn thread_of(&self, id: &str) -> Step<Option<(String, String)>> {
+        Ok(self
+            .state(id)
+            .await?
+            .and_then(|s| s.thread)
+            .and_then(|t| Some((t.channel, t.thread?))))
     }
 
     /// The channel a conversation's thread belongs in.
@@ -396,14 +408,7 @@ impl Slack {
         let message = payload["message"]
             .as_i64()
             .ok_or_else(|| Delivery::Dead("payload has no `message`".into()))?;
-        let Some(state) = self.state(id).await? else {
-            return Ok(());
-        };
-        let Some((channel, thread_ts)) = state
-            .thread
-            .as_ref()
-            .and_then(|t| Some((t.channel.clone(), t.thread.clone()?)))
-        else {
+        let Some((channel, thread_ts)) = self.thread_of(id).await? else {
             return Ok(()); // posted with the transcript when the thread opens
         };
         let line = self
@@ -549,6 +554,23 @@ impl Slack {
             channel,
             SlackMessageContent::new().with_text(render::trim(text, 3000)),
             Some(thread_ts),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// A notice to the team in the conversation's thread (`engine::effects::Notice`).
+    async fn thread_notice(&self, payload: &Value) -> Step<()> {
+        let id = str_of(payload, "conversation")?;
+        let notice = Notice::parse(str_of(payload, "notice")?)
+            .ok_or_else(|| Delivery::Dead(format!("unknown notice in {payload}")))?;
+        let Some((channel, thread_ts)) = self.thread_of(id).await? else {
+            return Ok(()); // no thread to tell
+        };
+        self.post(
+            &channel,
+            SlackMessageContent::new().with_text(notice.text().into()),
+            Some(&thread_ts),
         )
         .await?;
         Ok(())

@@ -136,6 +136,10 @@ pub fn root(c: &ConversationView, ctx: &RootContext<'_>) -> SlackMessageContent 
         let names: Vec<String> = c.declined_by.iter().map(|d| esc(&d.name)).collect();
         state.push(format!("*Declined by:* {}", names.join(", ")));
     }
+    if !c.timed_out.is_empty() {
+        let names: Vec<String> = c.timed_out.iter().map(|d| esc(&d.name)).collect();
+        state.push(format!("*Timed out:* {}", names.join(", ")));
+    }
     if let Some(r) = &c.resolution {
         let mut parts = Vec::new();
         if let Some(t) = &r.topic {

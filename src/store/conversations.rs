@@ -107,6 +107,16 @@ pub async fn open_by_status(conn: &mut AnyConnection) -> Result<Vec<(String, i64
         .await
 }
 
+/// On PostgreSQL, locks the conversation's row until the transaction ends (SQLite's
+/// transactions lock the whole database already).
+pub async fn lock(conn: &mut AnyConnection, id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("select id from conversations where id = $1 for update")
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// Inserts a conversation (status `bot`, version 0) and returns its row.
 pub async fn insert(conn: &mut AnyConnection, c: &NewConversation<'_>) -> Result<ConversationRow, sqlx::Error> {
     sqlx::query_as(&format!(
@@ -180,13 +190,51 @@ pub async fn declined(conn: &mut AnyConnection, id: &str) -> Result<Vec<Operator
     Ok(rows.iter().map(|r| OperatorId(r.get::<i64, _>(0))).collect())
 }
 
+/// Someone routing skips for a conversation: they rejected it, or let it time out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decline {
+    pub operator: OperatorId,
+    pub timed_out: bool,
+}
+
+/// The conversation's declines and lapses, in the order they happened.
+pub async fn declines(conn: &mut AnyConnection, id: &str) -> Result<Vec<Decline>, sqlx::Error> {
+    let rows =
+        sqlx::query("select operator_id, timed_out from declines where conversation_id = $1 order by at, operator_id")
+            .bind(id)
+            .fetch_all(conn)
+            .await?;
+    Ok(rows
+        .iter()
+        .map(|r| Decline {
+            operator: OperatorId(r.get::<i64, _>(0)),
+            timed_out: r.get::<i64, _>(1) != 0,
+        })
+        .collect())
+}
+
 pub async fn add_decline(conn: &mut AnyConnection, id: &str, op: OperatorId, now: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("insert into declines (conversation_id, operator_id, at) values ($1, $2, $3) on conflict do nothing")
-        .bind(id)
-        .bind(op.0)
-        .bind(now)
-        .execute(conn)
-        .await?;
+    record_decline(conn, id, op, false, now).await
+}
+
+/// Records that `op` declined the conversation, or let it time out (`timed_out`); a
+/// Reject after a lapse, or a lapse after a Reject, keeps the first.
+pub async fn record_decline(
+    conn: &mut AnyConnection,
+    id: &str,
+    op: OperatorId,
+    timed_out: bool,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "insert into declines (conversation_id, operator_id, at, timed_out) values ($1, $2, $3, $4)          on conflict do nothing",
+    )
+    .bind(id)
+    .bind(op.0)
+    .bind(now)
+    .bind(i64::from(timed_out))
+    .execute(conn)
+    .await?;
     Ok(())
 }
 

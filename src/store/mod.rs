@@ -17,6 +17,7 @@ pub mod outbox;
 pub mod pace;
 pub mod refs;
 pub mod teams;
+pub mod timers;
 pub mod tokens;
 pub mod widgets;
 

@@ -1,10 +1,10 @@
 //! Widgets: routing mode, eligible operators, round-robin cursor and mirror channels.
 
-use crate::engine::{OperatorId, RoutingMode, WorkspaceId};
+use crate::engine::{OperatorId, RoutingMode, Window, WorkspaceId};
 use sqlx::AnyConnection;
 use sqlx::{FromRow, Row};
 
-const COLUMNS: &str = "id, workspace_id, routing, rr_cursor, created_at";
+const COLUMNS: &str = "id, workspace_id, routing, rr_cursor, accept_within_ms, reply_within_ms, created_at";
 
 #[derive(Debug, Clone, FromRow)]
 pub struct WidgetRow {
@@ -13,7 +13,46 @@ pub struct WidgetRow {
     #[sqlx(try_from = "String")]
     pub routing: RoutingMode,
     pub rr_cursor: Option<i64>,
+    /// How long a routed conversation waits for its assignee to accept; `None` = forever.
+    pub accept_within_ms: Option<i64>,
+    /// How long a visitor's message waits for a reply before the assignee is nudged.
+    pub reply_within_ms: Option<i64>,
     pub created_at: i64,
+}
+
+impl WidgetRow {
+    pub fn accept_within(&self) -> Result<Option<Window>, sqlx::Error> {
+        stored_window(self.accept_within_ms)
+    }
+
+    pub fn reply_within(&self) -> Result<Option<Window>, sqlx::Error> {
+        stored_window(self.reply_within_ms)
+    }
+}
+
+/// A stored window: out of range is corrupt data, an error, never "off".
+fn stored_window(ms: Option<i64>) -> Result<Option<Window>, sqlx::Error> {
+    ms.map(|ms| Window::from_millis(ms).map_err(|why| sqlx::Error::Decode(format!("widget timer: {why}").into())))
+        .transpose()
+}
+
+/// Sets a widget's timers; `None` leaves one as it is, `Some(None)` switches it off.
+pub async fn set_timers(
+    conn: &mut AnyConnection,
+    id: &str,
+    accept_within: Option<Option<Window>>,
+    reply_within: Option<Option<Window>>,
+) -> Result<(), sqlx::Error> {
+    for (column, value) in [("accept_within_ms", accept_within), ("reply_within_ms", reply_within)] {
+        if let Some(value) = value {
+            sqlx::query(&format!("update widgets set {column} = $2 where id = $1"))
+                .bind(id)
+                .bind(value.map(Window::as_millis))
+                .execute(&mut *conn)
+                .await?;
+        }
+    }
+    Ok(())
 }
 
 pub async fn get(conn: &mut AnyConnection, id: &str) -> Result<Option<WidgetRow>, sqlx::Error> {

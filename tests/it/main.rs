@@ -30,5 +30,6 @@ mod slack_commands;
 mod slack_socket;
 mod sse;
 mod storage;
+mod timers;
 mod transitions;
 mod widget_api;

@@ -40,6 +40,11 @@ pub enum Command {
     Resolve(Resolution),
     /// The widget platform closed the conversation.
     Close,
+    /// The bridge: the operator routing gave it to did not accept it within the
+    /// widget's `accept_within`.
+    Timeout {
+        operator: OperatorId,
+    },
     /// An operator's message. `explicit` is true for `/handoff reply` and the HTTP API,
     /// false for a plain thread message (which `reply_mode = command` keeps in the team).
     Reply {
@@ -62,6 +67,7 @@ impl Command {
             Command::Resolve(_) => "resolve",
             Command::Close => "close",
             Command::Reply { .. } => "reply",
+            Command::Timeout { .. } => "timeout",
         }
     }
 
@@ -70,7 +76,11 @@ impl Command {
     pub fn may_route(&self) -> bool {
         matches!(
             self,
-            Command::HandOff | Command::Reject | Command::Unassign | Command::Transfer(TransferTarget::Team(_))
+            Command::HandOff
+                | Command::Reject
+                | Command::Unassign
+                | Command::Transfer(TransferTarget::Team(_))
+                | Command::Timeout { .. }
         )
     }
 }
@@ -111,6 +121,8 @@ pub enum Outcome {
         from: OperatorId,
     },
     Rejected,
+    /// The operator routing gave it to did not accept it in time; it was routed on.
+    TimedOut,
     Transferred,
     ReturnedToBot,
     Unassigned,
@@ -135,6 +147,9 @@ pub struct Change {
     pub route: Option<RouteScope>,
     /// Record this operator as having declined it.
     pub decline: Option<OperatorId>,
+    /// The decline is a lapse: they let it time out rather than rejecting it (shown
+    /// apart, skipped by routing all the same).
+    pub timed_out: bool,
     /// Forget earlier declines (a new handoff starts afresh).
     pub clear_declines: bool,
     /// The audit row's reason.
@@ -150,6 +165,7 @@ impl Change {
             to,
             route: None,
             decline: None,
+            timed_out: false,
             clear_declines: false,
             reason,
             handback: None,
@@ -213,5 +229,6 @@ pub fn decide(conv: &Conversation, ctx: &Context<'_>, cmd: &Command) -> Result<D
             explicit,
             takeover,
         } => reply::reply(a, ctx, text, *explicit, *takeover),
+        Command::Timeout { operator } => Ok(release::time_out(a, *operator)),
     }
 }

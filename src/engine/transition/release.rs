@@ -35,6 +35,25 @@ pub(super) fn reject(a: &Assignment, declined: &[OperatorId], ctx: &Context<'_>)
     ))
 }
 
+/// The operator routing gave it to let it lapse (the widget's `accept_within`): they
+/// are recorded as timed out, skipped by routing for it like a decline, and it is
+/// routed again. Only while it still waits for that very operator to accept; anything
+/// else that happened to it meanwhile wins, and the timer changes nothing.
+pub(super) fn time_out(a: &Assignment, operator: OperatorId) -> Decision {
+    if a.status != Status::HandedOff || a.assignee != Some(operator) {
+        return Decision::unchanged("no longer waiting for that operator to accept");
+    }
+    Decision::changed(
+        Outcome::TimedOut,
+        Change {
+            route: Some(a.team.map_or(RouteScope::Widget, RouteScope::Team)),
+            decline: Some(operator),
+            timed_out: true,
+            ..Change::new(assign(Status::HandedOff, None, a.team), ChangeReason::Timeout)
+        },
+    )
+}
+
 /// Back in the queue, unassigned, and not routed again.
 pub(super) fn unassign(a: &Assignment, ctx: &Context<'_>) -> Result<Decision, Refusal> {
     require_open(a.status, "unassigned")?;

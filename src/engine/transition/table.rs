@@ -621,6 +621,7 @@ impl Case {
             },
             route: w.route,
             decline: w.declines.then_some(ME),
+            timed_out: false,
             clear_declines: w.clears_declines,
             reason: w.reason,
             handback: w.handback.clone(),

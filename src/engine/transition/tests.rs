@@ -185,3 +185,40 @@ fn declining_an_unassigned_conversation_twice_changes_nothing_the_second_time() 
         Outcome::Rejected
     );
 }
+
+#[test]
+fn a_lapse_routes_it_on_skipping_the_one_who_let_it_lapse_and_only_while_they_still_have_it() {
+    let system = |c: &Conversation, operator: i64| {
+        let policy = Policy::default();
+        decide(
+            c,
+            &Context {
+                actor: &Actor::System,
+                actor_eligible: false,
+                policy: &policy,
+            },
+            &Command::Timeout {
+                operator: OperatorId(operator),
+            },
+        )
+        .unwrap()
+    };
+    let d = system(&conv(Status::HandedOff, Some(1)), 1);
+    assert_eq!(d.outcome, Outcome::TimedOut);
+    let change = d.change.unwrap();
+    assert_eq!(change.to.assignee, None);
+    assert_eq!(change.to.status, Status::HandedOff);
+    assert_eq!(change.route, Some(RouteScope::Widget));
+    assert_eq!((change.decline, change.timed_out), (Some(OperatorId(1)), true));
+    assert_eq!(change.reason, ChangeReason::Timeout);
+    // Accepted, passed on or given to someone else meanwhile: the timer changes nothing.
+    for c in [
+        conv(Status::Active, Some(1)),
+        conv(Status::HandedOff, Some(2)),
+        conv(Status::HandedOff, None),
+        conv(Status::Resolved, Some(1)),
+    ] {
+        let d = system(&c, 1);
+        assert!(d.change.is_none(), "{c:?}: {d:?}");
+    }
+}

@@ -18,7 +18,7 @@ pub mod usage;
 
 pub use run::run;
 
-use crate::engine::{Presence, RoutingMode};
+use crate::engine::{Presence, RoutingMode, Window};
 use crate::service::{LinkedOperator, Service, ServiceError};
 
 /// Which conversations `/handoff inbox` lists.
@@ -67,11 +67,44 @@ pub enum Subcommand {
     RoutingSet(String, RoutingMode),
     /// `None` = everyone.
     RoutingEligible(String, Option<Vec<String>>),
+    /// A widget's timer; `None` switches it off.
+    RoutingTimer {
+        widget: String,
+        timer: Timer,
+        within: Option<Window>,
+    },
     Widgets,
     Connect(String),
     /// `None`: issue a code for the caller's operator; `Some(code)`: redeem one issued on
     /// another platform.
     Link(Option<String>),
+}
+
+/// A widget's timers (docs/behaviour.md#timers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Timer {
+    /// `accept_within`: how long a routed conversation waits for its assignee to accept.
+    Accept,
+    /// `reply_within`: how long a visitor's message waits for a reply.
+    Reply,
+}
+
+impl Timer {
+    /// The subcommand's word, `accept-within` or `reply-within`.
+    pub fn word(self) -> &'static str {
+        match self {
+            Timer::Accept => "accept-within",
+            Timer::Reply => "reply-within",
+        }
+    }
+
+    pub fn from_word(word: &str) -> Option<Timer> {
+        match word {
+            "accept-within" => Some(Timer::Accept),
+            "reply-within" => Some(Timer::Reply),
+            _ => None,
+        }
+    }
 }
 
 /// A command's private answer.

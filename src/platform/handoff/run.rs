@@ -1,7 +1,7 @@
 //! Carrying out a `/handoff` subcommand: the service calls it makes and the answer's
 //! words, with the platform's markup asked of its [`Front`].
 
-use super::{Answer, Front, InboxFilter, Subcommand, title};
+use super::{Answer, Front, InboxFilter, Subcommand, Timer, title};
 use crate::engine::transition::{Command, Outcome};
 use crate::engine::{OperatorId, Presence, TeamId, permissions};
 use crate::platform::trim;
@@ -169,6 +169,27 @@ pub async fn run(
             let w = service.update_widget(ws, &actor, &widget, patch).await?;
             widget_line(front, &w)
         }
+        Subcommand::RoutingTimer { widget, timer, within } => {
+            let mut patch = WidgetPatch::default();
+            match timer {
+                Timer::Accept => patch.accept_within = Some(within),
+                Timer::Reply => patch.reply_within = Some(within),
+            }
+            let w = service.update_widget(ws, &actor, &widget, patch).await?;
+            let id = b(&w.id);
+            match (timer, within) {
+                (Timer::Accept, Some(t)) => format!(
+                    "{id}: a conversation routing gives someone is routed on if they have not accepted it within {}.",
+                    b(&t.to_string())
+                ),
+                (Timer::Accept, None) => format!("{id}: a routed conversation now waits for its assignee to accept."),
+                (Timer::Reply, Some(t)) => format!(
+                    "{id}: the assignee is nudged when a visitor has waited {} for a reply, and the thread is told at twice that.",
+                    b(&t.to_string())
+                ),
+                (Timer::Reply, None) => format!("{id}: nobody is nudged about visitors waiting for a reply."),
+            }
+        }
         Subcommand::Widgets => {
             let widgets = service.list_widgets(ws).await?;
             if widgets.is_empty() {
@@ -268,8 +289,15 @@ fn widget_line(front: &dyn Front, w: &WidgetView) -> String {
             front.command("connect", &[("widget", &w.id)])
         ),
     };
+    let mut timers = String::new();
+    if let Some(t) = w.accept_within {
+        timers.push_str(&format!(", accept within {t}"));
+    }
+    if let Some(t) = w.reply_within {
+        timers.push_str(&format!(", reply within {t}"));
+    }
     format!(
-        "• {}: {} routing, eligible: {eligible}, {channel}",
+        "• {}: {} routing, eligible: {eligible}{timers}, {channel}",
         front.bold(&w.id),
         w.routing
     )

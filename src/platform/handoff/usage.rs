@@ -125,6 +125,18 @@ pub const SUBCOMMANDS: &[Described] = &[
         "who may take its conversations",
         true,
     ),
+    sub(
+        "routing accept-within",
+        &[opt("widget", OptKind::Word), opt("within", OptKind::Text)],
+        "route on a conversation its assignee has not accepted in this time (5m, off)",
+        true,
+    ),
+    sub(
+        "routing reply-within",
+        &[opt("widget", OptKind::Word), opt("within", OptKind::Text)],
+        "nudge the assignee when a visitor has waited this long for a reply (5m, off)",
+        true,
+    ),
     sub("widgets", &[], "widgets, their routing and channels", false),
     sub(
         "connect",

@@ -1,0 +1,377 @@
+//! Timers (`docs/behaviour.md#timers`): a conversation routing gives someone who does
+//! not accept it within the widget's `accept_within` goes to the next operator; the one
+//! who let it lapse is listed as timed out and never picked for it again; when nobody is
+//! left it waits unassigned. A click racing the timer has one outcome, and a timer fires
+//! once across restarts and instances. Durations are short and every wait is on a
+//! condition.
+
+use crate::helpers::*;
+use crate::on_both_databases;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+async fn patch_widget(app: &TestApp, widget: &str, body: Value) -> (StatusCode, Value) {
+    app.call(Method::PATCH, &format!("/v1/widgets/{widget}"), ADMIN_TOKEN, Some(body))
+        .await
+}
+
+/// A widget routing by `mode` whose conversations must be accepted within `within`.
+async fn widget_with_timer(app: &TestApp, widget: &str, mode: &str, within: &str) {
+    app.widget_with_routing(widget, mode).await;
+    let (s, w) = patch_widget(app, widget, json!({"accept_within": within})).await;
+    assert_eq!(s, StatusCode::OK, "{w}");
+    assert_eq!(w["accept_within"], within);
+}
+
+/// Waits until the conversation's assignee is `want` (a name, or `None` for unassigned)
+/// and returns the conversation.
+async fn until_assignee(app: &TestApp, conv: &str, want: Option<&str>) -> Value {
+    eventually(&format!("{conv} to be assigned to {want:?}"), || async {
+        let c = app.conversation(conv).await;
+        (c["assignee"]["name"].as_str() == want).then_some(c)
+    })
+    .await
+}
+
+fn names(list: &Value) -> Vec<&str> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["name"].as_str().unwrap())
+        .collect()
+}
+
+/// The audit trail as `reason actor from→to` lines (operator ids).
+fn trail(c: &Value) -> Vec<String> {
+    c["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            format!(
+                "{} {} {}→{}",
+                a["reason"].as_str().unwrap(),
+                a["actor"].as_str().unwrap(),
+                a["from_assignee"],
+                a["to_assignee"]
+            )
+        })
+        .collect()
+}
+
+on_both_databases! {
+    async fn a_conversation_not_accepted_in_time_goes_to_the_next_operator_by_round_robin(db) {
+        let app = TestApp::spawn(&db).await;
+        let ada = app.operator("Ada", "agent").await;
+        let bo = app.operator("Bo", "agent").await;
+        let _cy = app.operator("Cy", "agent").await;
+        widget_with_timer(&app, "rr", "round-robin", "300ms").await;
+
+        let c = app.handoff("c1", "rr").await;
+        assert_eq!(c["assignee"]["name"], "Ada");
+        let c = until_assignee(&app, "c1", Some("Bo")).await;
+        assert_eq!(c["status"], "handed_off");
+        assert_eq!(names(&c["timed_out"]), ["Ada"]);
+        assert!(names(&c["declined_by"]).is_empty(), "a lapse is not a Reject: {c}");
+        let t = trail(&c);
+        let lapse = format!("timeout system {}→null", ada.id);
+        let routed = format!("routed routing null→{}", bo.id);
+        assert!(t.ends_with(&[lapse, routed]), "{t:?}");
+
+        // Bo accepts in time: it is his, and nothing times out any more.
+        let (s, r) = app.post("/v1/conversations/c1/claim", &bo.token, json!({})).await;
+        assert_eq!(s, StatusCode::OK, "{r}");
+        assert_eq!(app.count("select count(*) from timers").await, 0, "an accepted conversation has no timer");
+        let c = app.conversation("c1").await;
+        assert_eq!((c["status"].as_str(), c["assignee"]["name"].as_str()), (Some("active"), Some("Bo")));
+        assert_eq!(trail(&c).iter().filter(|l| l.starts_with("timeout")).count(), 1);
+    }
+
+    async fn lightest_load_skips_the_one_who_let_it_lapse_though_she_is_the_least_loaded(db) {
+        let app = TestApp::spawn(&db).await;
+        let _ada = app.operator("Ada", "agent").await;
+        let _bo = app.operator("Bo", "agent").await;
+        widget_with_timer(&app, "ll", "lightest-load", "300ms").await;
+
+        assert_eq!(app.handoff("c1", "ll").await["assignee"]["name"], "Ada");
+        // Unassigned by the lapse, Ada has no open chat and was assigned before Bo ever
+        // was: lightest-load would pick her, but she timed out on it.
+        let c = until_assignee(&app, "c1", Some("Bo")).await;
+        assert_eq!(names(&c["timed_out"]), ["Ada"]);
+
+        // Another conversation is hers to take again.
+        assert_eq!(app.handoff("c2", "ll").await["assignee"]["name"], "Ada");
+    }
+
+    async fn when_everyone_lets_it_lapse_it_waits_unassigned_and_is_not_routed_again(db) {
+        let app = TestApp::spawn(&db).await;
+        let ada = app.operator("Ada", "agent").await;
+        let _bo = app.operator("Bo", "agent").await;
+        widget_with_timer(&app, "rr", "round-robin", "200ms").await;
+
+        app.handoff("c1", "rr").await;
+        let c = eventually("both to let it lapse", || async {
+            let c = app.conversation("c1").await;
+            (c["timed_out"].as_array().unwrap().len() == 2).then_some(c)
+        })
+        .await;
+        assert_eq!(c["assignee"], Value::Null);
+        assert_eq!(c["status"], "handed_off");
+        assert_eq!(names(&c["timed_out"]), ["Ada", "Bo"]);
+        let t = trail(&c);
+        assert!(t.last().unwrap().starts_with("unrouted routing"), "{t:?}");
+        assert_eq!(app.count("select count(*) from timers").await, 0, "nobody left to wait for");
+
+        // Anyone may still accept it by hand, Ada too.
+        let (s, r) = app.post("/v1/conversations/c1/claim", &ada.token, json!({})).await;
+        assert_eq!(s, StatusCode::OK, "{r}");
+        assert_eq!(r["conversation"]["assignee"]["name"], "Ada");
+    }
+
+    async fn an_accept_racing_the_timer_has_exactly_one_outcome(db) {
+        let app = TestApp::spawn(&db).await;
+        let ada = app.operator("Ada", "agent").await;
+        let bo = app.operator("Bo", "agent").await;
+        // Due almost at once: the click and the timer race.
+        widget_with_timer(&app, "rr", "round-robin", "1ms").await;
+        let mut outcomes = std::collections::BTreeMap::<&str, usize>::new();
+        for i in 0..12 {
+            // Windows around the time a click takes, so either may come first.
+            let within = ["1ms", "5ms", "20ms"][i % 3];
+            let (s, w) = patch_widget(&app, "rr", json!({"accept_within": within})).await;
+            assert_eq!(s, StatusCode::OK, "{w}");
+            let conv = format!("race{i}");
+            let c = app.handoff(&conv, "rr").await;
+            let first = c["assignee"]["name"].as_str().map(str::to_owned);
+            // The timer may have fired before the handoff's answer was read.
+            let Some(first) = first else { continue };
+            let (me, other) = if first == "Ada" { (&ada, &bo) } else { (&bo, &ada) };
+            let (s, r) = app.post(&format!("/v1/conversations/{conv}/claim"), &me.token, json!({})).await;
+            // Wait for the conversation to come to rest (the other may let it lapse too).
+            let c = eventually("the conversation to rest", || async {
+                let c = app.conversation(&conv).await;
+                let resting = c["status"] == "active" || c["assignee"].is_null();
+                (resting && app.count(&format!("select count(*) from timers where conversation_id = '{conv}'")).await == 0)
+                    .then_some(c)
+            })
+            .await;
+            let t = trail(&c);
+            let accepted = t.iter().filter(|l| l.starts_with(&format!("accept operator {}→", me.id))).count();
+            let lapsed = t.iter().filter(|l| **l == format!("timeout system {}→null", me.id)).count();
+            assert!(lapsed <= 1, "a timer fires once: {t:?}");
+            match s {
+                StatusCode::OK if r["outcome"] == "claimed" && accepted == 1 => {
+                    // The click won: no lapse was recorded for them.
+                    assert_eq!(lapsed, 0, "{t:?}");
+                    assert!(!names(&c["timed_out"]).contains(&me.name.as_str()), "{c}");
+                    *outcomes.entry("accepted").or_default() += 1;
+                }
+                StatusCode::OK => {
+                    // The timer won and nobody else took it: their click claimed it
+                    // back from the queue, after the lapse.
+                    assert_eq!((lapsed, accepted), (1, 0), "{t:?}");
+                    *outcomes.entry("claimed after the lapse").or_default() += 1;
+                }
+                StatusCode::CONFLICT => {
+                    // The timer won and routed it on: the click is told who has it.
+                    assert_eq!((lapsed, accepted), (1, 0), "{t:?}");
+                    assert_eq!(r["error"]["code"], "already_assigned", "{r}");
+                    assert!(r["error"]["message"].as_str().unwrap().contains(&other.name), "{r}");
+                    *outcomes.entry("timed out").or_default() += 1;
+                }
+                other => panic!("the click got {other}: {r}"),
+            }
+        }
+        eprintln!("outcomes: {outcomes:?}");
+        assert!(outcomes.values().sum::<usize>() > 0);
+    }
+
+    async fn a_timer_due_while_the_service_was_down_fires_once_after_the_restart(db) {
+        let app = TestApp::spawn(&db).await;
+        let ada = app.operator("Ada", "agent").await;
+        let _bo = app.operator("Bo", "agent").await;
+        widget_with_timer(&app, "rr", "round-robin", "1h").await;
+        assert_eq!(app.handoff("c1", "rr").await["assignee"]["name"], "Ada");
+        let stopped = app.stop().await;
+        // The hour passes while the service is down.
+        let pool = db.pool().await;
+        sqlx::query("update timers set due_at = 0").execute(&pool).await.unwrap();
+        let app = stopped.start(&db).await;
+
+        let c = until_assignee(&app, "c1", Some("Bo")).await;
+        assert_eq!(names(&c["timed_out"]), ["Ada"]);
+        let t = trail(&c);
+        assert_eq!(t.iter().filter(|l| l.starts_with("timeout")).count(), 1, "{t:?}");
+        assert!(t.contains(&format!("timeout system {}→null", ada.id)), "{t:?}");
+        // Bo has his hour now.
+        assert_eq!(app.count("select count(*) from timers where due_at > 0").await, 1);
+    }
+
+    async fn malformed_or_out_of_range_timer_settings_are_refused_saying_why(db) {
+        let app = TestApp::spawn(&db).await;
+        app.widget_with_routing("w", "round-robin").await;
+        for (body, says) in [
+            (json!({"accept_within": "soon"}), "`accept_within`: `soon` is not a duration"),
+            (json!({"accept_within": "25h"}), "`accept_within`: 25h is longer than the longest timer, 24h"),
+            (json!({"reply_within": "0s"}), "`reply_within`: a timer must wait longer than 0 s"),
+            (json!({"accept_within": 5}), "accept_within"),
+        ] {
+            let (s, r) = patch_widget(&app, "w", body.clone()).await;
+            assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {r}");
+            assert!(r["error"]["message"].as_str().unwrap().contains(says), "{body}: {r}");
+        }
+        let (_, w) = app.get("/v1/widgets/w", ADMIN_TOKEN).await;
+        assert_eq!((w["accept_within"].clone(), w["reply_within"].clone()), (Value::Null, Value::Null), "nothing changed: {w}");
+
+        let (s, w) = patch_widget(&app, "w", json!({"accept_within": "90s", "reply_within": "1h 30m"})).await;
+        assert_eq!(s, StatusCode::OK, "{w}");
+        assert_eq!((w["accept_within"].as_str(), w["reply_within"].as_str()), (Some("90s"), Some("90m")));
+        let (s, w) = patch_widget(&app, "w", json!({"accept_within": "off", "reply_within": null})).await;
+        assert_eq!(s, StatusCode::OK, "{w}");
+        assert_eq!((w["accept_within"].clone(), w["reply_within"].clone()), (Value::Null, Value::Null));
+    }
+}
+
+/// Two instances on one PostgreSQL: a timer that falls due fires once in all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[cfg_attr(not(test_database_url), ignore = "PostgreSQL: set TEST_DATABASE_URL")]
+async fn with_two_instances_a_timer_fires_once_in_all() {
+    let db = Db::postgres().await;
+    let a = TestApp::spawn(&db).await;
+    let _ada = a.operator("Ada", "agent").await;
+    let _bo = a.operator("Bo", "agent").await;
+    let _cy = a.operator("Cy", "agent").await;
+    widget_with_timer(&a, "rr", "round-robin", "1h").await;
+    let b = TestApp::spawn(&db).await;
+    for i in 0..10 {
+        a.handoff(&format!("c{i}"), "rr").await;
+    }
+    // Every hour passes at once, with both instances looking.
+    a.count("select count(*) from timers").await;
+    sqlx::query("update timers set due_at = 0")
+        .execute(&db.pool().await)
+        .await
+        .unwrap();
+    eventually("every timer to fire", || async {
+        (a.count("select count(*) from timers where due_at = 0").await == 0).then_some(())
+    })
+    .await;
+    let lapses = b
+        .count("select count(*) from assignment_events where reason = 'timeout'")
+        .await;
+    assert_eq!(lapses, 10, "each of the 10 timers fired once");
+    for i in 0..10 {
+        let c = b.conversation(&format!("c{i}")).await;
+        assert_eq!(c["timed_out"].as_array().unwrap().len(), 1, "{c}");
+    }
+}
+
+on_both_databases! {
+    async fn on_slack_and_discord_the_lapses_show_on_the_root_and_one_notice_when_nobody_is_left(db) {
+        use crate::both_platforms;
+        use crate::discord_helpers::DiscordApp;
+        use crate::slack_helpers::{self, all_text};
+        let b = both_platforms::spawn(&db).await;
+        let s = &b.d;
+        s.set_routing("support", "round-robin", None).await;
+        let (st, w) = patch_widget(&s.app, "support", json!({"accept_within": "200ms"})).await;
+        assert_eq!(st, StatusCode::OK, "{w}");
+
+        s.app.handoff("c1", "support").await;
+        let c = eventually("Ada and Bo to let it lapse", || async {
+            let c = s.conversation("c1").await;
+            (c["timed_out"].as_array().unwrap().len() == 2).then_some(c)
+        })
+        .await;
+        assert_eq!(c["assignee"], Value::Null);
+        s.settle().await;
+
+        // Slack: the root lists both, the thread has the notice once, and each of them
+        // got one DM while it was theirs.
+        let ts: String = sqlx::query_scalar("select thread from conversation_refs where conversation_id = 'c1' and platform = 'slack'")
+            .fetch_one(&s.pool)
+            .await
+            .unwrap();
+        let root = all_text(&b.slack.message_json(slack_helpers::CHANNEL, &ts).unwrap());
+        assert!(root.contains("Timed out:* Ada, Bo"), "{root}");
+        assert!(root.contains("Unassigned"), "{root}");
+        let notices = b
+            .slack
+            .replies(slack_helpers::CHANNEL, &ts)
+            .into_iter()
+            .filter(|m| m.text.contains("Nobody accepted this conversation in time"))
+            .count();
+        assert_eq!(notices, 1);
+        for user in [slack_helpers::ADA, slack_helpers::BO] {
+            let dm = b.slack.dm_channel(user).expect("a DM to each assignee");
+            assert_eq!(b.slack.messages(&dm).len(), 1, "one DM to {user}");
+        }
+        assert!(b.slack.dm_channel("U0EVE").is_none(), "nobody else is DM'd");
+
+        // Discord: the same on the root's embed and in the thread.
+        let root = DiscordApp::text(&s.root("c1").await);
+        assert!(root.contains("Timed out") && root.contains("Ada, Bo"), "{root}");
+        let thread = s.thread_of("c1").await;
+        let notices = s
+            .discord
+            .messages(thread)
+            .into_iter()
+            .filter(|m| m.content.contains("Nobody accepted this conversation in time"))
+            .count();
+        assert_eq!(notices, 1);
+        b.slack.take_calls();
+        s.discord.take_calls();
+    }
+}
+
+on_both_databases! {
+    async fn managers_set_the_timers_with_handoff_routing_on_slack(db) {
+        use crate::slack_commands::say;
+        use crate::slack_helpers::{self, SlackApp};
+        let s = SlackApp::spawn(&db).await;
+        s.handoff("c1").await;
+        let set = say(&s, slack_helpers::MAX, "routing support accept-within 5m").await;
+        assert!(set.contains("within *5m*"), "{set}");
+        let set = say(&s, slack_helpers::MAX, "routing support reply-within 1h 30m").await;
+        assert!(set.contains("*90m*"), "{set}");
+        let (_, w) = s.get("/v1/widgets/support", ADMIN_TOKEN).await;
+        assert_eq!((w["accept_within"].as_str(), w["reply_within"].as_str()), (Some("5m"), Some("90m")), "{w}");
+        let shown = say(&s, slack_helpers::MAX, "routing support").await;
+        assert!(shown.contains("accept within 5m, reply within 90m"), "{shown}");
+        // Malformed, out of range, or asked by an agent: refused, saying why; nothing changes.
+        for (who, text, says) in [
+            (slack_helpers::MAX, "routing support accept-within soon", "`soon` is not a duration"),
+            (slack_helpers::MAX, "routing support accept-within 25h", "longer than the longest timer, 24h"),
+            (slack_helpers::MAX, "routing support reply-within", "`/handoff routing support reply-within <duration|off>`"),
+            (slack_helpers::ADA, "routing support accept-within off", "manager"),
+        ] {
+            let answer = say(&s, who, text).await;
+            assert!(answer.contains(says), "{text}: {answer}");
+        }
+        let (_, w) = s.get("/v1/widgets/support", ADMIN_TOKEN).await;
+        assert_eq!(w["accept_within"], "5m", "{w}");
+        let off = say(&s, slack_helpers::MAX, "routing support accept-within off").await;
+        assert!(off.contains("waits for its assignee to accept"), "{off}");
+        let (_, w) = s.get("/v1/widgets/support", ADMIN_TOKEN).await;
+        assert_eq!(w["accept_within"], Value::Null, "{w}");
+        s.settle().await;
+        s.slack.take_calls();
+    }
+
+    async fn managers_set_the_timers_with_handoff_manage_on_discord(db) {
+        use crate::discord_helpers::{DiscordApp, MAX};
+        let d = DiscordApp::spawn(&db).await;
+        d.handoff("c1").await;
+        let sub = |name: &str, options: Value| json!([{"name": name, "type": 1, "options": options}]);
+        let word = |name: &str, value: &str| json!({"name": name, "type": 3, "value": value});
+        let set = d.command(MAX, "handoff-manage", sub("accept-within", json!([word("widget", "support"), word("within", "2m")]))).await;
+        assert!(set.contains("**2m**"), "{set}");
+        let bad = d.command(MAX, "handoff-manage", sub("reply-within", json!([word("widget", "support"), word("within", "48h")]))).await;
+        assert!(bad.contains("longer than the longest timer"), "{bad}");
+        let set = d.command(MAX, "handoff-manage", sub("reply-within", json!([word("widget", "support"), word("within", "10m")]))).await;
+        assert!(set.contains("**10m**"), "{set}");
+        let (_, w) = d.get("/v1/widgets/support", ADMIN_TOKEN).await;
+        assert_eq!((w["accept_within"].as_str(), w["reply_within"].as_str()), (Some("2m"), Some("10m")), "{w}");
+        d.settle().await;
+    }
+}

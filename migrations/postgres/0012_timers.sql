@@ -18,7 +18,9 @@ create table timers (
     id bigserial primary key,
     workspace_id bigint not null,
     conversation_id text not null references conversations(id) on delete cascade,
-    -- accept: re-route if `operator_id` has not accepted by `due_at`
+    -- accept: re-route if `operator_id` has not accepted by `due_at`; reply: nudge the
+    -- assignee, a visitor's message having waited since `created_at`; reply_late: tell
+    -- the thread, at twice that
     kind text not null,
     due_at bigint not null,
     version bigint not null,

@@ -457,16 +457,31 @@ impl Discord {
             None => None,
         };
         let link = thread.as_deref().map(|t| render::link(guild.as_deref(), t));
-        let text = render::dm(&state.conversation, link.as_deref());
-        let fallback =
-            format!("<@{user}> this conversation is yours (your DMs are closed to the bridge, so it is said here).");
+        let waited = payload["waited"].as_str();
+        let text = render::dm(&state.conversation, link.as_deref(), waited);
+        let fallback = match waited {
+            Some(w) => format!(
+                "<@{user}> the visitor has waited over {w} for your reply (your DMs are closed to the bridge, so it is said here)."
+            ),
+            None => {
+                format!("<@{user}> this conversation is yours (your DMs are closed to the bridge, so it is said here).")
+            }
+        };
+        // One DM per assignment, and one nudge per wait.
+        let key = match waited {
+            Some(_) => format!(
+                "nudge:{id}:{operator}:{}",
+                payload["since"].as_i64().unwrap_or_default()
+            ),
+            None => format!("dm:{id}:{operator}:{}", state.conversation.version),
+        };
         self.private(
             &user,
             id,
             thread.as_deref(),
             json!({"content": text, "allowed_mentions": render::no_pings()}),
             &fallback,
-            &format!("dm:{id}:{operator}:{}", state.conversation.version),
+            &key,
         )
         .await
     }
@@ -577,7 +592,7 @@ impl Discord {
     /// keyed by its row so a retry does not post it twice.
     async fn thread_notice(&self, payload: &Value, row: i64) -> Step<()> {
         let id = str_of(payload, "conversation")?;
-        let notice = Notice::parse(str_of(payload, "notice")?)
+        let notice = Notice::from_json(&payload["notice"])
             .ok_or_else(|| Delivery::Dead(format!("unknown notice in {payload}")))?;
         let Some(thread) = self.state(id).await?.and_then(|s| s.thread).and_then(|t| t.thread) else {
             return Ok(()); // no thread to tell

@@ -31,7 +31,6 @@ use crate::platform::{Adapter, Started};
 use crate::service::{MessageRef, Mirror, Planned, Service, ServiceError, ThreadRef};
 use axum::Router;
 use dashmap::{DashMap, DashSet};
-use serde_json::json;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -89,18 +88,8 @@ impl Mirror for DiscordMirror {
     }
 
     fn plan(&self, conversation: &str, effect: &Effect) -> Vec<Planned> {
-        let (kind, payload) = match effect {
-            Effect::OpenThreads => ("open_thread", json!({"conversation": conversation})),
-            Effect::RenderThreads => ("render", json!({"conversation": conversation})),
-            Effect::NotifyAssignee(op) => ("dm", json!({"conversation": conversation, "operator": op.0})),
-            Effect::MirrorMessage { message_id } => {
-                ("mirror", json!({"conversation": conversation, "message": message_id}))
-            }
-            Effect::Notice(notice) => (
-                "thread_notice",
-                json!({"conversation": conversation, "notice": notice.as_str()}),
-            ),
-            Effect::WidgetAssignment | Effect::WidgetHandback(_) | Effect::WidgetMessage { .. } => return vec![],
+        let Some((kind, payload)) = crate::platform::mirror_row(conversation, effect) else {
+            return vec![];
         };
         vec![Planned {
             kind,

@@ -134,6 +134,16 @@ pub struct RootContext<'a> {
     pub archived: bool,
 }
 
+/// The status line, and when a routed conversation is routed on if not accepted (a
+/// Discord timestamp: each reader sees their own time).
+fn status_with_deadline(c: &ConversationView, ctx: &RootContext<'_>) -> String {
+    let status = status_line(c, ctx);
+    match root::accept_by_line(c, |secs| format!("<t:{secs}:t>")) {
+        Some(line) => format!("{status}\n{line}"),
+        None => status,
+    }
+}
+
 pub fn status_line(c: &ConversationView, ctx: &RootContext<'_>) -> String {
     root::status_line(c, ctx.nobody_available, |name| mention(ctx.assignee_account, name))
 }
@@ -150,7 +160,7 @@ pub fn root_embed(c: &ConversationView, ctx: &RootContext<'_>) -> CreateEmbed {
     let mut embed = CreateEmbed::new()
         .title(trim(&format!("💬 {visitor} needs a human"), TITLE_MAX))
         .colour(colour)
-        .field("Status", trim(&status_line(c, ctx), FIELD_MAX), false)
+        .field("Status", trim(&status_with_deadline(c, ctx), FIELD_MAX), false)
         .field("Widget", trim(&esc(&c.widget_id), FIELD_MAX), true);
     if let Some(summary) = c.summary.as_deref().filter(|s| !s.trim().is_empty()) {
         embed = embed.description(trim(&esc(summary), DESCRIPTION_MAX));
@@ -268,10 +278,18 @@ pub fn link(guild: Option<&str>, channel: &str) -> String {
     format!("https://discord.com/channels/{}/{channel}", guild.unwrap_or("@me"))
 }
 
-/// The assignee's DM: the summary and a link to the thread.
-pub fn dm(c: &ConversationView, thread_link: Option<&str>) -> String {
+/// The assignee's DM: the summary and a link to the thread. With `waited`, a nudge:
+/// the visitor has waited that long for a reply.
+pub fn dm(c: &ConversationView, thread_link: Option<&str>, waited: Option<&str>) -> String {
     let visitor = esc(c.visitor.name.as_deref().unwrap_or("A visitor"));
-    let mut text = format!("You have a conversation: **{visitor}** on {}", esc(&c.widget_id));
+    let mut text = match waited {
+        Some(w) => format!(
+            "**{visitor}** on {} has waited over {} for your reply",
+            esc(&c.widget_id),
+            esc(w)
+        ),
+        None => format!("You have a conversation: **{visitor}** on {}", esc(&c.widget_id)),
+    };
     if let Some(s) = c.summary.as_deref().filter(|s| !s.is_empty()) {
         text.push_str(&format!("\n> {}", trim(&esc(s), 1000).replace('\n', "\n> ")));
     }

@@ -6,6 +6,7 @@ use super::actor::Actor;
 use super::ids::OperatorId;
 use super::model::{Assignment, ChangeReason, Resolution, Status};
 use super::transition::Change;
+use super::window::Window;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {
@@ -25,6 +26,13 @@ pub enum Effect {
     MirrorMessage { message_id: i64 },
     /// Tell the team in the threads, once, that something needs them.
     Notice(Notice),
+    /// Direct-message the assignee that a visitor has waited `waited` for a reply, since
+    /// `since` (epoch ms; one nudge per wait).
+    Nudge {
+        operator: OperatorId,
+        waited: Window,
+        since: i64,
+    },
 }
 
 /// What a thread notice says.
@@ -32,27 +40,41 @@ pub enum Effect {
 pub enum Notice {
     /// Everyone routing could give it to let it time out: it waits, unassigned, in the queue.
     NobodyAccepted,
+    /// The visitor's message has waited this long for a reply (twice the widget's
+    /// `reply_within`).
+    VisitorWaiting { waited: Window },
 }
 
 impl Notice {
-    pub fn as_str(self) -> &'static str {
+    /// As an outbox row's payload carries it.
+    pub fn to_json(self) -> serde_json::Value {
         match self {
-            Notice::NobodyAccepted => "nobody_accepted",
+            Notice::NobodyAccepted => serde_json::json!({"kind": "nobody_accepted"}),
+            Notice::VisitorWaiting { waited } => {
+                serde_json::json!({"kind": "visitor_waiting", "waited_ms": waited.as_millis()})
+            }
         }
     }
 
-    pub fn parse(s: &str) -> Option<Notice> {
-        match s {
+    pub fn from_json(v: &serde_json::Value) -> Option<Notice> {
+        match v["kind"].as_str()? {
             "nobody_accepted" => Some(Notice::NobodyAccepted),
+            "visitor_waiting" => Some(Notice::VisitorWaiting {
+                waited: Window::from_millis(v["waited_ms"].as_i64()?).ok()?,
+            }),
             _ => None,
         }
     }
 
     /// The words every platform shows.
-    pub fn text(self) -> &'static str {
+    pub fn text(self) -> String {
         match self {
             Notice::NobodyAccepted => {
                 "Nobody accepted this conversation in time: it is back in the queue, unassigned, for anyone to accept."
+                    .into()
+            }
+            Notice::VisitorWaiting { waited } => {
+                format!("The visitor has waited over {waited} for a reply.")
             }
         }
     }

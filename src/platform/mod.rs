@@ -11,6 +11,7 @@
 pub mod handoff;
 pub mod root;
 
+use crate::engine::effects::Effect;
 use crate::outbox::Target;
 use crate::service::{Mirror, Service};
 use axum::Router;
@@ -51,6 +52,35 @@ pub type Background = Box<dyn FnOnce(CancellationToken) -> Pin<Box<dyn Future<Ou
 /// older version rendered, or forged.
 pub const UNKNOWN_BUTTON: &str =
     "That button is not one this bridge knows (it may be from an older message), so nothing was done.";
+
+/// The row a chat platform's mirror writes for one of the engine's effects — the same
+/// kind and payload on every platform, each delivering it its own way — or `None` for
+/// effects that are the widget platform's. Rows carry ids, so the delivery renders the
+/// latest state.
+pub fn mirror_row(conversation: &str, effect: &Effect) -> Option<(&'static str, serde_json::Value)> {
+    use serde_json::json;
+    Some(match effect {
+        Effect::OpenThreads => ("open_thread", json!({"conversation": conversation})),
+        Effect::RenderThreads => ("render", json!({"conversation": conversation})),
+        Effect::NotifyAssignee(op) => ("dm", json!({"conversation": conversation, "operator": op.0})),
+        Effect::MirrorMessage { message_id } => {
+            ("mirror", json!({"conversation": conversation, "message": message_id}))
+        }
+        Effect::Notice(notice) => (
+            "thread_notice",
+            json!({"conversation": conversation, "notice": notice.to_json()}),
+        ),
+        Effect::Nudge {
+            operator,
+            waited,
+            since,
+        } => (
+            "dm",
+            json!({"conversation": conversation, "operator": operator.0, "waited": waited.to_string(), "since": since}),
+        ),
+        Effect::WidgetAssignment | Effect::WidgetHandback(_) | Effect::WidgetMessage { .. } => return None,
+    })
+}
 
 /// Cuts `text` to at most `max` characters, marking the cut.
 pub fn trim(text: &str, max: usize) -> String {

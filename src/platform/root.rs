@@ -63,6 +63,21 @@ pub fn actions(c: &ConversationView) -> Vec<(RootAction, Emphasis)> {
     }
 }
 
+/// When a routed conversation is routed on if not accepted, drawn by `time` (a time
+/// each reader sees in their own zone; never a countdown, which would need an edit a
+/// minute): "Routed on at 10:42 if not accepted".
+pub fn accept_by_line(c: &ConversationView, time: impl Fn(i64) -> String) -> Option<String> {
+    c.accept_by_ms
+        .map(|ms| format!("Routed on at {} if not accepted", time(ms / 1000)))
+}
+
+/// `HH:MM` UTC of a unix time, for where a platform cannot draw a reader's own time.
+pub fn utc_clock(secs: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(secs)
+        .map(|t| format!("{:02}:{:02} UTC", t.hour(), t.minute()))
+        .unwrap_or_default()
+}
+
 /// The one-line status, with `mention` drawing the assignee (a platform mention, or
 /// their name): Unassigned / Assigned to @x / Resolved / Back with the bot.
 pub fn status_line(c: &ConversationView, nobody_available: bool, mention: impl Fn(&str) -> String) -> String {

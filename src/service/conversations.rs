@@ -261,6 +261,10 @@ impl Service {
             if before.status == Status::HandedOff && before.assignee.is_some() {
                 timers::cancel(conn, id, TimerKind::Accept).await?;
             }
+            // Resolved or back with the bot: nobody owes the visitor a reply any more.
+            if before.status.is_open() && !to.status.is_open() {
+                timers::cancel_reply(conn, id).await?;
+            }
             // The one routing picked has this long to accept: a timer tied to this
             // version, so any change before it falls due leaves it without effect.
             if let (
@@ -295,6 +299,8 @@ impl Service {
             && let Some(message_id) = message_id
         {
             fx.push(Effect::WidgetMessage { message_id });
+            // The visitor has their answer: their wait (`reply_within`) is over.
+            timers::cancel_reply(conn, id).await?;
         }
 
         let after = after.unwrap_or_else(|| row.clone());
@@ -449,7 +455,8 @@ impl Service {
         let mut out = Vec::with_capacity(rows.len());
         for row in &rows {
             let declines = convs::declines(&mut conn, &row.id).await?;
-            out.push(names.view(row, &declines));
+            let accept_by = accept_by(&mut conn, row).await?;
+            out.push(names.view(row, &declines, accept_by));
         }
         Ok(out)
     }
@@ -497,7 +504,7 @@ impl Service {
             })
             .collect();
         Ok(ConversationDetail {
-            conversation: names.view(&row, &declines),
+            conversation: names.view(&row, &declines, accept_by(&mut conn, &row).await?),
             transcript,
             audit,
         })
@@ -510,8 +517,21 @@ impl Service {
     ) -> Result<ConversationView, ServiceError> {
         let declines = convs::declines(conn, &row.id).await?;
         let names = Names::of(conn, row, &declines).await?;
-        Ok(names.view(row, &declines))
+        let accept_by = accept_by(conn, row).await?;
+        Ok(names.view(row, &declines, accept_by))
     }
+}
+
+/// When a conversation waiting for its assignee to accept is routed on, if a timer
+/// waits on this very state of it.
+async fn accept_by(conn: &mut AnyConnection, row: &ConversationRow) -> Result<Option<i64>, sqlx::Error> {
+    if row.status != Status::HandedOff || row.assignee_id.is_none() {
+        return Ok(None);
+    }
+    Ok(timers::get(conn, &row.id, TimerKind::Accept)
+        .await?
+        .filter(|t| t.version == row.version)
+        .map(|t| t.due_at))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -597,7 +617,7 @@ impl Names {
         })
     }
 
-    pub(super) fn view(&self, row: &ConversationRow, declines: &[Decline]) -> ConversationView {
+    pub(super) fn view(&self, row: &ConversationRow, declines: &[Decline], accept_by: Option<i64>) -> ConversationView {
         let who = |timed_out: bool| -> Vec<OperatorRef> {
             declines
                 .iter()
@@ -620,6 +640,8 @@ impl Names {
             reason: row.reason.clone(),
             declined_by: who(false),
             timed_out: who(true),
+            accept_by: accept_by.map(rfc3339),
+            accept_by_ms: accept_by,
             resolution: row.resolution(),
             created_at: rfc3339(row.created_at),
             updated_at: rfc3339(row.updated_at),

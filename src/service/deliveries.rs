@@ -130,7 +130,8 @@ async fn widget_rows(
             | Effect::RenderThreads
             | Effect::NotifyAssignee(_)
             | Effect::MirrorMessage { .. }
-            | Effect::Notice(_) => {
+            | Effect::Notice(_)
+            | Effect::Nudge { .. } => {
                 continue;
             }
         };

@@ -1,5 +1,5 @@
-//! The timer worker (docs/behaviour.md#timers): fires the timers that transitions arm,
-//! such as a widget's `accept_within`. A timer is a row (`store::timers`); the worker
+//! The timer worker (docs/behaviour.md#timers): fires the timers that transitions and
+//! visitor messages arm — a widget's `accept_within` and `reply_within`. A timer is a row (`store::timers`); the worker
 //! claims due rows under a lease, then fires each in one transaction that takes the
 //! routing lock first (as every transaction that may route does), deletes the row under
 //! its claim, and acts only if the conversation is still in the state the timer was
@@ -7,9 +7,10 @@
 //! commits first wins, and the other finds the conversation changed.
 
 use super::{Origin, Service, ServiceError};
-use crate::engine::Actor;
+use crate::engine::effects::{Effect, Notice};
 use crate::engine::transition::Command;
-use crate::store::timers::{self, Kind, TimerRow};
+use crate::engine::{Actor, OperatorId, Window};
+use crate::store::timers::{self, Kind, NewTimer, TimerRow};
 use crate::store::{Backend, conversations as convs, now_ms};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -92,10 +93,17 @@ impl Service {
             return Ok(()); // re-armed or taken by another claim meanwhile
         };
         let row = convs::get(tx.conn(), &timer.conversation_id).await?;
-        let cmd = match (timer.kind, timer.operator()) {
-            (Kind::Accept, Some(operator)) => Command::Timeout { operator },
-            (Kind::Accept, None) => return Ok(tx.commit().await?),
+        let cmd = match (timer.kind, timer.operator(), row) {
+            (Kind::Accept, Some(operator), row) => (Command::Timeout { operator }, row),
+            (Kind::Reply | Kind::ReplyLate, _, Some(row)) => {
+                let rows = self.visitor_waiting(&mut tx, &timer, &row).await?;
+                tx.commit().await?;
+                self.announce(false, rows);
+                return Ok(());
+            }
+            _ => return Ok(tx.commit().await?),
         };
+        let (cmd, row) = cmd;
         let applied = match row {
             // Anything that changed the conversation since the timer was armed (an
             // Accept, a Reject, a transfer) decided it: the timer only goes.
@@ -114,5 +122,66 @@ impl Service {
             self.announce(applied.changed, applied.outbox_rows);
         }
         Ok(())
+    }
+}
+
+impl Service {
+    /// A visitor's message has waited: at the widget's `reply_within` the assignee gets
+    /// one DM nudge and the second stage is armed; at twice that the thread gets one
+    /// notice. Nothing once the conversation is no longer open. Returns whether it
+    /// queued outbox rows.
+    async fn visitor_waiting(
+        &self,
+        tx: &mut crate::store::Tx,
+        timer: &TimerRow,
+        row: &convs::ConversationRow,
+    ) -> Result<bool, ServiceError> {
+        if !row.status.is_open() {
+            return Ok(false);
+        }
+        // Since the visitor's first unanswered message: the widget's `reply_within` at the
+        // first stage, twice it at the second.
+        let window = timer.due_at - timer.created_at;
+        let waited = match Window::from_millis(window) {
+            Ok(w) => w,
+            Err(why) => {
+                // A corrupt row: firing it again would not mend it.
+                tracing::warn!(timer = timer.id, conversation = %row.id, "a reply timer of {window} ms dropped: {why}");
+                return Ok(false);
+            }
+        };
+        let now = now_ms();
+        let mut fx = Vec::new();
+        if timer.kind == Kind::Reply {
+            if let Some(assignee) = row.assignee_id {
+                fx.push(Effect::Nudge {
+                    operator: OperatorId(assignee),
+                    waited,
+                    since: timer.created_at,
+                });
+            }
+            timers::arm(
+                tx.conn(),
+                &NewTimer {
+                    workspace: timer.workspace(),
+                    conversation: &row.id,
+                    kind: Kind::ReplyLate,
+                    due_at: timer.due_at + window,
+                    version: row.version,
+                    operator: None,
+                    now: timer.created_at,
+                },
+            )
+            .await?;
+        } else {
+            fx.push(Effect::Notice(Notice::VisitorWaiting { waited }));
+        }
+        let kind = if timer.kind == Kind::Reply {
+            "nudge"
+        } else {
+            "reply_notice"
+        };
+        metrics::counter!("handoff_timeouts_total", "kind" => kind).increment(1);
+        Ok(super::deliveries::enqueue(tx.conn(), &self.recipients(None), row, &fx, now).await?)
     }
 }

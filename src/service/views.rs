@@ -46,6 +46,13 @@ pub struct ConversationView {
     /// Operators routing gave it to who did not accept it in time (the widget's
     /// `accept_within`) since its last handoff; routing skips them for it.
     pub timed_out: Vec<OperatorRef>,
+    /// When it is routed on if its assignee has not accepted it (the widget's
+    /// `accept_within`), RFC 3339; null when nothing waits.
+    pub accept_by: Option<String>,
+    /// The same, in epoch milliseconds, for the platforms to draw as a time.
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub accept_by_ms: Option<i64>,
     pub resolution: Option<Resolution>,
     pub created_at: String,
     pub updated_at: String,

@@ -7,6 +7,7 @@ use crate::engine::Actor;
 use crate::engine::effects::Effect;
 use crate::engine::transition::{self, Command, Context, Outcome};
 use crate::store::conversations::{self as convs, NewConversation, NewMessage};
+use crate::store::timers::{self, Kind as TimerKind, NewTimer};
 use crate::store::{Tx, inbound, now_ms, widgets};
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -320,7 +321,34 @@ impl Service {
                 };
                 let fx = [Effect::MirrorMessage { message_id }];
                 let rows = super::deliveries::enqueue(conn, &self.recipients(None), &row, &fx, now).await?;
-                Ok(Some(("message stored".into(), false, rows)))
+                // A visitor waiting on a team that has the conversation: the widget's
+                // `reply_within` starts (unless they were waiting already).
+                let mut armed = false;
+                if m.author == WidgetAuthor::Visitor
+                    && row.status.is_open()
+                    && let Some(within) = widgets::get(conn, &row.widget_id)
+                        .await?
+                        .map(|w| w.reply_within())
+                        .transpose()?
+                        .flatten()
+                {
+                    armed = timers::arm_reply(
+                        conn,
+                        &NewTimer {
+                            workspace: ws,
+                            conversation: &c.id,
+                            kind: TimerKind::Reply,
+                            due_at: now + within.as_millis(),
+                            version: row.version,
+                            operator: None,
+                            now,
+                        },
+                    )
+                    .await?;
+                }
+                // A timer armed: woken after the commit like a change (the change feed
+                // then finds nothing new).
+                Ok(Some(("message stored".into(), armed, rows)))
             }
             WidgetEventKind::Closed { conversation: c } => {
                 let row = convs::get(conn, &c.id)

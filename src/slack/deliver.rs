@@ -475,7 +475,7 @@ impl Slack {
         }
         self.post_keyed(
             &im.0,
-            render::dm(&state.conversation, permalink.as_deref()),
+            render::dm(&state.conversation, permalink.as_deref(), payload["waited"].as_str()),
             None,
             Some(&key),
         )
@@ -562,14 +562,14 @@ impl Slack {
     /// A notice to the team in the conversation's thread (`engine::effects::Notice`).
     async fn thread_notice(&self, payload: &Value) -> Step<()> {
         let id = str_of(payload, "conversation")?;
-        let notice = Notice::parse(str_of(payload, "notice")?)
+        let notice = Notice::from_json(&payload["notice"])
             .ok_or_else(|| Delivery::Dead(format!("unknown notice in {payload}")))?;
         let Some((channel, thread_ts)) = self.thread_of(id).await? else {
             return Ok(()); // no thread to tell
         };
         self.post(
             &channel,
-            SlackMessageContent::new().with_text(notice.text().into()),
+            SlackMessageContent::new().with_text(notice.text()),
             Some(&thread_ts),
         )
         .await?;

@@ -129,6 +129,10 @@ pub fn root(c: &ConversationView, ctx: &RootContext<'_>) -> SlackMessageContent 
         .into(),
     );
     let mut state = vec![format!("*Status:* {status}")];
+    // Slack draws a date token in each reader's own time zone.
+    if let Some(line) = root::accept_by_line(c, |secs| format!("<!date^{secs}^{{time}}|{}>", root::utc_clock(secs))) {
+        state.push(line);
+    }
     if let Some(team) = &c.team {
         state.push(format!("*Team:* {}", esc(&team.name)));
     }
@@ -202,10 +206,18 @@ pub fn transcript_line(author: Author, operator: Option<&str>, text: &str) -> Ve
         .collect()
 }
 
-/// The assignee's DM: the summary and a link to the thread.
-pub fn dm(c: &ConversationView, permalink: Option<&str>) -> SlackMessageContent {
+/// The assignee's DM: the summary and a link to the thread. With `waited`, a nudge:
+/// the visitor has waited that long for a reply.
+pub fn dm(c: &ConversationView, permalink: Option<&str>, waited: Option<&str>) -> SlackMessageContent {
     let visitor = esc(c.visitor.name.as_deref().unwrap_or("A visitor"));
-    let mut text = format!("You have a conversation: *{visitor}* on {}", esc(&c.widget_id));
+    let mut text = match waited {
+        Some(w) => format!(
+            "*{visitor}* on {} has waited over {} for your reply",
+            esc(&c.widget_id),
+            esc(w)
+        ),
+        None => format!("You have a conversation: *{visitor}* on {}", esc(&c.widget_id)),
+    };
     if let Some(s) = c.summary.as_deref().filter(|s| !s.is_empty()) {
         text.push_str(&format!("\n>{}", trim(&esc(s), 1000)));
     }

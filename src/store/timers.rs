@@ -11,12 +11,18 @@ use sqlx::{AnyConnection, FromRow};
 pub enum Kind {
     /// Re-route the conversation if its assignee has not accepted it.
     Accept,
+    /// A visitor's message has waited the widget's `reply_within`: nudge the assignee.
+    Reply,
+    /// It has waited twice that: tell the thread.
+    ReplyLate,
 }
 
 impl Kind {
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Accept => "accept",
+            Kind::Reply => "reply",
+            Kind::ReplyLate => "reply_late",
         }
     }
 }
@@ -26,12 +32,14 @@ impl TryFrom<String> for Kind {
     fn try_from(s: String) -> Result<Self, String> {
         match s.as_str() {
             "accept" => Ok(Kind::Accept),
+            "reply" => Ok(Kind::Reply),
+            "reply_late" => Ok(Kind::ReplyLate),
             other => Err(format!("`{other}` is not a timer kind")),
         }
     }
 }
 
-const COLUMNS: &str = "id, workspace_id, conversation_id, kind, due_at, version, operator_id";
+const COLUMNS: &str = "id, workspace_id, conversation_id, kind, due_at, version, operator_id, created_at";
 
 #[derive(Debug, Clone, FromRow)]
 pub struct TimerRow {
@@ -44,6 +52,8 @@ pub struct TimerRow {
     /// The conversation's version when it was armed: any change since makes it stale.
     pub version: i64,
     pub operator_id: Option<i64>,
+    /// When it was armed: for a reply timer, when the wait began.
+    pub created_at: i64,
 }
 
 impl TimerRow {
@@ -64,26 +74,63 @@ pub struct NewTimer<'a> {
     pub due_at: i64,
     pub version: i64,
     pub operator: Option<OperatorId>,
+    /// When it is armed (for a reply timer, when the wait began).
     pub now: i64,
+}
+
+/// A new timer's fields, as `$1` to `$7`.
+fn bind<'q>(
+    q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    t: &NewTimer<'q>,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    q.bind(t.workspace.0)
+        .bind(t.conversation)
+        .bind(t.kind.as_str())
+        .bind(t.due_at)
+        .bind(t.version)
+        .bind(t.operator.map(|o| o.0))
+        .bind(t.now)
 }
 
 /// Arms a timer, replacing the conversation's timer of the same kind (and any claim on it).
 pub async fn arm(conn: &mut AnyConnection, t: &NewTimer<'_>) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "insert into timers (workspace_id, conversation_id, kind, due_at, version, operator_id, created_at) \
-         values ($1, $2, $3, $4, $5, $6, $7) \
-         on conflict (conversation_id, kind) do update set due_at = excluded.due_at, version = excluded.version, \
-         operator_id = excluded.operator_id, locked_until = null, claim_token = null, created_at = excluded.created_at",
+    bind(
+        sqlx::query(
+            "insert into timers (workspace_id, conversation_id, kind, due_at, version, operator_id, created_at) \
+             values ($1, $2, $3, $4, $5, $6, $7) \
+             on conflict (conversation_id, kind) do update set due_at = excluded.due_at, version = excluded.version, \
+             operator_id = excluded.operator_id, locked_until = null, claim_token = null, created_at = excluded.created_at",
+        ),
+        t,
     )
-    .bind(t.workspace.0)
-    .bind(t.conversation)
-    .bind(t.kind.as_str())
-    .bind(t.due_at)
-    .bind(t.version)
-    .bind(t.operator.map(|o| o.0))
-    .bind(t.now)
     .execute(conn)
     .await?;
+    Ok(())
+}
+
+/// Arms a reply timer unless the conversation already has one (of either stage): a
+/// visitor's wait runs from their first message nobody has answered.
+pub async fn arm_reply(conn: &mut AnyConnection, t: &NewTimer<'_>) -> Result<bool, sqlx::Error> {
+    let done = bind(
+        sqlx::query(
+            "insert into timers (workspace_id, conversation_id, kind, due_at, version, operator_id, created_at) \
+             select $1, $2, $3, $4, $5, $6, $7 where not exists \
+               (select 1 from timers where conversation_id = $2 and kind in ('reply', 'reply_late')) \
+             on conflict do nothing",
+        ),
+        t,
+    )
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// Ends a visitor's wait for a reply (an operator answered): removes both stages.
+pub async fn cancel_reply(conn: &mut AnyConnection, conversation: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("delete from timers where conversation_id = $1 and kind in ('reply', 'reply_late')")
+        .bind(conversation)
+        .execute(conn)
+        .await?;
     Ok(())
 }
 

@@ -375,3 +375,153 @@ on_both_databases! {
         d.settle().await;
     }
 }
+
+/// A token of the seeded operator `name`, from the HTTP API.
+async fn token_of(app: &TestApp, name: &str) -> (i64, String) {
+    let (_, ops) = app.get("/v1/operators", ADMIN_TOKEN).await;
+    let id = ops.as_array().unwrap().iter().find(|o| o["name"] == name).unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let (s, t) = app
+        .post(&format!("/v1/operators/{id}/tokens"), ADMIN_TOKEN, json!({}))
+        .await;
+    assert!(s.is_success(), "{t}");
+    (id, t["token"].as_str().unwrap().to_owned())
+}
+
+async fn visitor_says(app: &TestApp, conv: &str, text: &str) {
+    use handoff_bridge::standins::widget::WidgetClient;
+    let res = app
+        .client
+        .send(&WidgetClient::message_event(conv, "visitor", text))
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+}
+
+on_both_databases! {
+    async fn a_visitor_waiting_past_reply_within_nudges_the_assignee_once_then_tells_the_thread_once(db) {
+        use crate::both_platforms;
+        use crate::slack_helpers;
+        let b = both_platforms::spawn(&db).await;
+        let s = &b.d;
+        s.app.handoff("c1", "support").await;
+        s.settle().await; // the threads are open
+        let (_, ada) = token_of(&s.app, "Ada").await;
+        let (st, r) = s.post("/v1/conversations/c1/claim", &ada, json!({})).await;
+        assert_eq!(st, StatusCode::OK, "{r}");
+        let (st, w) = patch_widget(&s.app, "support", json!({"reply_within": "300ms"})).await;
+        assert_eq!(st, StatusCode::OK, "{w}");
+
+        visitor_says(&s.app, "c1", "hello? anyone?").await;
+        visitor_says(&s.app, "c1", "still here").await;
+        let ts: String = sqlx::query_scalar("select thread from conversation_refs where conversation_id = 'c1' and platform = 'slack'")
+            .fetch_one(&s.pool)
+            .await
+            .unwrap();
+        let notice = "The visitor has waited over 600ms for a reply.";
+        eventually("the thread to be told", || async {
+            let told = b.slack.replies(slack_helpers::CHANNEL, &ts).iter().any(|m| m.text.contains(notice));
+            (told && s.count("select count(*) from timers").await == 0).then_some(())
+        })
+        .await;
+        s.settle().await;
+        // Slack: one nudge to Ada (she claimed it herself, so no assignment DM before it),
+        // one notice in the thread, though two messages waited.
+        let dm = b.slack.dm_channel(slack_helpers::ADA).expect("Ada was nudged");
+        let dms: Vec<String> = b.slack.messages(&dm).into_iter().map(|m| m.text).collect();
+        assert_eq!(dms.len(), 1, "{dms:?}");
+        assert!(dms[0].contains("has waited over 300ms for your reply"), "{dms:?}");
+        assert!(b.slack.dm_channel(slack_helpers::BO).is_none(), "only the assignee is nudged");
+        let notices = b.slack.replies(slack_helpers::CHANNEL, &ts).into_iter().filter(|m| m.text.contains(notice)).count();
+        assert_eq!(notices, 1);
+        // Discord: the same notice once in the thread.
+        let thread = s.thread_of("c1").await;
+        let notices = s.discord.messages(thread).into_iter().filter(|m| m.content.contains(notice)).count();
+        assert_eq!(notices, 1);
+        b.slack.take_calls();
+        s.discord.take_calls();
+    }
+
+    async fn an_operator_reply_ends_the_wait_and_the_next_visitor_message_starts_a_new_one(db) {
+        let app = TestApp::spawn(&db).await;
+        let ada = app.operator("Ada", "agent").await;
+        app.widget_with_routing("w", "manual").await;
+        app.handoff("c1", "w").await;
+        let (s, r) = app.post("/v1/conversations/c1/claim", &ada.token, json!({})).await;
+        assert_eq!(s, StatusCode::OK, "{r}");
+        let (s, r) = patch_widget(&app, "w", json!({"reply_within": "1h"})).await;
+        assert_eq!(s, StatusCode::OK, "{r}");
+        let waiting = "select count(*) from timers where conversation_id = 'c1' and kind = 'reply'";
+
+        visitor_says(&app, "c1", "hello?").await;
+        assert_eq!(app.count(waiting).await, 1, "the visitor waits");
+        let since: i64 = app.count("select created_at from timers where conversation_id = 'c1'").await;
+        visitor_says(&app, "c1", "hello??").await;
+        assert_eq!(app.count("select created_at from timers where conversation_id = 'c1'").await, since, "the wait runs from the first message");
+
+        let (s, r) = app.post("/v1/conversations/c1/messages", &ada.token, json!({"text": "Hi! Looking now."})).await;
+        assert_eq!(s, StatusCode::OK, "{r}");
+        assert_eq!(app.count("select count(*) from timers").await, 0, "a reply ends the wait");
+
+        visitor_says(&app, "c1", "thanks, and one more thing").await;
+        assert_eq!(app.count(waiting).await, 1, "a new wait");
+        // The hour passes: the first stage fires once and arms the second.
+        sqlx::query("update timers set due_at = due_at - 3600000, created_at = created_at - 3600000")
+            .execute(&app.pool)
+            .await
+            .unwrap();
+        eventually("the nudge stage to fire", || async {
+            (app.count("select count(*) from timers where kind = 'reply_late'").await == 1).then_some(())
+        })
+        .await;
+        assert_eq!(app.count("select count(*) from timers").await, 1);
+        let due = app.count("select due_at - created_at from timers").await;
+        assert_eq!(due, 2 * 3_600_000, "the thread is told at twice the wait");
+
+        // Resolved: nobody owes a reply any more.
+        let (s, r) = app.post("/v1/conversations/c1/resolve", &ada.token, json!({})).await;
+        assert_eq!(s, StatusCode::OK, "{r}");
+        assert_eq!(app.count("select count(*) from timers").await, 0);
+    }
+}
+
+on_both_databases! {
+    async fn the_roots_show_when_it_is_routed_on_as_a_time_until_it_is_accepted(db) {
+        use crate::both_platforms;
+        use crate::discord_helpers::DiscordApp;
+        use crate::slack_helpers::{self, all_text};
+        let b = both_platforms::spawn(&db).await;
+        let s = &b.d;
+        s.set_routing("support", "round-robin", None).await;
+        let (st, w) = patch_widget(&s.app, "support", json!({"accept_within": "1h"})).await;
+        assert_eq!(st, StatusCode::OK, "{w}");
+        let c = s.app.handoff("c1", "support").await;
+        assert_eq!(c["assignee"]["name"], "Ada");
+        let by = c["accept_by"].as_str().expect("a deadline in the API");
+        let by = time::OffsetDateTime::parse(by, &time::format_description::well_known::Rfc3339).unwrap();
+        let ahead = (by - time::OffsetDateTime::now_utc()).whole_minutes();
+        assert!((58..=60).contains(&ahead), "{by}");
+        s.settle().await;
+        let secs = by.unix_timestamp();
+        let ts: String = sqlx::query_scalar("select thread from conversation_refs where conversation_id = 'c1' and platform = 'slack'")
+            .fetch_one(&s.pool)
+            .await
+            .unwrap();
+        let root = all_text(&b.slack.message_json(slack_helpers::CHANNEL, &ts).unwrap());
+        assert!(root.contains(&format!("Routed on at <!date^{secs}^{{time}}|")), "a time in each reader's zone: {root}");
+        let root = DiscordApp::text(&s.root("c1").await);
+        assert!(root.contains(&format!("Routed on at <t:{secs}:t> if not accepted")), "{root}");
+
+        // Accepted: nothing waits, and the roots say so.
+        let (_, ada) = token_of(&s.app, "Ada").await;
+        let (st, r) = s.post("/v1/conversations/c1/claim", &ada, json!({})).await;
+        assert_eq!(st, StatusCode::OK, "{r}");
+        assert_eq!(r["conversation"]["accept_by"], Value::Null);
+        s.settle().await;
+        let root = all_text(&b.slack.message_json(slack_helpers::CHANNEL, &ts).unwrap());
+        assert!(!root.contains("Routed on at"), "{root}");
+        assert!(!DiscordApp::text(&s.root("c1").await).contains("Routed on at"));
+        b.slack.take_calls();
+        s.discord.take_calls();
+    }
+}

@@ -40,6 +40,11 @@ const LATENCY_BUCKETS: [f64; 14] = [
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0,
 ];
 
+/// Waits for people, in seconds: from a few seconds to a day.
+const WAIT_BUCKETS: [f64; 12] = [
+    1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 7200.0, 86400.0,
+];
+
 /// The process-wide metrics recorder (installed once, shared by every application in
 /// the process).
 fn metrics_handle() -> Option<PrometheusHandle> {
@@ -48,6 +53,12 @@ fn metrics_handle() -> Option<PrometheusHandle> {
         .get_or_init(|| {
             match PrometheusBuilder::new()
                 .set_buckets(&LATENCY_BUCKETS)
+                .and_then(|b| {
+                    b.set_buckets_for_metric(
+                        metrics_exporter_prometheus::Matcher::Full("handoff_time_to_accept_seconds".into()),
+                        &WAIT_BUCKETS,
+                    )
+                })
                 .and_then(|b| b.install_recorder())
             {
                 Ok(h) => Some(h),

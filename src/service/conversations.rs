@@ -32,6 +32,9 @@ pub(super) struct Applied {
     /// Whether an assignment change was written (the change feed reads it back).
     pub changed: bool,
     pub outbox_rows: bool,
+    /// An Accept or a claim of a conversation that waited: how long it waited (ms)
+    /// since it last changed (its handoff or routing).
+    pub accepted_after: Option<i64>,
 }
 
 impl Service {
@@ -80,6 +83,9 @@ impl Service {
             let view = self.view(tx.conn(), &applied.row).await?;
             tx.commit().await?;
             self.announce(applied.changed, applied.outbox_rows);
+            if let Some(waited) = applied.accepted_after {
+                metrics::histogram!("handoff_time_to_accept_seconds").record(waited.max(0) as f64 / 1000.0);
+            }
             return Ok(Acted {
                 outcome: applied.outcome,
                 conversation: view,
@@ -116,6 +122,7 @@ impl Service {
                 message_id: None,
                 changed: false,
                 outbox_rows: false,
+                accepted_after: None,
             }));
         }
         match cmd {
@@ -303,6 +310,13 @@ impl Service {
             timers::cancel_reply(conn, id).await?;
         }
 
+        let accepted_after = decision
+            .change
+            .as_ref()
+            .filter(|c| {
+                matches!(c.reason, ChangeReason::Accept | ChangeReason::Claim) && before.status == Status::HandedOff
+            })
+            .map(|_| now - row.updated_at);
         let after = after.unwrap_or_else(|| row.clone());
         let outbox_rows = deliveries::enqueue(conn, &self.recipients(origin.platform()), &after, &fx, now).await?;
         Ok(Some(Applied {
@@ -311,6 +325,7 @@ impl Service {
             message_id,
             changed: decision.change.is_some(),
             outbox_rows,
+            accepted_after,
         }))
     }
 

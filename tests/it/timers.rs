@@ -85,6 +85,11 @@ on_both_databases! {
         let c = app.conversation("c1").await;
         assert_eq!((c["status"].as_str(), c["assignee"]["name"].as_str()), (Some("active"), Some("Bo")));
         assert_eq!(trail(&c).iter().filter(|l| l.starts_with("timeout")).count(), 1);
+
+        // Counted: the lapse, and how long Bo's turn waited to be accepted.
+        let metrics = app.http.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+        assert!(metrics.contains("handoff_timeouts_total{kind=\"accept\"}"), "{metrics}");
+        assert!(metrics.contains("handoff_time_to_accept_seconds_bucket{le=\"1\"}"), "{metrics}");
     }
 
     async fn lightest_load_skips_the_one_who_let_it_lapse_though_she_is_the_least_loaded(db) {
@@ -523,5 +528,75 @@ on_both_databases! {
         assert!(!DiscordApp::text(&s.root("c1").await).contains("Routed on at"));
         b.slack.take_calls();
         s.discord.take_calls();
+    }
+}
+
+// One conversation that times out twice and is then accepted, with every call the
+// Slack and Discord stand-ins received, in order (`--nocapture` prints them).
+on_both_databases! {
+    async fn a_conversation_that_times_out_twice_and_is_then_accepted_makes_these_platform_calls(db) {
+        use crate::both_platforms;
+        use crate::discord_helpers::{self, DiscordApp};
+        let b = both_platforms::spawn(&db).await;
+        let s = &b.d;
+        s.set_routing("support", "round-robin", None).await;
+        s.settle().await;
+        b.slack.take_calls();
+        s.discord.take_calls();
+        let (st, w) = patch_widget(&s.app, "support", json!({"accept_within": "300ms"})).await;
+        assert_eq!(st, StatusCode::OK, "{w}");
+
+        s.app.handoff("c1", "support").await;
+        eventually("Ada and Bo to let it lapse", || async {
+            let c = s.conversation("c1").await;
+            (c["timed_out"].as_array().unwrap().len() == 2).then_some(())
+        })
+        .await;
+        s.settle().await;
+        // Nobody is left: Ada takes it from the queue in Discord.
+        let accept = s.click(discord_helpers::ADA, "c1", "Accept").await;
+        s.answered(&accept, 1).await;
+        s.until("c1", "Ada to have it", |c| c["status"] == "active").await;
+        s.settle().await;
+
+        let slack: Vec<String> = b
+            .slack
+            .take_calls()
+            .into_iter()
+            .map(|c| {
+                let text = c.args["text"].as_str().unwrap_or_default().chars().take(70).collect::<String>();
+                let to = match (&c.args["channel"], &c.args["users"]) {
+                    (Value::String(ch), _) => ch.clone(),
+                    (_, Value::Null) => String::new(),
+                    (_, users) => format!("users={users}"),
+                };
+                format!("{} {to} {text}", c.method)
+            })
+            .collect();
+        let discord: Vec<String> = s
+            .discord
+            .take_calls()
+            .into_iter()
+            .map(|c| {
+                let text = c.body["content"].as_str().unwrap_or_default().chars().take(70).collect::<String>();
+                format!("{} {text}", c.route)
+            })
+            .collect();
+        eprintln!("Slack:\n  {}\nDiscord:\n  {}", slack.join("\n  "), discord.join("\n  "));
+        let count = |calls: &[String], what: &str| calls.iter().filter(|c| c.starts_with(what)).count();
+        // Slack: the root and the transcript, a DM to each of the two assignees (never to
+        // anyone else), the root updated at each change, one notice.
+        assert_eq!(count(&slack, "conversations.open"), 2, "{slack:#?}");
+        assert!(count(&slack, "chat.update") >= 3, "{slack:#?}");
+        assert_eq!(slack.iter().filter(|c| c.contains("Nobody accepted this conversation in time")).count(), 1);
+        // Discord: the same on its side.
+        assert_eq!(discord.iter().filter(|c| c.contains("Nobody accepted this conversation in time")).count(), 1, "{discord:#?}");
+        assert!(count(&discord, "PATCH /channels/{channel_id}/messages/{message_id}") >= 3, "{discord:#?}");
+        let c = s.conversation("c1").await;
+        let t = trail(&c);
+        assert_eq!(t.iter().filter(|l| l.starts_with("timeout system")).count(), 2, "{t:?}");
+        assert!(t.last().unwrap().starts_with("claim operator null→"), "{t:?}");
+        let root = DiscordApp::text(&s.root("c1").await);
+        assert!(root.contains("Timed out") && root.contains("Ada, Bo"), "{root}");
     }
 }

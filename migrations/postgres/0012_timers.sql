@@ -31,3 +31,19 @@ create table timers (
     unique (conversation_id, kind)
 );
 create index timers_due on timers (due_at);
+
+-- Whom a widget's thread notices mention on each platform (a Slack user group id, a
+-- Discord role id), and, per conversation and platform, that they were mentioned: at
+-- most once for one conversation.
+create table widget_escalations (
+    widget_id text not null references widgets(id) on delete cascade,
+    platform text not null,
+    target text not null,
+    primary key (widget_id, platform)
+);
+create table conversation_escalations (
+    conversation_id text not null references conversations(id) on delete cascade,
+    platform text not null,
+    at bigint not null,
+    primary key (conversation_id, platform)
+);

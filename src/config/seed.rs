@@ -24,6 +24,10 @@ pub struct WidgetSeed {
     pub routing: Option<String>,
     pub slack_channel: Option<String>,
     pub discord_channel: Option<String>,
+    /// The Slack user group (`S…` id) its thread notices mention, once per conversation.
+    pub slack_escalation: Option<String>,
+    /// The Discord role (numeric id) its thread notices mention, once per conversation.
+    pub discord_escalation: Option<String>,
     /// Operator names; empty or absent = everyone.
     #[serde(default)]
     pub eligible: Vec<String>,
@@ -80,6 +84,14 @@ impl WidgetSeed {
         [
             ("slack", self.slack_channel.as_deref()),
             ("discord", self.discord_channel.as_deref()),
+        ]
+    }
+
+    /// (platform name, escalation target on it), for every platform the file has a field for.
+    pub fn escalations(&self) -> [(&'static str, Option<&str>); 2] {
+        [
+            ("slack", self.slack_escalation.as_deref()),
+            ("discord", self.discord_escalation.as_deref()),
         ]
     }
 }
@@ -178,6 +190,24 @@ fn check(l: &mut Loader<'_>, seed: &Seed) {
                     "write a duration of at most 24h, like \"5m\" or \"90s\", or \"off\"",
                 );
             }
+        }
+        if let Some(id) = &w.discord_escalation
+            && !super::is_snowflake(id)
+        {
+            l.problem(
+                &format!("{at}.discord_escalation"),
+                format!("`{id}` is not a Discord role id"),
+                "copy the role's numeric id (Discord: Developer Mode, Server Settings → Roles, right-click, Copy Role ID)",
+            );
+        }
+        if let Some(id) = &w.slack_escalation
+            && !(id.starts_with('S') && id.len() > 1 && id.bytes().all(|b| b.is_ascii_alphanumeric()))
+        {
+            l.problem(
+                &format!("{at}.slack_escalation"),
+                format!("`{id}` is not a Slack user group id"),
+                "use the group's id, which starts with S (usergroups.list, or the group's link)",
+            );
         }
         if let Some(id) = &w.discord_channel
             && !super::is_snowflake(id)

@@ -99,6 +99,27 @@ fn widget_timers_are_read_and_bad_ones_named() {
 }
 
 #[test]
+fn escalation_targets_are_read_and_bad_ids_named() {
+    let s = load(
+        Some("[[widgets]]\nid = \"w\"\nslack_escalation = \"S0TRIAGE\"\ndiscord_escalation = \"700000000000000555\"\n"),
+        &[],
+    )
+    .unwrap();
+    assert_eq!(
+        s.seed.widgets[0].escalations(),
+        [("slack", Some("S0TRIAGE")), ("discord", Some("700000000000000555"))]
+    );
+    let problems = load(
+        Some("[[widgets]]\nid = \"w\"\nslack_escalation = \"@triage\"\ndiscord_escalation = \"Moderators\"\n"),
+        &[],
+    )
+    .unwrap_err();
+    let settings: Vec<&str> = problems.iter().map(|p| p.setting.as_str()).collect();
+    assert!(settings.contains(&"[[widgets]] w.slack_escalation"), "{settings:?}");
+    assert!(settings.contains(&"[[widgets]] w.discord_escalation"), "{settings:?}");
+}
+
+#[test]
 fn a_toml_typo_is_reported() {
     let problems = load(Some("listne = 1"), &[]).unwrap_err();
     assert!(problems[0].setting.starts_with("config file"), "{problems:?}");

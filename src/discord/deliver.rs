@@ -597,7 +597,20 @@ impl Discord {
         let Some(thread) = self.state(id).await?.and_then(|s| s.thread).and_then(|t| t.thread) else {
             return Ok(()); // no thread to tell
         };
-        let body = json!({"content": notice.text(), "allowed_mentions": render::no_pings()});
+        // The widget's escalation role, once per conversation, and only it pinged.
+        let role = self
+            .service()
+            .escalation_for(PLATFORM, id)
+            .await
+            .map_err(internal)?
+            .and_then(|r| r.parse::<u64>().ok());
+        let body = match role {
+            Some(role) => json!({
+                "content": render::trim(&format!("<@&{role}> {}", notice.text()), render::CONTENT_MAX),
+                "allowed_mentions": render::ping_role_only(role),
+            }),
+            None => json!({"content": notice.text(), "allowed_mentions": render::no_pings()}),
+        };
         self.post(&thread, body, Some(&format!("thread-notice:{row}")))
             .await
             .map_err(failed)?;

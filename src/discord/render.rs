@@ -110,6 +110,11 @@ pub fn no_pings() -> CreateAllowedMentions {
     CreateAllowedMentions::new()
 }
 
+/// Only this role is pinged.
+pub fn ping_role_only(role: u64) -> CreateAllowedMentions {
+    CreateAllowedMentions::new().roles([role])
+}
+
 /// Only this user is pinged.
 pub fn ping_only(user: u64) -> CreateAllowedMentions {
     CreateAllowedMentions::new().users([user])

@@ -22,6 +22,11 @@ fn channel_field(platform: &str) -> String {
     format!("{platform}_channel")
 }
 
+/// The API's field for whom a widget's notices mention on a platform.
+fn escalation_field(platform: &str) -> String {
+    format!("{platform}_escalation")
+}
+
 /// The per-platform fields of a body, by platform name: each key must be `field(p)` for a
 /// platform `p` of `platforms`, else the body is refused naming the fields there are.
 fn by_platform<T>(
@@ -108,7 +113,7 @@ impl OperatorPatchBody {
 }
 
 /// Absent fields stay as they are; `null` clears a channel; `eligible: []` = everyone.
-/// Also `<platform>_channel` for each platform.
+/// Also `<platform>_channel` and `<platform>_escalation` for each platform.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[schema(as = WidgetPatch)]
 pub struct WidgetPatchBody {
@@ -132,16 +137,19 @@ pub struct WidgetPatchBody {
 
 impl WidgetPatchBody {
     pub fn into_service(self, platforms: &[&str]) -> Result<WidgetPatch, ApiError> {
+        let fixed = "`routing`, `eligible`, `accept_within`, `reply_within`, the `<platform>_escalation` fields";
+        let (escalations, channels) = self.channels.into_iter().partition(|(k, _)| k.ends_with("_escalation"));
         Ok(WidgetPatch {
             routing: self.routing,
             eligible: self.eligible,
             accept_within: window_field("accept_within", self.accept_within)?,
             reply_within: window_field("reply_within", self.reply_within)?,
-            channels: by_platform(
-                self.channels,
+            channels: by_platform(channels, platforms, channel_field, fixed)?,
+            escalations: by_platform(
+                escalations,
                 platforms,
-                channel_field,
-                "`routing`, `eligible`, `accept_within`, `reply_within`",
+                escalation_field,
+                "the `<platform>_channel` fields",
             )?,
         })
     }
@@ -193,6 +201,11 @@ pub struct WidgetOut {
     #[serde(flatten)]
     #[schema(ignore)]
     pub channels: Fields,
+    /// `<platform>_escalation`: whom its thread notices mention there, once per
+    /// conversation (a Slack user group id, a Discord role id); null: nobody.
+    #[serde(flatten)]
+    #[schema(ignore)]
+    pub escalations: Fields,
 }
 
 impl WidgetOut {
@@ -204,6 +217,7 @@ impl WidgetOut {
             accept_within: w.accept_within.map(|t| t.to_string()),
             reply_within: w.reply_within.map(|t| t.to_string()),
             channels: answer_fields(w.channels, platforms, channel_field),
+            escalations: answer_fields(w.escalations, platforms, escalation_field),
         }
     }
 }
@@ -256,6 +270,7 @@ mod tests {
             eligible: Vec::new(),
             accept_within: None,
             reply_within: None,
+            escalations: BTreeMap::new(),
             channels: BTreeMap::from([("chat".to_owned(), "C1".to_owned())]),
         };
         let out = serde_json::to_value(WidgetOut::of(view, &PLATFORMS)).unwrap();

@@ -8,6 +8,7 @@ use crate::engine::{
     Actor, OperatorId, OperatorRef, Presence, Role, RoutingMode, TeamId, Window, WorkspaceId, permissions,
 };
 use crate::store::operators::{OperatorFields, OperatorRow};
+use crate::store::widgets::PerPlatform;
 use crate::store::{Tx, identities, is_unique_violation, now_ms, operators, teams, tokens, widgets};
 use sqlx::AnyConnection;
 use std::collections::BTreeMap;
@@ -46,6 +47,9 @@ pub struct WidgetPatch {
     pub reply_within: Option<Option<Window>>,
     /// Platforms absent stay as they are; `None` clears the channel there.
     pub channels: ByPlatform<Option<String>>,
+    /// Whom the widget's thread notices mention on each platform (a Slack user group, a
+    /// Discord role); absent stays, `None` clears.
+    pub escalations: ByPlatform<Option<String>>,
 }
 
 /// Per platform: `None` leaves it as it is, `Some(None)` removes it, `Some(Some(id))` sets it.
@@ -78,11 +82,19 @@ impl WidgetPatch {
     }
 
     fn channels(&self) -> Result<Vec<(&str, Option<String>)>, ServiceError> {
-        self.channels
-            .iter()
-            .map(|(p, c)| Ok((check_platform(p)?, clean_id(c.clone()))))
-            .collect()
+        per_platform(&self.channels)
     }
+
+    fn escalations(&self) -> Result<Vec<(&str, Option<String>)>, ServiceError> {
+        per_platform(&self.escalations)
+    }
+}
+
+fn per_platform(given: &ByPlatform<Option<String>>) -> Result<Vec<(&str, Option<String>)>, ServiceError> {
+    given
+        .iter()
+        .map(|(p, c)| Ok((check_platform(p)?, clean_id(c.clone()))))
+        .collect()
 }
 
 /// A platform's name is a short lowercase word: the key of its accounts and channels.
@@ -437,7 +449,9 @@ impl Service {
             .filter_map(|o| names.operator(o))
             .collect();
         let channels = widgets::channels(conn, &w.id).await?;
+        let escalations = widgets::all_of(conn, &w.id, PerPlatform::Escalation).await?;
         Ok(WidgetView {
+            escalations,
             routing: w.routing,
             accept_within: w.accept_within()?,
             reply_within: w.reply_within()?,
@@ -504,6 +518,9 @@ impl Service {
         }
         for (platform, channel) in patch.channels()? {
             widgets::set_channel(tx.conn(), id, platform, channel.as_deref()).await?;
+        }
+        for (platform, target) in patch.escalations()? {
+            widgets::set_one(tx.conn(), id, platform, PerPlatform::Escalation, target.as_deref()).await?;
         }
         widgets::set_timers(tx.conn(), id, patch.accept_within, patch.reply_within).await?;
         if let Some(eligible) = &patch.eligible {

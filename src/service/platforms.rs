@@ -179,6 +179,23 @@ impl Service {
         Ok(())
     }
 
+    /// Whom a thread notice of this conversation mentions on `platform`: the widget's
+    /// escalation target there, the first time only (it is recorded as mentioned, so
+    /// nobody is pinged twice for one conversation).
+    pub async fn escalation_for(&self, platform: &str, conversation: &str) -> Result<Option<String>, ServiceError> {
+        let mut tx = self.store().write().await?;
+        let Some(row) = convs::get(tx.conn(), conversation).await? else {
+            return Ok(None);
+        };
+        let target = widgets::one_of(tx.conn(), &row.widget_id, platform, widgets::PerPlatform::Escalation).await?;
+        let target = match target {
+            Some(t) if widgets::first_escalation(tx.conn(), conversation, platform, now_ms()).await? => Some(t),
+            _ => None,
+        };
+        tx.commit().await?;
+        Ok(target)
+    }
+
     /// An operator's account on a platform.
     pub async fn account_of(&self, platform: &str, operator: OperatorId) -> Result<Option<String>, ServiceError> {
         let mut conn = self.store().read().await?;

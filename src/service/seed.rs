@@ -63,6 +63,11 @@ pub(super) async fn apply(service: &Service, seed: &Seed) -> Result<(), ServiceE
         for (platform, channel) in w.channels() {
             widgets::set_channel(conn, &w.id, platform, channel).await?;
         }
+        for (platform, target) in w.escalations() {
+            if target.is_some() {
+                widgets::set_one(conn, &w.id, platform, widgets::PerPlatform::Escalation, target).await?;
+            }
+        }
         widgets::set_eligible(conn, &w.id, &lookup(&w.eligible)).await?;
         let (accept_within, reply_within) = w.timers();
         widgets::set_timers(conn, &w.id, accept_within, reply_within).await?;

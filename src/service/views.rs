@@ -127,6 +127,9 @@ pub struct WidgetView {
     pub accept_within: Option<Window>,
     /// How long a visitor's message waits for a reply before the assignee is nudged.
     pub reply_within: Option<Window>,
+    /// Whom its thread notices mention on each platform (a Slack user group, a Discord
+    /// role), by platform name.
+    pub escalations: BTreeMap<String, String>,
     /// Its channel on each platform, by platform name.
     pub channels: BTreeMap<String, String>,
 }

@@ -567,12 +567,13 @@ impl Slack {
         let Some((channel, thread_ts)) = self.thread_of(id).await? else {
             return Ok(()); // no thread to tell
         };
-        self.post(
-            &channel,
-            SlackMessageContent::new().with_text(notice.text()),
-            Some(&thread_ts),
-        )
-        .await?;
+        // The widget's escalation user group, once per conversation.
+        let text = match self.service().escalation_for(PLATFORM, id).await.map_err(internal)? {
+            Some(group) => format!("<!subteam^{group}> {}", notice.text()),
+            None => notice.text(),
+        };
+        self.post(&channel, SlackMessageContent::new().with_text(text), Some(&thread_ts))
+            .await?;
         Ok(())
     }
 

@@ -97,9 +97,33 @@ pub async fn set_routing(conn: &mut AnyConnection, id: &str, routing: &str) -> R
 /// Platform name → the channel the widget's conversations are mirrored into there.
 pub type Channels = std::collections::BTreeMap<String, String>;
 
+/// What a widget has on each platform, kept in a table of its own keyed by
+/// (widget, platform): its channel (`widget_channels.channel`), or whom its notices
+/// mention (`widget_escalations.target`).
+#[derive(Debug, Clone, Copy)]
+pub enum PerPlatform {
+    Channel,
+    Escalation,
+}
+
+impl PerPlatform {
+    fn table_and_column(self) -> (&'static str, &'static str) {
+        match self {
+            PerPlatform::Channel => ("widget_channels", "channel"),
+            PerPlatform::Escalation => ("widget_escalations", "target"),
+        }
+    }
+}
+
 pub async fn channels(conn: &mut AnyConnection, id: &str) -> Result<Channels, sqlx::Error> {
+    all_of(conn, id, PerPlatform::Channel).await
+}
+
+/// Platform name → the widget's setting there.
+pub async fn all_of(conn: &mut AnyConnection, id: &str, what: PerPlatform) -> Result<Channels, sqlx::Error> {
+    let (table, column) = what.table_and_column();
     let rows: Vec<(String, String)> =
-        sqlx::query_as("select platform, channel from widget_channels where widget_id = $1")
+        sqlx::query_as(&format!("select platform, {column} from {table} where widget_id = $1"))
             .bind(id)
             .fetch_all(conn)
             .await?;
@@ -107,11 +131,24 @@ pub async fn channels(conn: &mut AnyConnection, id: &str) -> Result<Channels, sq
 }
 
 pub async fn channel(conn: &mut AnyConnection, id: &str, platform: &str) -> Result<Option<String>, sqlx::Error> {
-    sqlx::query_scalar("select channel from widget_channels where widget_id = $1 and platform = $2")
-        .bind(id)
-        .bind(platform)
-        .fetch_optional(conn)
-        .await
+    one_of(conn, id, platform, PerPlatform::Channel).await
+}
+
+/// The widget's setting on one platform.
+pub async fn one_of(
+    conn: &mut AnyConnection,
+    id: &str,
+    platform: &str,
+    what: PerPlatform,
+) -> Result<Option<String>, sqlx::Error> {
+    let (table, column) = what.table_and_column();
+    sqlx::query_scalar(&format!(
+        "select {column} from {table} where widget_id = $1 and platform = $2"
+    ))
+    .bind(id)
+    .bind(platform)
+    .fetch_optional(conn)
+    .await
 }
 
 /// Sets (`Some`) or clears (`None`) the widget's channel on a platform.
@@ -121,20 +158,32 @@ pub async fn set_channel(
     platform: &str,
     channel: Option<&str>,
 ) -> Result<(), sqlx::Error> {
-    match channel {
-        Some(channel) => {
-            sqlx::query(
-                "insert into widget_channels (widget_id, platform, channel) values ($1, $2, $3) \
-                 on conflict (widget_id, platform) do update set channel = excluded.channel",
-            )
+    set_one(conn, id, platform, PerPlatform::Channel, channel).await
+}
+
+/// Sets (`Some`) or clears (`None`) the widget's setting on a platform.
+pub async fn set_one(
+    conn: &mut AnyConnection,
+    id: &str,
+    platform: &str,
+    what: PerPlatform,
+    value: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    let (table, column) = what.table_and_column();
+    match value {
+        Some(value) => {
+            sqlx::query(&format!(
+                "insert into {table} (widget_id, platform, {column}) values ($1, $2, $3) \
+                 on conflict (widget_id, platform) do update set {column} = excluded.{column}"
+            ))
             .bind(id)
             .bind(platform)
-            .bind(channel)
+            .bind(value)
             .execute(conn)
             .await?;
         }
         None => {
-            sqlx::query("delete from widget_channels where widget_id = $1 and platform = $2")
+            sqlx::query(&format!("delete from {table} where widget_id = $1 and platform = $2"))
                 .bind(id)
                 .bind(platform)
                 .execute(conn)
@@ -142,6 +191,27 @@ pub async fn set_channel(
         }
     }
     Ok(())
+}
+
+/// Records that a conversation's notices have mentioned the widget's escalation target
+/// on a platform; false if they had already (nobody is pinged twice for one
+/// conversation).
+pub async fn first_escalation(
+    conn: &mut AnyConnection,
+    conversation: &str,
+    platform: &str,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "insert into conversation_escalations (conversation_id, platform, at) values ($1, $2, $3) \
+         on conflict do nothing",
+    )
+    .bind(conversation)
+    .bind(platform)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() > 0)
 }
 
 pub async fn set_cursor(conn: &mut AnyConnection, id: &str, cursor: OperatorId) -> Result<(), sqlx::Error> {

@@ -33,6 +33,15 @@ async fn until_assignee(app: &TestApp, conv: &str, want: Option<&str>) -> Value 
     .await
 }
 
+/// Waits until `n` operators have let the conversation lapse, and returns it.
+async fn until_lapsed(app: &TestApp, conv: &str, n: usize) -> Value {
+    eventually(&format!("{n} to let {conv} lapse"), || async {
+        let c = app.conversation(conv).await;
+        (c["timed_out"].as_array().unwrap().len() == n).then_some(c)
+    })
+    .await
+}
+
 fn names(list: &Value) -> Vec<&str> {
     list.as_array()
         .unwrap()
@@ -115,11 +124,7 @@ on_both_databases! {
         widget_with_timer(&app, "rr", "round-robin", "200ms").await;
 
         app.handoff("c1", "rr").await;
-        let c = eventually("both to let it lapse", || async {
-            let c = app.conversation("c1").await;
-            (c["timed_out"].as_array().unwrap().len() == 2).then_some(c)
-        })
-        .await;
+        let c = until_lapsed(&app, "c1", 2).await;
         assert_eq!(c["assignee"], Value::Null);
         assert_eq!(c["status"], "handed_off");
         assert_eq!(names(&c["timed_out"]), ["Ada", "Bo"]);
@@ -283,11 +288,7 @@ on_both_databases! {
         assert_eq!(st, StatusCode::OK, "{w}");
 
         s.app.handoff("c1", "support").await;
-        let c = eventually("Ada and Bo to let it lapse", || async {
-            let c = s.conversation("c1").await;
-            (c["timed_out"].as_array().unwrap().len() == 2).then_some(c)
-        })
-        .await;
+        let c = until_lapsed(&s.app, "c1", 2).await;
         assert_eq!(c["assignee"], Value::Null);
         s.settle().await;
 
@@ -547,11 +548,7 @@ on_both_databases! {
         assert_eq!(st, StatusCode::OK, "{w}");
 
         s.app.handoff("c1", "support").await;
-        eventually("Ada and Bo to let it lapse", || async {
-            let c = s.conversation("c1").await;
-            (c["timed_out"].as_array().unwrap().len() == 2).then_some(())
-        })
-        .await;
+        until_lapsed(&s.app, "c1", 2).await;
         s.settle().await;
         // Nobody is left: Ada takes it from the queue in Discord.
         let accept = s.click(discord_helpers::ADA, "c1", "Accept").await;
@@ -598,5 +595,65 @@ on_both_databases! {
         assert!(t.last().unwrap().starts_with("claim operator null→"), "{t:?}");
         let root = DiscordApp::text(&s.root("c1").await);
         assert!(root.contains("Timed out") && root.contains("Ada, Bo"), "{root}");
+    }
+}
+
+on_both_databases! {
+    async fn the_escalation_target_is_mentioned_once_for_a_conversation_and_only_it_is_pinged(db) {
+        use crate::both_platforms;
+        use crate::slack_helpers;
+        let b = both_platforms::spawn(&db).await;
+        let s = &b.d;
+        s.set_routing("support", "round-robin", None).await;
+        let role = "700000000000000555";
+        let (st, w) = patch_widget(&s.app, "support", json!({"accept_within": "200ms", "reply_within": "200ms", "slack_escalation": "S0TRIAGE", "discord_escalation": role})).await;
+        assert_eq!(st, StatusCode::OK, "{w}");
+        assert_eq!((w["slack_escalation"].as_str(), w["discord_escalation"].as_str()), (Some("S0TRIAGE"), Some(role)), "{w}");
+        let (st, r) = patch_widget(&s.app, "support", json!({"teams_escalation": "x"})).await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{r}");
+
+        // Everyone lets it lapse: the notice mentions the group and the role.
+        s.app.handoff("c1", "support").await;
+        until_lapsed(&s.app, "c1", 2).await;
+        s.settle().await;
+        // Ada takes it; the visitor then waits past reply_within twice over: the second
+        // notice mentions nobody, since the team was already called for this conversation.
+        let (_, ada) = token_of(&s.app, "Ada").await;
+        let (st, r) = s.post("/v1/conversations/c1/claim", &ada, json!({})).await;
+        assert_eq!(st, StatusCode::OK, "{r}");
+        visitor_says(&s.app, "c1", "hello?").await;
+        let ts: String = sqlx::query_scalar("select thread from conversation_refs where conversation_id = 'c1' and platform = 'slack'")
+            .fetch_one(&s.pool)
+            .await
+            .unwrap();
+        eventually("the thread to be told the visitor waits", || async {
+            let told = b.slack.replies(slack_helpers::CHANNEL, &ts).iter().any(|m| m.text.contains("The visitor has waited over"));
+            (told && s.count("select count(*) from timers").await == 0).then_some(())
+        })
+        .await;
+        s.settle().await;
+        let notices: Vec<String> = b
+            .slack
+            .replies(slack_helpers::CHANNEL, &ts)
+            .into_iter()
+            .map(|m| m.text)
+            .filter(|t| t.contains("Nobody accepted") || t.contains("The visitor has waited"))
+            .collect();
+        assert_eq!(notices.len(), 2, "{notices:?}");
+        assert!(notices[0].starts_with("<!subteam^S0TRIAGE> Nobody accepted"), "{notices:?}");
+        assert!(!notices[1].contains("subteam"), "nobody is pinged twice: {notices:?}");
+        let thread = s.thread_of("c1").await;
+        let calls = s.discord.take_calls();
+        let posted: Vec<&Value> = calls
+            .iter()
+            .filter(|c| c.path == format!("/channels/{thread}/messages") && c.method == "POST")
+            .map(|c| &c.body)
+            .filter(|b| b["content"].as_str().is_some_and(|t| t.contains("Nobody accepted") || t.contains("The visitor has waited")))
+            .collect();
+        assert_eq!(posted.len(), 2, "{posted:?}");
+        assert!(posted[0]["content"].as_str().unwrap().starts_with(&format!("<@&{role}> Nobody accepted")), "{posted:?}");
+        assert_eq!(posted[0]["allowed_mentions"]["roles"], json!([role]), "only the role is pinged: {posted:?}");
+        assert!(!posted[1]["content"].as_str().unwrap().contains("<@&"), "{posted:?}");
+        b.slack.take_calls();
     }
 }

@@ -97,4 +97,26 @@ mod tests {
         assert!(Window::parse("").is_err());
         assert!(Window::from_millis(-5).is_err());
     }
+
+    #[test]
+    fn any_text_is_a_window_or_a_reason_never_a_panic() {
+        for text in [
+            "99999999999999999999999h",
+            "18446744073709551615s",
+            "1h 1h 1h",
+            "5 m",
+            "-5m",
+            "5m soon",
+            "٣m",
+            "∞",
+            "1e3s",
+            "0.5h",
+        ] {
+            match Window::parse(text) {
+                Ok(Some(w)) => assert!(w.duration() <= Window::MAX && !w.duration().is_zero(), "{text}"),
+                Ok(None) => panic!("{text} is not off"),
+                Err(why) => assert!(!why.is_empty()),
+            }
+        }
+    }
 }

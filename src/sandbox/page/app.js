@@ -56,16 +56,20 @@ function sayForm(placeholder, label, button, send, attrs = {}) {
 }
 
 // Platform markup as the clients show it: Slack `<url|label>` links, `*bold*` (Slack)
-// and `**bold**` (Discord), `>` quotes; everything else as typed.
+// and `**bold**` (Discord), `>` quotes, times (Slack `<!date^…|…>`, Discord `<t:…:t>`)
+// in the reader's own zone, user group and role mentions; everything else as typed.
 function rich(text) {
   const out = [];
-  const pattern = /<(https?:[^|>]+)\|([^>]+)>|\*\*([^*]+)\*\*|\*([^*\n]+)\*|(https?:\/\/\S+)/g;
+  const pattern = /<(https?:[^|>]+)\|([^>]+)>|<!date\^(\d+)\^[^|>]*\|[^>]*>|<t:(\d+):[A-Za-z]>|<!subteam\^(\w+)>|<@&(\d+)>|\*\*([^*]+)\*\*|\*([^*\n]+)\*|(https?:\/\/\S+)/g;
+  const clock = (secs) => new Date(Number(secs) * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
   let at = 0;
   for (const m of String(text).matchAll(pattern)) {
     out.push(String(text).slice(at, m.index).replace(/^>\s?/gm, "│ "));
     if (m[1]) out.push(el("a", { href: m[1], target: "_blank", rel: "noopener" }, m[2]));
-    else if (m[3] || m[4]) out.push(el("b", {}, m[3] || m[4]));
-    else out.push(el("a", { href: m[5], target: "_blank", rel: "noopener" }, "link"));
+    else if (m[3] || m[4]) out.push(el("time", {}, clock(m[3] || m[4])));
+    else if (m[5] || m[6]) out.push(el("b", { class: "mention" }, `@${m[5] || m[6]}`));
+    else if (m[7] || m[8]) out.push(el("b", {}, m[7] || m[8]));
+    else out.push(el("a", { href: m[9], target: "_blank", rel: "noopener" }, "link"));
     at = m.index + m[0].length;
   }
   out.push(String(text).slice(at).replace(/^>\s?/gm, "│ "));

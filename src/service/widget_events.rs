@@ -142,6 +142,9 @@ impl WidgetEvent {
                 ));
             }
         }
+        if let WidgetEventKind::Message { message, .. } = &self.kind {
+            check_attachments(&message.attachments)?;
+        }
         Ok(())
     }
 
@@ -187,6 +190,34 @@ pub fn cap_text(text: &str, max: usize) -> String {
     }
     let kept: String = text.chars().take(max).collect();
     format!("{kept}… [{} more characters cut]", count - max)
+}
+
+/// Attachments a visitor's message may carry, and the longest URL taken.
+const MAX_ATTACHMENTS: usize = 10;
+const MAX_URL_LEN: usize = 2048;
+
+/// Attachments are shown to the team as links and images: only web addresses that a
+/// browser fetches (http, https) are taken, never `javascript:`, `data:` or `file:`.
+fn check_attachments(urls: &[String]) -> Result<(), String> {
+    if urls.len() > MAX_ATTACHMENTS {
+        return Err(format!(
+            "`message.attachments` has {} URLs; at most {MAX_ATTACHMENTS} are taken",
+            urls.len()
+        ));
+    }
+    for (i, u) in urls.iter().enumerate() {
+        let field = format!("`message.attachments[{i}]`");
+        if u.len() > MAX_URL_LEN {
+            return Err(format!("{field} is longer than {MAX_URL_LEN} characters"));
+        }
+        let shown: String = u.chars().take(80).collect();
+        match url::Url::parse(u) {
+            Ok(parsed) if matches!(parsed.scheme(), "http" | "https") && parsed.host_str().is_some() => {}
+            Ok(_) => return Err(format!("{field}: `{shown}` is not an http or https URL")),
+            Err(e) => return Err(format!("{field}: `{shown}` is not a URL ({e})")),
+        }
+    }
+    Ok(())
 }
 
 /// Ids the bridge stores and shows (in Slack buttons, URLs): 1 to 200 characters.

@@ -168,4 +168,36 @@ on_both_databases! {
         app.handoff("conv_1", "support").await;
         assert_eq!(app.conversation("conv_1").await["status"], "handed_off");
     }
+
+    async fn attachments_must_be_web_addresses_and_a_refused_message_stores_nothing(db) {
+        let app = TestApp::spawn(&db).await;
+        app.handoff("conv_1", "support").await;
+        let lines = "select count(*) from messages where conversation_id = 'conv_1'";
+        let before = app.count(lines).await;
+        let long = format!("https://files.example.com/{}", "a".repeat(2100));
+        let eleven: Vec<String> = (0..11).map(|i| format!("https://files.example.com/{i}.png")).collect();
+        for (attachments, says) in [
+            (json!(["javascript:alert(1)"]), "`message.attachments[0]`: `javascript:alert(1)` is not an http or https URL"),
+            (json!(["https://files.example.com/ok.pdf", "data:text/html,<b>hi</b>"]), "`message.attachments[1]`"),
+            (json!(["file:///etc/passwd"]), "is not an http or https URL"),
+            (json!(["receipt.pdf"]), "is not a URL"),
+            (json!([long]), "longer than 2048 characters"),
+            (json!(eleven), "at most 10 are taken"),
+        ] {
+            let mut msg = WidgetClient::message_event("conv_1", "visitor", "here is my receipt");
+            msg["message"]["attachments"] = attachments.clone();
+            let res = app.client.send(&msg).await;
+            assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{attachments}");
+            let body: serde_json::Value = res.json().await.unwrap();
+            assert!(body["error"]["message"].as_str().unwrap().contains(says), "{attachments}: {body}");
+        }
+        assert_eq!(app.count(lines).await, before, "nothing was stored");
+
+        let mut msg = WidgetClient::message_event("conv_1", "visitor", "here is my receipt");
+        msg["message"]["attachments"] = json!(["https://files.example.com/receipt-123.pdf"]);
+        assert_eq!(app.client.send(&msg).await.status(), StatusCode::OK);
+        let c = app.conversation("conv_1").await;
+        let last = c["transcript"].as_array().unwrap().last().unwrap().clone();
+        assert_eq!(last["attachments"], json!(["https://files.example.com/receipt-123.pdf"]), "{last}");
+    }
 }

@@ -33,11 +33,13 @@ async fn until_assignee(app: &TestApp, conv: &str, want: Option<&str>) -> Value 
     .await
 }
 
-/// Waits until `n` operators have let the conversation lapse, and returns it.
+/// Waits until all `n` operators have let the conversation lapse and it waits
+/// unassigned, and returns it. (Both, since a view reads the conversation and its lapses
+/// one after the other, and a lapse may commit in between.)
 async fn until_lapsed(app: &TestApp, conv: &str, n: usize) -> Value {
     eventually(&format!("{n} to let {conv} lapse"), || async {
         let c = app.conversation(conv).await;
-        (c["timed_out"].as_array().unwrap().len() == n).then_some(c)
+        (c["timed_out"].as_array().unwrap().len() == n && c["assignee"].is_null()).then_some(c)
     })
     .await
 }
@@ -74,7 +76,8 @@ on_both_databases! {
         let ada = app.operator("Ada", "agent").await;
         let bo = app.operator("Bo", "agent").await;
         let _cy = app.operator("Cy", "agent").await;
-        widget_with_timer(&app, "rr", "round-robin", "300ms").await;
+        // Long enough for Bo to accept in his turn however loaded the machine is.
+        widget_with_timer(&app, "rr", "round-robin", "2s").await;
 
         let c = app.handoff("c1", "rr").await;
         assert_eq!(c["assignee"]["name"], "Ada");

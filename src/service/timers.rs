@@ -93,7 +93,7 @@ impl Service {
             return Ok(()); // re-armed or taken by another claim meanwhile
         };
         let row = convs::get(tx.conn(), &timer.conversation_id).await?;
-        let cmd = match (timer.kind, timer.operator(), row) {
+        let (cmd, row) = match (timer.kind, timer.operator(), row) {
             (Kind::Accept, Some(operator), row) => (Command::Timeout { operator }, row),
             (Kind::Reply | Kind::ReplyLate, _, Some(row)) => {
                 let rows = self.visitor_waiting(&mut tx, &timer, &row).await?;
@@ -103,7 +103,6 @@ impl Service {
             }
             _ => return Ok(tx.commit().await?),
         };
-        let (cmd, row) = cmd;
         let applied = match row {
             // Anything that changed the conversation since the timer was armed (an
             // Accept, a Reject, a transfer) decided it: the timer only goes.

@@ -31,6 +31,7 @@ create table timers (
     unique (conversation_id, kind)
 );
 create index timers_due on timers (due_at);
+create index timers_leased on timers (locked_until);
 
 -- Whom a widget's thread notices mention on each platform (a Slack user group id, a
 -- Discord role id), and, per conversation and platform, that they were mentioned: at

@@ -14,7 +14,6 @@
 use super::render::{self, RootContext};
 use super::rest::RestError;
 use super::{ChannelInfo, Discord, PLATFORM};
-use crate::engine::effects::Notice;
 use crate::engine::{OperatorId, Status};
 use crate::outbox::{Delivery, OutboxRow};
 use crate::service::{Line, MessageRef, Planned, ThreadRef, ThreadState};
@@ -592,7 +591,7 @@ impl Discord {
     /// keyed by its row so a retry does not post it twice.
     async fn thread_notice(&self, payload: &Value, row: i64) -> Step<()> {
         let id = str_of(payload, "conversation")?;
-        let notice = Notice::from_json(&payload["notice"])
+        let notice = crate::platform::notice_of(payload)
             .ok_or_else(|| Delivery::Dead(format!("unknown notice in {payload}")))?;
         let Some(thread) = self.state(id).await?.and_then(|s| s.thread).and_then(|t| t.thread) else {
             return Ok(()); // no thread to tell

@@ -46,26 +46,6 @@ pub enum Notice {
 }
 
 impl Notice {
-    /// As an outbox row's payload carries it.
-    pub fn to_json(self) -> serde_json::Value {
-        match self {
-            Notice::NobodyAccepted => serde_json::json!({"kind": "nobody_accepted"}),
-            Notice::VisitorWaiting { waited } => {
-                serde_json::json!({"kind": "visitor_waiting", "waited_ms": waited.as_millis()})
-            }
-        }
-    }
-
-    pub fn from_json(v: &serde_json::Value) -> Option<Notice> {
-        match v["kind"].as_str()? {
-            "nobody_accepted" => Some(Notice::NobodyAccepted),
-            "visitor_waiting" => Some(Notice::VisitorWaiting {
-                waited: Window::from_millis(v["waited_ms"].as_i64()?).ok()?,
-            }),
-            _ => None,
-        }
-    }
-
     /// The words every platform shows.
     pub fn text(self) -> String {
         match self {
@@ -101,6 +81,10 @@ pub fn plan(before: &Assignment, after: &Assignment, change: &Change, actor: &Ac
         && actor.operator() != Some(new)
     {
         out.push(Effect::NotifyAssignee(new));
+    }
+    // Everyone routing could give it to let it lapse: the team is told once.
+    if change.reason == ChangeReason::Timeout && after.assignee.is_none() {
+        out.push(Effect::Notice(Notice::NobodyAccepted));
     }
     out
 }

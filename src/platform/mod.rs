@@ -11,7 +11,7 @@
 pub mod handoff;
 pub mod root;
 
-use crate::engine::effects::Effect;
+use crate::engine::effects::{Effect, Notice};
 use crate::outbox::Target;
 use crate::service::{Mirror, Service};
 use axum::Router;
@@ -68,7 +68,7 @@ pub fn mirror_row(conversation: &str, effect: &Effect) -> Option<(&'static str, 
         }
         Effect::Notice(notice) => (
             "thread_notice",
-            json!({"conversation": conversation, "notice": notice.to_json()}),
+            json!({"conversation": conversation, "notice": notice_json(*notice)}),
         ),
         Effect::Nudge {
             operator,
@@ -80,6 +80,27 @@ pub fn mirror_row(conversation: &str, effect: &Effect) -> Option<(&'static str, 
         ),
         Effect::WidgetAssignment | Effect::WidgetHandback(_) | Effect::WidgetMessage { .. } => return None,
     })
+}
+
+/// A thread notice as a `thread_notice` row carries it.
+fn notice_json(notice: Notice) -> serde_json::Value {
+    use serde_json::json;
+    match notice {
+        Notice::NobodyAccepted => json!({"kind": "nobody_accepted"}),
+        Notice::VisitorWaiting { waited } => json!({"kind": "visitor_waiting", "waited_ms": waited.as_millis()}),
+    }
+}
+
+/// The notice a `thread_notice` row's payload carries; `None` if it is not one.
+pub fn notice_of(payload: &serde_json::Value) -> Option<Notice> {
+    let v = &payload["notice"];
+    match v["kind"].as_str()? {
+        "nobody_accepted" => Some(Notice::NobodyAccepted),
+        "visitor_waiting" => Some(Notice::VisitorWaiting {
+            waited: crate::engine::Window::from_millis(v["waited_ms"].as_i64()?).ok()?,
+        }),
+        _ => None,
+    }
 }
 
 /// Cuts `text` to at most `max` characters, marking the cut.

@@ -5,7 +5,7 @@
 use super::routing::{self, Routed};
 use super::views::{AuditEntry, ConversationDetail, ConversationView, TeamRef, TranscriptLine, Visitor, rfc3339};
 use super::{MAX_ATTEMPTS, Origin, Service, ServiceError, deliveries};
-use crate::engine::effects::{self, Effect, Notice};
+use crate::engine::effects::{self, Effect};
 use crate::engine::transition::{self, Command, Context, Decision, Outcome, Refusal, TransferTarget};
 use crate::engine::{Actor, Assignment, Author, ChangeReason, OperatorId, OperatorRef, Status, TeamId, WorkspaceId};
 use crate::store::audit::{self, AuditRow};
@@ -297,9 +297,6 @@ impl Service {
                 .await?;
             }
             fx = effects::plan(&before, &to, change, actor);
-            if change.reason == ChangeReason::Timeout && to.assignee.is_none() {
-                fx.push(Effect::Notice(Notice::NobodyAccepted));
-            }
         }
         fx.extend(mirror);
         if decision.relay.is_some()

@@ -1,9 +1,10 @@
 //! The timer worker (docs/behaviour.md#timers): fires the timers that transitions and
-//! visitor messages arm — a widget's `accept_within` and `reply_within`. A timer is a row (`store::timers`); the worker
-//! claims due rows under a lease, then fires each in one transaction that takes the
-//! routing lock first (as every transaction that may route does), deletes the row under
-//! its claim, and acts only if the conversation is still in the state the timer was
-//! armed for. A click that races the timer is decided by the version check: whichever
+//! visitor messages arm — a widget's `accept_within` and `reply_within`. A timer is a
+//! row (`store::timers`); the worker looks for the next one due with a read, claims due
+//! rows under a lease, then fires each in one transaction that takes the routing lock
+//! first when it may route (as every such transaction does), deletes the row under its
+//! claim, and acts only if the conversation is still in the state the timer was armed
+//! for. A click that races the timer is decided by the version check: whichever
 //! commits first wins, and the other finds the conversation changed.
 
 use super::{Origin, Service, ServiceError};
@@ -22,23 +23,27 @@ const BATCH: i64 = 32;
 /// The longest sleep with nothing due: timers armed by other instances, or whose
 /// claim lapsed, are found within this.
 const POLL: Duration = Duration::from_secs(1);
+/// The wait after a pass that found the due timers held by another instance's claim.
+const HELD_ELSEWHERE: Duration = Duration::from_millis(50);
 
 impl Service {
     /// Fires due timers until `stop` is cancelled. A timer that fell due while the
     /// service was down fires at the first pass.
     pub async fn run_timers(self, stop: CancellationToken) {
         while !stop.is_cancelled() {
-            let claimed = match self.timers_pass().await {
-                Ok(n) => n,
-                Err(e) => {
-                    tracing::warn!(error = %e, "timer pass failed");
-                    0
-                }
-            };
-            if claimed > 0 {
-                continue;
+            // A read first: a claim (a write transaction) only when something is due, so
+            // being woken by every change or polling costs one indexed read.
+            let mut wait = self.until_next_timer().await;
+            if wait.is_zero() {
+                wait = match self.timers_pass().await {
+                    Ok(0) => HELD_ELSEWHERE,
+                    Ok(_) => continue,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "timer pass failed");
+                        POLL
+                    }
+                };
             }
-            let wait = self.until_next_timer().await;
             tokio::select! {
                 _ = self.inner.timers_wake.notified() => {}
                 _ = tokio::time::sleep(wait) => {}
@@ -66,13 +71,14 @@ impl Service {
         Ok(due.len())
     }
 
+    /// How long until a timer can be claimed (zero: now), at most [`POLL`].
     async fn until_next_timer(&self) -> Duration {
         let next = match self.store().read().await {
             Ok(mut conn) => timers::next_due(&mut conn).await.ok().flatten(),
             Err(_) => None,
         };
         match next {
-            Some(at) => Duration::from_millis((at - now_ms()).clamp(1, POLL.as_millis() as i64) as u64),
+            Some(at) => Duration::from_millis((at - now_ms()).clamp(0, POLL.as_millis() as i64) as u64),
             None => POLL,
         }
     }
@@ -81,11 +87,14 @@ impl Service {
     async fn fire(&self, claimed: &TimerRow, token: &str) -> Result<(), ServiceError> {
         let ws = claimed.workspace();
         let mut tx = self.store().write().await?;
-        // Firing may route: the routing lock comes first, as in every such transaction;
-        // then the conversation's row, before the timer's, in the order every change
-        // takes them (its write, then the cancel of its timer), so that a click racing
-        // the timer waits for it or it for the click, never both for each other.
-        self.lock_routing(tx.conn(), ws).await?;
+        // An accept timer may route: the routing lock comes first, as in every such
+        // transaction; then the conversation's row, before the timer's, in the order
+        // every change takes them (its write, then the cancel of its timer), so that a
+        // click racing the timer waits for it or it for the click, never both for each
+        // other.
+        if claimed.kind == Kind::Accept {
+            self.lock_routing(tx.conn(), ws).await?;
+        }
         if self.store().backend() == Backend::Postgres {
             convs::lock(tx.conn(), &claimed.conversation_id).await?;
         }

@@ -9,7 +9,6 @@
 use super::render::{self, RootContext};
 use super::{PLATFORM, Slack};
 use crate::engine::OperatorId;
-use crate::engine::effects::Notice;
 use crate::outbox::Delivery;
 use crate::outbox::OutboxRow;
 use crate::service::{Line, MessageRef, Planned, ThreadRef, ThreadState};
@@ -562,7 +561,7 @@ impl Slack {
     /// A notice to the team in the conversation's thread (`engine::effects::Notice`).
     async fn thread_notice(&self, payload: &Value) -> Step<()> {
         let id = str_of(payload, "conversation")?;
-        let notice = Notice::from_json(&payload["notice"])
+        let notice = crate::platform::notice_of(payload)
             .ok_or_else(|| Delivery::Dead(format!("unknown notice in {payload}")))?;
         let Some((channel, thread_ts)) = self.thread_of(id).await? else {
             return Ok(()); // no thread to tell

@@ -182,12 +182,9 @@ pub async fn write_assignment(
     .await
 }
 
+/// Whom routing skips for the conversation: who declined it or let it lapse.
 pub async fn declined(conn: &mut AnyConnection, id: &str) -> Result<Vec<OperatorId>, sqlx::Error> {
-    let rows = sqlx::query("select operator_id from declines where conversation_id = $1 order by at, operator_id")
-        .bind(id)
-        .fetch_all(conn)
-        .await?;
-    Ok(rows.iter().map(|r| OperatorId(r.get::<i64, _>(0))).collect())
+    Ok(declines(conn, id).await?.into_iter().map(|d| d.operator).collect())
 }
 
 /// Someone routing skips for a conversation: they rejected it, or let it time out.

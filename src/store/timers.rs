@@ -184,11 +184,17 @@ pub async fn cancel(conn: &mut AnyConnection, conversation: &str, kind: Kind) ->
     Ok(())
 }
 
-/// When the next timer could be claimed (its due time, or the end of its lease).
+/// When the next timer could be claimed: the first due time of those nobody holds, or
+/// the first end of a lease (a claimed row is always due already). Each half reads one
+/// row of an index, however many timers are armed.
 pub async fn next_due(conn: &mut AnyConnection) -> Result<Option<i64>, sqlx::Error> {
     sqlx::query_scalar(
-        "select min(case when locked_until is not null and locked_until > due_at then locked_until else due_at end) \
-         from timers",
+        "select min(t) from ( \
+           select due_at as t from (select due_at from timers where locked_until is null order by due_at limit 1) as free \
+           union all \
+           select locked_until from (select locked_until from timers where locked_until is not null \
+             order by locked_until limit 1) as held \
+         ) as next",
     )
     .fetch_one(conn)
     .await

@@ -60,7 +60,7 @@ pub async fn spawn_with(db: &Db, extra: &[(&str, &str)]) -> Both {
 }
 
 /// The Slack root of a conversation: (ts, its text).
-async fn slack_root(b: &Both, conversation: &str) -> (String, String) {
+pub async fn slack_root(b: &Both, conversation: &str) -> (String, String) {
     let ts: String =
         sqlx::query_scalar("select thread from conversation_refs where conversation_id = $1 and platform = 'slack'")
             .bind(conversation)

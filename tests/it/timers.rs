@@ -283,7 +283,7 @@ on_both_databases! {
     async fn on_slack_and_discord_the_lapses_show_on_the_root_and_one_notice_when_nobody_is_left(db) {
         use crate::both_platforms;
         use crate::discord_helpers::DiscordApp;
-        use crate::slack_helpers::{self, all_text};
+        use crate::slack_helpers;
         let b = both_platforms::spawn(&db).await;
         let s = &b.d;
         s.set_routing("support", "round-robin", None).await;
@@ -297,11 +297,7 @@ on_both_databases! {
 
         // Slack: the root lists both, the thread has the notice once, and each of them
         // got one DM while it was theirs.
-        let ts: String = sqlx::query_scalar("select thread from conversation_refs where conversation_id = 'c1' and platform = 'slack'")
-            .fetch_one(&s.pool)
-            .await
-            .unwrap();
-        let root = all_text(&b.slack.message_json(slack_helpers::CHANNEL, &ts).unwrap());
+        let (ts, root) = both_platforms::slack_root(&b, "c1").await;
         assert!(root.contains("Timed out:* Ada, Bo"), "{root}");
         assert!(root.contains("Unassigned"), "{root}");
         let notices = b
@@ -423,10 +419,7 @@ on_both_databases! {
 
         visitor_says(&s.app, "c1", "hello? anyone?").await;
         visitor_says(&s.app, "c1", "still here").await;
-        let ts: String = sqlx::query_scalar("select thread from conversation_refs where conversation_id = 'c1' and platform = 'slack'")
-            .fetch_one(&s.pool)
-            .await
-            .unwrap();
+        let (ts, _) = both_platforms::slack_root(&b, "c1").await;
         let notice = "The visitor has waited over 600ms for a reply.";
         eventually("the thread to be told", || async {
             let told = b.slack.replies(slack_helpers::CHANNEL, &ts).iter().any(|m| m.text.contains(notice));
@@ -512,11 +505,7 @@ on_both_databases! {
         assert!((58..=60).contains(&ahead), "{by}");
         s.settle().await;
         let secs = by.unix_timestamp();
-        let ts: String = sqlx::query_scalar("select thread from conversation_refs where conversation_id = 'c1' and platform = 'slack'")
-            .fetch_one(&s.pool)
-            .await
-            .unwrap();
-        let root = all_text(&b.slack.message_json(slack_helpers::CHANNEL, &ts).unwrap());
+        let (ts, root) = both_platforms::slack_root(&b, "c1").await;
         assert!(root.contains(&format!("Routed on at <!date^{secs}^{{time}}|")), "a time in each reader's zone: {root}");
         let root = DiscordApp::text(&s.root("c1").await);
         assert!(root.contains(&format!("Routed on at <t:{secs}:t> if not accepted")), "{root}");
@@ -625,10 +614,7 @@ on_both_databases! {
         let (st, r) = s.post("/v1/conversations/c1/claim", &ada, json!({})).await;
         assert_eq!(st, StatusCode::OK, "{r}");
         visitor_says(&s.app, "c1", "hello?").await;
-        let ts: String = sqlx::query_scalar("select thread from conversation_refs where conversation_id = 'c1' and platform = 'slack'")
-            .fetch_one(&s.pool)
-            .await
-            .unwrap();
+        let (ts, _) = both_platforms::slack_root(&b, "c1").await;
         eventually("the thread to be told the visitor waits", || async {
             let told = b.slack.replies(slack_helpers::CHANNEL, &ts).iter().any(|m| m.text.contains("The visitor has waited over"));
             (told && s.count("select count(*) from timers").await == 0).then_some(())

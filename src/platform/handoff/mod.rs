@@ -90,14 +90,7 @@ pub enum Timer {
 }
 
 impl Timer {
-    /// The subcommand's word, `accept-within` or `reply-within`.
-    pub fn word(self) -> &'static str {
-        match self {
-            Timer::Accept => "accept-within",
-            Timer::Reply => "reply-within",
-        }
-    }
-
+    /// The timer a subcommand's word names: `accept-within` or `reply-within`.
     pub fn from_word(word: &str) -> Option<Timer> {
         match word {
             "accept-within" => Some(Timer::Accept),

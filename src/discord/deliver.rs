@@ -16,6 +16,7 @@ use super::rest::RestError;
 use super::{ChannelInfo, Discord, PLATFORM};
 use crate::engine::{OperatorId, Status};
 use crate::outbox::{Delivery, OutboxRow};
+use crate::platform::attachments::describe_all;
 use crate::service::{Line, MessageRef, Planned, ThreadRef, ThreadState};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -334,11 +335,13 @@ impl Discord {
     /// Posts one transcript line into the thread (in pieces if long) and records where.
     async fn post_line(&self, thread: &str, line: &Line) -> Step<()> {
         let mut first = None;
-        for (i, piece) in render::transcript_line(line.author, line.operator.as_deref(), &line.text)
-            .into_iter()
-            .enumerate()
-        {
-            let body = json!({"content": piece, "allowed_mentions": render::no_pings()});
+        let pieces = render::transcript_line(line.author, line.operator.as_deref(), &line.text);
+        let last = pieces.len() - 1;
+        for (i, piece) in pieces.into_iter().enumerate() {
+            let mut body = json!({"content": piece, "allowed_mentions": render::no_pings()});
+            if i == last && !line.attachments.is_empty() {
+                body["embeds"] = json!(render::attachment_embeds(&describe_all(&line.attachments)));
+            }
             let id = self
                 .post(thread, body, Some(&format!("line:{}:{i}", line.id)))
                 .await

@@ -11,6 +11,7 @@
 //! the thread's), which finds the conversation just as well.
 
 use crate::engine::Author;
+use crate::platform::attachments::Shown;
 use crate::platform::root::{self, Emphasis, RootAction};
 use crate::service::ConversationView;
 use serde_json::{Value, json};
@@ -275,6 +276,20 @@ pub fn transcript_line(author: Author, operator: Option<&str>, text: &str) -> Ve
         .into_iter()
         .enumerate()
         .map(|(i, piece)| if i == 0 { format!("{who} {piece}") } else { piece })
+        .collect()
+}
+
+/// A line's attachments as embeds, one each (a message holds at most 10, as many as a
+/// message may carry): an image drawn, any other file a link with its name. Embeds never
+/// ping anyone.
+pub fn attachment_embeds(attachments: &[Shown]) -> Vec<Value> {
+    attachments
+        .iter()
+        .take(10)
+        .map(|a| match a.image {
+            true => json!({"title": a.name, "url": a.url, "image": {"url": a.url}}),
+            false => json!({"title": format!("📎 {}", a.name), "url": a.url}),
+        })
         .collect()
 }
 

@@ -8,6 +8,7 @@
 //! [`handoff`] is what the `/handoff` command means on every platform; each platform
 //! only parses its own text form of it and renders the answers.
 
+pub mod attachments;
 pub mod handoff;
 pub mod root;
 

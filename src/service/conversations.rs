@@ -487,14 +487,11 @@ impl Service {
             .into_iter()
             .filter(|m| m.author != Author::Held)
             .map(|m| TranscriptLine {
+                attachments: m.attachment_urls(),
                 id: m.id,
                 author: m.author,
                 operator: m.operator_id.and_then(|o| names.operator(OperatorId(o))),
                 text: m.text,
-                attachments: m
-                    .attachments
-                    .and_then(|a| serde_json::from_str(&a).ok())
-                    .unwrap_or_default(),
                 delivery: m.delivery,
                 at: rfc3339(m.at),
             })

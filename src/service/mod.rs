@@ -37,6 +37,7 @@ pub use ownership::Ownership;
 pub use platforms::{Line, ThreadState};
 pub use receipts::WithReceipts;
 pub use views::*;
+pub use widget_events::attachment_url;
 pub use widget_events::{Ingested, MAX_TEXT_CHARS, WidgetEvent, WidgetEventKind, cap_text};
 
 use crate::engine::{Actor, OperatorId, Policy, Role, WorkspaceId};

@@ -35,6 +35,8 @@ pub struct Line {
     /// The operator who wrote it, by name.
     pub operator: Option<String>,
     pub text: String,
+    /// Attachment URLs, in order.
+    pub attachments: Vec<String>,
 }
 
 impl Service {
@@ -142,6 +144,7 @@ impl Service {
             None => None,
         };
         Ok(Line {
+            attachments: m.attachment_urls(),
             id: m.id,
             conversation_id: m.conversation_id,
             author: m.author,

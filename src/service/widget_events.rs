@@ -61,6 +61,9 @@ pub struct VisitorIn {
 pub struct TranscriptIn {
     pub author: WidgetAuthor,
     pub text: String,
+    /// Web addresses of files shown with the line (at most 10, http or https).
+    #[serde(default)]
+    pub attachments: Vec<String>,
     /// RFC 3339.
     pub at: Option<String>,
 }
@@ -135,6 +138,9 @@ impl WidgetEvent {
                     c.transcript.len()
                 ));
             }
+            for (i, line) in c.transcript.iter().enumerate() {
+                check_attachments(&format!("conversation.transcript[{i}].attachments"), &line.attachments)?;
+            }
             let total: usize = c.transcript.iter().map(|l| l.text.chars().count()).sum();
             if total > MAX_TRANSCRIPT_CHARS {
                 return Err(format!(
@@ -143,7 +149,7 @@ impl WidgetEvent {
             }
         }
         if let WidgetEventKind::Message { message, .. } = &self.kind {
-            check_attachments(&message.attachments)?;
+            check_attachments("message.attachments", &message.attachments)?;
         }
         Ok(())
     }
@@ -198,26 +204,44 @@ const MAX_URL_LEN: usize = 2048;
 
 /// Attachments are shown to the team as links and images: only web addresses that a
 /// browser fetches (http, https) are taken, never `javascript:`, `data:` or `file:`.
-fn check_attachments(urls: &[String]) -> Result<(), String> {
+fn check_attachments(field: &str, urls: &[String]) -> Result<(), String> {
     if urls.len() > MAX_ATTACHMENTS {
         return Err(format!(
-            "`message.attachments` has {} URLs; at most {MAX_ATTACHMENTS} are taken",
+            "`{field}` has {} URLs; at most {MAX_ATTACHMENTS} are taken",
             urls.len()
         ));
     }
     for (i, u) in urls.iter().enumerate() {
-        let field = format!("`message.attachments[{i}]`");
+        let field = format!("`{field}[{i}]`");
         if u.len() > MAX_URL_LEN {
             return Err(format!("{field} is longer than {MAX_URL_LEN} characters"));
         }
         let shown: String = u.chars().take(80).collect();
-        match url::Url::parse(u) {
-            Ok(parsed) if matches!(parsed.scheme(), "http" | "https") && parsed.host_str().is_some() => {}
-            Ok(_) => return Err(format!("{field}: `{shown}` is not an http or https URL")),
-            Err(e) => return Err(format!("{field}: `{shown}` is not a URL ({e})")),
+        match attachment_url(u) {
+            Ok(canonical) if canonical.len() > MAX_URL_LEN => {
+                return Err(format!("{field} is longer than {MAX_URL_LEN} characters once encoded"));
+            }
+            Ok(_) => {}
+            Err(None) => return Err(format!("{field}: `{shown}` is not an http or https URL")),
+            Err(Some(e)) => return Err(format!("{field}: `{shown}` is not a URL ({e})")),
         }
     }
     Ok(())
+}
+
+/// An attachment URL in the form threads show it: canonical, with the characters chat
+/// markup reads as syntax (`|`, `<`, `>`) percent-encoded, so that it cannot close a link
+/// and open a mention. `Err(None)`: a URL but not a web address; `Err(Some)`: not a URL.
+pub fn attachment_url(url: &str) -> Result<String, Option<url::ParseError>> {
+    let parsed = url::Url::parse(url).map_err(Some)?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+        return Err(None);
+    }
+    Ok(parsed
+        .as_str()
+        .replace('|', "%7C")
+        .replace('<', "%3C")
+        .replace('>', "%3E"))
 }
 
 /// Ids the bridge stores and shows (in Slack buttons, URLs): 1 to 200 characters.
@@ -300,7 +324,8 @@ impl Service {
                             author: line.author.author(),
                             operator: None,
                             text: &line.text,
-                            attachments: None,
+                            attachments: (!line.attachments.is_empty())
+                                .then(|| serde_json::json!(line.attachments).to_string()),
                             external_id: None,
                             delivery: None,
                             at,

@@ -11,6 +11,7 @@ use super::{PLATFORM, Slack};
 use crate::engine::OperatorId;
 use crate::outbox::Delivery;
 use crate::outbox::OutboxRow;
+use crate::platform::attachments::describe_all;
 use crate::service::{Line, MessageRef, Planned, ThreadRef, ThreadState};
 use serde_json::Value;
 use slack_morphism::errors::SlackClientError;
@@ -220,7 +221,10 @@ impl Slack {
         };
         self.turn("chat.postMessage", Some(channel)).await?;
         let (client, token) = self.session();
-        let mut req = SlackApiChatPostMessageRequest::new(SlackChannelId(channel.to_owned()), content);
+        // Links are never unfurled: a visitor's URL must not draw a preview or ping anyone.
+        let mut req = SlackApiChatPostMessageRequest::new(SlackChannelId(channel.to_owned()), content)
+            .with_unfurl_links(false)
+            .with_unfurl_media(false);
         if let Some(ts) = thread_ts {
             req = req.with_thread_ts(SlackTs(ts.to_owned()));
         }
@@ -354,7 +358,8 @@ impl Slack {
     /// pieces found in `earlier` are not posted again.
     async fn post_line(&self, channel: &str, thread_ts: &str, line: &Line, earlier: &Posted) -> Step<()> {
         let mut first_ts = None;
-        for (i, content) in render::transcript_line(line.author, line.operator.as_deref(), &line.text)
+        let attachments = describe_all(&line.attachments);
+        for (i, content) in render::transcript_line(line.author, line.operator.as_deref(), &line.text, &attachments)
             .into_iter()
             .enumerate()
         {

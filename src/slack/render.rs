@@ -5,6 +5,7 @@
 //! 40 000), split into several messages where a line is longer.
 
 use crate::engine::Author;
+use crate::platform::attachments::Shown;
 use crate::platform::root::{self, Emphasis, RootAction};
 use crate::service::ConversationView;
 use slack_morphism::prelude::*;
@@ -186,8 +187,15 @@ fn plain(text: &str) -> String {
     text.replace("<@", "@").replace('>', "")
 }
 
-/// A transcript line as one or more thread messages, marked by its author.
-pub fn transcript_line(author: Author, operator: Option<&str>, text: &str) -> Vec<SlackMessageContent> {
+/// A transcript line as one or more thread messages, marked by its author. Its
+/// attachments go with the last message: images drawn as `image` blocks, other files as
+/// links with their names.
+pub fn transcript_line(
+    author: Author,
+    operator: Option<&str>,
+    text: &str,
+    attachments: &[Shown],
+) -> Vec<SlackMessageContent> {
     let who = match (author, operator) {
         (Author::Visitor, _) => "*Visitor:*".to_owned(),
         (Author::Bot, _) => "*AI bot:*".to_owned(),
@@ -196,14 +204,49 @@ pub fn transcript_line(author: Author, operator: Option<&str>, text: &str) -> Ve
         (Author::Operator | Author::Held, Some(op)) => format!("*{} (to the visitor):*", esc(op)),
         (Author::Operator | Author::Held, None) => "*Operator:*".to_owned(),
     };
-    split(&esc(text), MESSAGE_CHUNK)
+    // With attachments, the last piece is also a section block: cut to fit one.
+    let chunk = match attachments.is_empty() {
+        true => MESSAGE_CHUNK,
+        false => SECTION_MAX.saturating_sub(who.chars().count() + 1).max(SECTION_MAX / 2),
+    };
+    let mut pieces: Vec<String> = split(&esc(text), chunk)
         .into_iter()
         .enumerate()
-        .map(|(i, piece)| {
-            let text = if i == 0 { format!("{who} {piece}") } else { piece };
-            SlackMessageContent::new().with_text(text)
-        })
-        .collect()
+        .map(|(i, piece)| if i == 0 { format!("{who} {piece}") } else { piece })
+        .collect();
+    let last = pieces.pop().unwrap_or_default();
+    let mut out: Vec<SlackMessageContent> = pieces
+        .into_iter()
+        .map(|text| SlackMessageContent::new().with_text(text))
+        .collect();
+    out.push(with_attachments(last, attachments));
+    out
+}
+
+/// A message of `text` followed by `attachments`; the text alone if there are none.
+fn with_attachments(text: String, attachments: &[Shown]) -> SlackMessageContent {
+    if attachments.is_empty() {
+        return SlackMessageContent::new().with_text(text);
+    }
+    let mut blocks: Vec<SlackBlock> = vec![SlackSectionBlock::new().with_text(md!(trim(&text, SECTION_MAX))).into()];
+    let mut fallback = text;
+    for a in attachments {
+        fallback.push_str(&format!("\n📎 {}", esc(&a.name)));
+        let url = url::Url::parse(&a.url).ok().filter(|_| a.image);
+        match url {
+            Some(image_url) => blocks.push(
+                SlackImageBlock::new(SlackImageUrlOrFile::ImageUrl { image_url }, a.name.clone())
+                    .with_title(pt!(a.name.clone()))
+                    .into(),
+            ),
+            None => blocks.push(
+                SlackSectionBlock::new()
+                    .with_text(md!(format!("📎 <{}|{}>", a.url.replace('&', "&amp;"), esc(&a.name))))
+                    .into(),
+            ),
+        }
+    }
+    SlackMessageContent::new().with_text(fallback).with_blocks(blocks)
 }
 
 /// The assignee's DM: the summary and a link to the thread. With `waited`, a nudge:

@@ -307,6 +307,16 @@ pub struct MessageRow {
     pub at: i64,
 }
 
+impl MessageRow {
+    /// The attachment URLs, stored as a JSON array (none when unset or unreadable).
+    pub fn attachment_urls(&self) -> Vec<String> {
+        self.attachments
+            .as_deref()
+            .and_then(|a| serde_json::from_str(a).ok())
+            .unwrap_or_default()
+    }
+}
+
 pub struct NewMessage<'a> {
     pub conversation: &'a str,
     pub author: Author,

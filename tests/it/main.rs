@@ -7,6 +7,7 @@ mod helpers;
 mod slack_helpers;
 
 mod api;
+mod attachments;
 mod bad_input;
 mod bench;
 mod both_platforms;

@@ -155,6 +155,8 @@ pub(super) fn check_message(body: &Value, prefix: &[&str], errors: &mut FormErro
         let e = |field: &str| at(&["embeds", &i, field]);
         errors.max_len(&e("title"), &embed["title"], 256);
         errors.max_len(&e("description"), &embed["description"], 4096);
+        errors.max_len(&e("url"), &embed["url"], 2048);
+        errors.max_len(&at(&["embeds", &i, "image", "url"]), &embed["image"]["url"], 2048);
         errors.max_items(&e("fields"), &embed["fields"], 25);
         errors.max_len(&at(&["embeds", &i, "footer", "text"]), &embed["footer"]["text"], 2048);
         errors.max_len(&at(&["embeds", &i, "author", "name"]), &embed["author"]["name"], 256);

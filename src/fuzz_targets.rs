@@ -103,7 +103,7 @@ pub fn slack_event(data: &[u8]) -> bool {
         return false;
     };
     if let SlackPushEvent::EventCallback(cb) = &event {
-        let _ = slack::events::ordering_key(cb);
+        let _ = slack::events::ordering_key(cb, &raw);
         // What is queued must read back as the same kind of event when it is acted on.
         let queued = serde_json::to_string(&raw).expect("JSON serialises");
         let back: SlackPushEvent = serde_json::from_str(&queued).expect("a queued Slack event reads back");

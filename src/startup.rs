@@ -7,7 +7,7 @@ use crate::config::Settings;
 use crate::http::{self, AppState};
 use crate::outbox::{Faults, Targets, WidgetTarget, Worker};
 use crate::platform::Adapter;
-use crate::service::{Service, ServiceOptions, TARGET_WIDGET, WithReceipts};
+use crate::service::{FileRules, Service, ServiceOptions, TARGET_WIDGET, WithReceipts, link_key};
 use crate::store::Store;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use secrecy::ExposeSecret;
@@ -71,6 +71,22 @@ fn metrics_handle() -> Option<PrometheusHandle> {
         .clone()
 }
 
+/// What operators' files may be sent, and how they are linked: from the bridge's public
+/// URL (else the address it listens on), signed with a key of the widget secret's.
+fn file_rules(settings: &Settings, bound: SocketAddr) -> FileRules {
+    let base = settings.public_url.clone().unwrap_or_else(|| format!("http://{bound}"));
+    FileRules {
+        max_bytes: settings.files.max_bytes,
+        types: settings.files.types.clone(),
+        link_ttl: settings.files.link_ttl,
+        key: settings
+            .widget
+            .as_ref()
+            .map(|w| link_key(w.secret.expose_secret().as_bytes())),
+        base,
+    }
+}
+
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         let sqlite_lock = Store::lock_sqlite_file(settings.database_url.expose_secret())?;
@@ -88,6 +104,8 @@ impl Application {
             None => None,
         };
         let adapters = adapters(&settings);
+        let listener = TcpListener::bind(settings.listen).await?;
+        let files = file_rules(&settings, listener.local_addr()?);
         let service = Service::new(
             store.clone(),
             ServiceOptions {
@@ -95,6 +113,7 @@ impl Application {
                 admin_token: settings.admin_token.clone(),
                 widget: widget_target.is_some(),
                 mirrors: adapters.iter().map(|a| a.mirror()).collect(),
+                files,
             },
             wake.clone(),
         );
@@ -104,12 +123,16 @@ impl Application {
             targets.insert(TARGET_WIDGET, Arc::new(WithReceipts::new(w, &service)));
         }
         let mut platform_routes = Vec::new();
+        let mut file_sources = std::collections::HashMap::new();
         let mut background = Vec::new();
         for adapter in adapters {
             let name = adapter.name();
             let started = adapter.start(&service)?;
             platform_routes.push(started.routes);
             background.extend(started.background);
+            if let Some(files) = started.files {
+                file_sources.insert(name, files);
+            }
             for (target, deliverer) in started.targets {
                 targets.insert(target, deliverer);
             }
@@ -129,9 +152,9 @@ impl Application {
             metrics_token: settings.metrics_token.clone().map(Arc::new),
             outbox_targets,
             platforms: Arc::from(PLATFORMS),
+            file_sources: Arc::new(file_sources),
         };
         let router = http::router(state, platform_routes, settings.max_body_bytes);
-        let listener = TcpListener::bind(settings.listen).await?;
         Ok(Application {
             listener,
             router,

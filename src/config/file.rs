@@ -28,6 +28,8 @@ pub(super) struct FileConfig {
     #[serde(default)]
     pub outbox: FileOutbox,
     #[serde(default)]
+    pub files: FileFiles,
+    #[serde(default)]
     pub widgets: Vec<WidgetSeed>,
     #[serde(default)]
     pub operators: Vec<OperatorSeed>,
@@ -75,6 +77,16 @@ pub(super) struct FileOutbox {
     pub timeout_ms: Option<u64>,
     pub lease_ms: Option<u64>,
     pub retention_days: Option<u64>,
+}
+
+/// `[files]`: what operators' files may be sent to the visitor, and for how long a
+/// link to one works.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FileFiles {
+    pub max_bytes: Option<u64>,
+    pub types: Option<Vec<String>>,
+    pub link_ttl: Option<String>,
 }
 
 /// The file at `path`, or an empty one (no file, or a problem reading or parsing it).

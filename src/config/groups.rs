@@ -6,8 +6,8 @@
 use super::env::Loader;
 use super::file::{FileOutbox, FilePlatform, FileWidget, FileWorkspace};
 use super::{
-    DEFAULT_DATABASE_URL, DEFAULT_DISCORD_API_URL, DEFAULT_LISTEN, DEFAULT_SLACK_API_URL, DiscordSettings, LogFormat,
-    OutboxSettings, SlackSettings, WidgetSettings,
+    DEFAULT_DATABASE_URL, DEFAULT_DISCORD_API_URL, DEFAULT_LISTEN, DEFAULT_SLACK_API_URL, DiscordSettings,
+    FileSettings, LogFormat, OutboxSettings, SlackSettings, WidgetSettings,
 };
 use crate::engine::Policy;
 use secrecy::{ExposeSecret, SecretString};
@@ -296,4 +296,61 @@ pub(super) fn outbox(l: &mut Loader<'_>, file: FileOutbox) -> OutboxSettings {
 
 pub(super) fn max_body_bytes(l: &mut Loader<'_>, file: Option<usize>) -> usize {
     l.number("HANDOFF_MAX_BODY_BYTES", file).unwrap_or(1024 * 1024)
+}
+
+/// `[files]` / `HANDOFF_FILES_*`: the largest file sent, the types sent (`image/*`,
+/// `application/pdf`, …), and how long a link works (`24h`, at most 7 days).
+pub(super) fn files(l: &mut Loader<'_>, file: super::file::FileFiles) -> FileSettings {
+    use super::files_defaults as d;
+    let max_bytes = l
+        .number("HANDOFF_FILES_MAX_BYTES", file.max_bytes)
+        .unwrap_or(d::MAX_BYTES);
+    let types: Vec<String> = match l.plain("HANDOFF_FILES_TYPES", None) {
+        Some(v) => v
+            .split(',')
+            .map(|t| t.trim().to_ascii_lowercase())
+            .filter(|t| !t.is_empty())
+            .collect(),
+        None => match file.types {
+            Some(list) => list.into_iter().map(|t| t.trim().to_ascii_lowercase()).collect(),
+            None => d::TYPES.split(',').map(|t| t.trim().to_owned()).collect(),
+        },
+    };
+    for t in &types {
+        let ok = t == "*" || t.split_once('/').is_some_and(|(a, b)| !a.is_empty() && !b.is_empty());
+        if !ok {
+            l.problem(
+                "HANDOFF_FILES_TYPES",
+                format!("`{t}` is not a MIME type"),
+                "list types like `image/*, application/pdf`",
+            );
+        }
+    }
+    let link_ttl = match l.plain("HANDOFF_FILES_LINK_TTL", file.link_ttl) {
+        None => d::LINK_TTL,
+        Some(v) => match humantime::parse_duration(v.trim()) {
+            Ok(t) if t >= std::time::Duration::from_secs(60) && t <= std::time::Duration::from_secs(7 * 24 * 3600) => t,
+            Ok(_) => {
+                l.problem(
+                    "HANDOFF_FILES_LINK_TTL",
+                    format!("`{v}` is out of range"),
+                    "use 1m to 7d, e.g. `24h`",
+                );
+                d::LINK_TTL
+            }
+            Err(e) => {
+                l.problem(
+                    "HANDOFF_FILES_LINK_TTL",
+                    format!("`{v}` is not a duration: {e}"),
+                    "write it like `24h` or `90m`",
+                );
+                d::LINK_TTL
+            }
+        },
+    };
+    FileSettings {
+        max_bytes,
+        types,
+        link_ttl,
+    }
 }

@@ -49,7 +49,29 @@ pub struct Settings {
     pub max_streams: usize,
     /// When set, `/metrics` wants it as a bearer token.
     pub metrics_token: Option<SecretString>,
+    pub files: FileSettings,
     pub seed: Seed,
+}
+
+/// The defaults of `[files]`.
+pub mod files_defaults {
+    use std::time::Duration;
+    /// The largest file sent: 25 MB.
+    pub const MAX_BYTES: u64 = 25 * 1024 * 1024;
+    /// Images, PDFs, plain text and CSV, office documents and zip archives.
+    pub const TYPES: &str = "image/*, application/pdf, text/plain, text/csv, application/msword, \
+         application/vnd.openxmlformats-officedocument.*, application/vnd.oasis.opendocument.*, application/zip";
+    /// How long a link works.
+    pub const LINK_TTL: Duration = Duration::from_secs(24 * 3600);
+}
+
+/// What operators' files may be sent to the visitor, and how long a link to one works.
+#[derive(Debug, Clone)]
+pub struct FileSettings {
+    pub max_bytes: u64,
+    /// MIME types, exact or ending in `*`.
+    pub types: Vec<String>,
+    pub link_ttl: std::time::Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -166,6 +188,7 @@ impl Settings {
         let max_body_bytes = groups::max_body_bytes(&mut l, file.max_body_bytes);
         let max_streams = l.number("HANDOFF_MAX_STREAMS", file.max_streams).unwrap_or(500);
         let metrics_token = groups::metrics_token(&mut l, file.metrics_token);
+        let files = groups::files(&mut l, file.files);
         let seed = seed::load(&mut l, file.widgets, file.operators, file.teams);
         l.finish(Settings {
             database_url,
@@ -181,6 +204,7 @@ impl Settings {
             max_body_bytes,
             max_streams,
             metrics_token,
+            files,
             seed,
         })
     }

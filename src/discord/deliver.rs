@@ -16,8 +16,9 @@ use super::rest::RestError;
 use super::{ChannelInfo, Discord, PLATFORM};
 use crate::engine::{OperatorId, Status};
 use crate::outbox::{Delivery, OutboxRow};
+use crate::platform::Reaction;
 use crate::platform::attachments::describe_all;
-use crate::service::{Line, MessageRef, Planned, ThreadRef, ThreadState};
+use crate::service::{Line, MessageRef, Planned, Receipt, ThreadRef, ThreadState};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -36,24 +37,30 @@ pub fn receipt(
     conversation: &str,
     thread: Option<&ThreadRef>,
     reply: &MessageRef,
+    what: Receipt,
     failure: Option<&str>,
 ) -> Vec<Planned> {
     let key = super::ordering_key(conversation);
-    let emoji = if failure.is_none() { "✅" } else { "⚠️" };
-    let mut rows = vec![Planned {
-        kind: "react",
-        ordering_key: key.clone(),
-        payload: json!({"channel": reply.channel, "message": reply.message, "emoji": emoji}),
-    }];
-    if let Some(why) = failure {
+    let (reaction, note) = crate::platform::receipt_plan(what, failure);
+    let mut rows = Vec::new();
+    if let Some(reaction) = reaction {
+        let emoji = match reaction {
+            Reaction::Delivered => "✅",
+            Reaction::Edited => "✏️",
+            Reaction::Warning => "⚠️",
+        };
+        rows.push(Planned {
+            kind: "react",
+            ordering_key: key.clone(),
+            payload: json!({"channel": reply.channel, "message": reply.message, "emoji": emoji}),
+        });
+    }
+    if let Some(text) = note {
         let channel = thread.and_then(|t| t.thread.as_deref()).unwrap_or(&reply.channel);
         rows.push(Planned {
             kind: "thread_note",
             ordering_key: key,
-            payload: json!({
-                "channel": channel,
-                "text": format!("⚠️ That reply could not be delivered to the visitor ({why})."),
-            }),
+            payload: json!({"channel": channel, "text": text}),
         });
     }
     rows
@@ -112,6 +119,7 @@ impl Discord {
             "open_thread" => self.open_thread(&payload).await,
             "render" => self.render_root(&payload).await,
             "mirror" => self.mirror(&payload).await,
+            "redraw_line" => self.redraw_line(&payload).await,
             "dm" => self.dm(&payload).await,
             "notice" => self.notice(&payload).await,
             "react" => self.react(&payload).await,
@@ -335,11 +343,11 @@ impl Discord {
     /// Posts one transcript line into the thread (in pieces if long) and records where.
     async fn post_line(&self, thread: &str, line: &Line) -> Step<()> {
         let mut first = None;
-        let pieces = render::transcript_line(line.author, line.operator.as_deref(), &line.text);
+        let pieces = render::transcript_line(line);
         let last = pieces.len() - 1;
         for (i, piece) in pieces.into_iter().enumerate() {
             let mut body = json!({"content": piece, "allowed_mentions": render::no_pings()});
-            if i == last && !line.attachments.is_empty() {
+            if i == last && !line.deleted && !line.attachments.is_empty() {
                 body["embeds"] = json!(render::attachment_embeds(&describe_all(&line.attachments)));
             }
             let id = self
@@ -432,6 +440,45 @@ impl Discord {
         {
             Some(line) => self.post_line(&thread, &line).await,
             None => Ok(()),
+        }
+    }
+
+    /// Draws an edited or deleted line again where it stands in the thread (if it is
+    /// there yet: if not, it is posted as it is now).
+    async fn redraw_line(&self, payload: &Value) -> Step<()> {
+        let message = payload["message"]
+            .as_i64()
+            .ok_or_else(|| Delivery::Dead("payload has no `message`".into()))?;
+        let shown = self
+            .service()
+            .line_to_redraw(PLATFORM, message)
+            .await
+            .map_err(internal)?;
+        let Some((line, at)) = shown else {
+            return Ok(());
+        };
+        let single = render::transcript_line(&line).len() == 1;
+        let embeds = match single && !line.deleted {
+            true => render::attachment_embeds(&describe_all(&line.attachments)),
+            false => Vec::new(),
+        };
+        let body = json!({
+            "content": render::redrawn_line(&line),
+            "embeds": embeds,
+            "allowed_mentions": render::no_pings(),
+        });
+        let path = format!("/channels/{}/messages/{}", at.channel, at.message);
+        match self.rest().patch(&path, &body).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.code() == Some(THREAD_ARCHIVED) => {
+                self.rest()
+                    .patch(&format!("/channels/{}", at.channel), &json!({"archived": false}))
+                    .await
+                    .map_err(failed)?;
+                self.rest().patch(&path, &body).await.map_err(failed)?;
+                Ok(())
+            }
+            Err(e) => Err(failed(e)),
         }
     }
 

@@ -59,6 +59,32 @@ impl EventHandler for Handler {
         }
     }
 
+    async fn message_update(
+        &self,
+        _ctx: Context,
+        _old: Option<Message>,
+        _new: Option<Message>,
+        event: serenity::all::MessageUpdateEvent,
+    ) {
+        let event = crate::web::scrub::scrubbed(event);
+        if let Err(e) = self.discord.take_in_edit(&event).await {
+            tracing::error!(error = %e, message = %event.id, channel = %event.channel_id,
+                "a Discord message edit could not be taken in");
+        }
+    }
+
+    async fn message_delete(
+        &self,
+        _ctx: Context,
+        channel: serenity::all::ChannelId,
+        message: serenity::all::MessageId,
+        _guild: Option<serenity::all::GuildId>,
+    ) {
+        if let Err(e) = self.discord.take_in_deletion(channel.get(), message.get()).await {
+            tracing::error!(error = %e, %message, %channel, "a Discord message deletion could not be taken in");
+        }
+    }
+
     async fn interaction_create(&self, _ctx: Context, interaction: Interaction) {
         let interaction = crate::web::scrub::scrubbed(interaction);
         let discord = self.discord.clone();

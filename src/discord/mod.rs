@@ -17,6 +17,7 @@
 
 pub mod commands;
 pub mod deliver;
+pub mod files;
 pub mod gateway;
 pub mod interactions;
 pub mod people;
@@ -28,7 +29,7 @@ use crate::config::DiscordSettings;
 use crate::engine::effects::Effect;
 use crate::outbox::{Delivery, OutboxRow, Target};
 use crate::platform::{Adapter, Started};
-use crate::service::{MessageRef, Mirror, Planned, Service, ServiceError, ThreadRef};
+use crate::service::{MessageRef, Mirror, Planned, Receipt, Service, ServiceError, ThreadRef};
 use axum::Router;
 use dashmap::{DashMap, DashSet};
 use std::sync::Arc;
@@ -67,6 +68,11 @@ impl Adapter for DiscordAdapter {
     fn start(self: Box<Self>, service: &Service) -> anyhow::Result<Started> {
         let discord = Discord::new(service.clone(), &self.settings)?;
         let gateway = discord.clone();
+        let files = files::DiscordFiles::new(
+            discord.clone(),
+            &self.settings.api_url,
+            std::time::Duration::from_secs(120),
+        )?;
         Ok(Started {
             routes: Router::new(),
             targets: vec![
@@ -74,6 +80,7 @@ impl Adapter for DiscordAdapter {
                 (TARGET_INBOUND, Arc::new(Inbound(discord))),
             ],
             background: vec![Box::new(move |stop| Box::pin(gateway::run(gateway, stop)))],
+            files: Some(Arc::new(files)),
         })
     }
 }
@@ -103,9 +110,10 @@ impl Mirror for DiscordMirror {
         conversation: &str,
         thread: Option<&ThreadRef>,
         reply: &MessageRef,
+        what: Receipt,
         failure: Option<&str>,
     ) -> Vec<Planned> {
-        deliver::receipt(conversation, thread, reply, failure)
+        deliver::receipt(conversation, thread, reply, what, failure)
     }
 }
 

@@ -13,7 +13,7 @@
 use crate::engine::Author;
 use crate::platform::attachments::Shown;
 use crate::platform::root::{self, Emphasis, RootAction};
-use crate::service::ConversationView;
+use crate::service::{ConversationView, Line};
 use serde_json::{Value, json};
 use serenity::all::{
     ButtonStyle, CreateActionRow, CreateAllowedMentions, CreateButton, CreateEmbed, CreateEmbedFooter, CreateInputText,
@@ -261,9 +261,9 @@ pub fn thread_name(c: &ConversationView) -> String {
 }
 
 /// A transcript line as one or more thread messages (each within 2,000 characters),
-/// marked by its author.
-pub fn transcript_line(author: Author, operator: Option<&str>, text: &str) -> Vec<String> {
-    let who = match (author, operator) {
+/// marked by its author (and, once edited or deleted, so marked).
+pub fn transcript_line(line: &Line) -> Vec<String> {
+    let who = match (line.author, line.operator.as_deref()) {
         (Author::Visitor, _) => "**Visitor:**".to_owned(),
         (Author::Bot, _) => "**AI bot:**".to_owned(),
         (Author::Note, Some(op)) => format!("**Internal note by {}:**", esc(op)),
@@ -271,12 +271,33 @@ pub fn transcript_line(author: Author, operator: Option<&str>, text: &str) -> Ve
         (Author::Operator | Author::Held, Some(op)) => format!("**{} (to the visitor):**", esc(op)),
         (Author::Operator | Author::Held, None) => "**Operator:**".to_owned(),
     };
-    let room = CONTENT_MAX - who.chars().count() - 1;
-    crate::platform::split(text, room)
+    let mark = crate::platform::line_mark(line)
+        .map(|m| format!(" *({m})*"))
+        .unwrap_or_default();
+    let room = CONTENT_MAX - who.chars().count() - mark.chars().count() - 1;
+    let mut pieces: Vec<String> = crate::platform::split(&line.text, room)
         .into_iter()
         .enumerate()
         .map(|(i, piece)| if i == 0 { format!("{who} {piece}") } else { piece })
-        .collect()
+        .collect();
+    if let Some(last) = pieces.last_mut() {
+        last.push_str(&mark);
+    }
+    pieces
+}
+
+/// A line drawn again in its first message (the only one whose place is kept): all of
+/// it if it fits one message, else its start, marked.
+pub fn redrawn_line(line: &Line) -> String {
+    let pieces = transcript_line(line);
+    match pieces.len() {
+        1 => pieces.into_iter().next().unwrap_or_default(),
+        _ => {
+            let mark = crate::platform::line_mark(line).unwrap_or("edited");
+            let tail = format!("… *({mark}; the rest is cut)*");
+            format!("{}{tail}", trim(&pieces[0], CONTENT_MAX - tail.chars().count()))
+        }
+    }
 }
 
 /// A line's attachments as embeds, one each (a message holds at most 10, as many as a
@@ -417,11 +438,28 @@ mod tests {
 
     #[test]
     fn long_lines_fit_discord_messages() {
-        let text = "word ".repeat(1000);
-        let parts = transcript_line(Author::Visitor, None, &text);
+        let mut line = Line {
+            id: 1,
+            conversation_id: "c".into(),
+            author: Author::Visitor,
+            operator: None,
+            text: "word ".repeat(1000),
+            attachments: vec![],
+            edited: false,
+            deleted: false,
+        };
+        let parts = transcript_line(&line);
         assert!(parts.len() >= 3);
         assert!(parts.iter().all(|p| p.chars().count() <= CONTENT_MAX));
         assert!(parts[0].starts_with("**Visitor:** word"));
+        // Edited: marked at its end, and drawn again in one message, cut and marked.
+        line.edited = true;
+        let parts = transcript_line(&line);
+        assert!(parts.iter().all(|p| p.chars().count() <= CONTENT_MAX));
+        assert!(parts.last().unwrap().ends_with(" *(edited)*"));
+        let again = redrawn_line(&line);
+        assert!(again.chars().count() <= CONTENT_MAX);
+        assert!(again.ends_with("… *(edited; the rest is cut)*"), "{again}");
     }
 
     #[test]

@@ -27,34 +27,123 @@ impl Discord {
             return Ok(false);
         }
         let thread = msg.channel_id.to_string();
-        if self
-            .service()
-            .conversation_by_thread(PLATFORM, &thread)
+        let raw = serde_json::to_value(msg).map_err(|e| ServiceError::Internal(e.into()))?;
+        if !self
+            .take_in_change(&format!("message:{}", msg.id), &thread, raw)
             .await?
-            .is_none()
         {
             return Ok(false);
         }
-        let raw = serde_json::to_value(msg).map_err(|e| ServiceError::Internal(e.into()))?;
-        let fresh = self
-            .service()
-            .accept_inbound(
-                PLATFORM,
-                &format!("message:{}", msg.id),
-                TARGET_INBOUND,
-                format!("discord_in:{thread}"),
-                raw,
-            )
-            .await?;
-        let result = if fresh { "ok" } else { "duplicate" };
-        metrics::counter!("handoff_events_in_total", "source" => "discord", "result" => result).increment(1);
         self.service().note_seen(PLATFORM, &thread, &msg.id.to_string()).await?;
         Ok(true)
     }
 
-    /// Acts on a queued message (an outbox row of the inbound target).
+    /// A person's edit of a message in a mirrored thread (gateway `MESSAGE_UPDATE`),
+    /// recorded like a message, on the same key: acted on after the message it edits.
+    /// An update that does not change the text (Discord sends one when it adds a link's
+    /// preview) is left alone.
+    pub async fn take_in_edit(&self, e: &serenity::all::MessageUpdateEvent) -> Result<bool, ServiceError> {
+        let (Some(author), Some(content)) = (&e.author, &e.content) else {
+            return Ok(false);
+        };
+        if author.bot || Some(author.id.get()) == self.bot_user() {
+            return Ok(false);
+        }
+        let thread = e.channel_id.to_string();
+        let edited = e.edited_timestamp.map(|t| t.unix_timestamp()).unwrap_or_default();
+        let raw = json!({
+            "edit": "update", "channel": thread, "message": e.id.to_string(),
+            "user": author.id.to_string(), "content": content,
+        });
+        self.take_in_change(&format!("update:{}:{edited}", e.id), &thread, raw)
+            .await
+    }
+
+    /// A message deleted in a mirrored thread (gateway `MESSAGE_DELETE`).
+    pub async fn take_in_deletion(&self, channel: u64, message: u64) -> Result<bool, ServiceError> {
+        let thread = channel.to_string();
+        let raw = json!({"edit": "delete", "channel": thread, "message": message.to_string()});
+        self.take_in_change(&format!("delete:{message}"), &thread, raw).await
+    }
+
+    /// Records a message, edit or deletion of `thread` for the outbox, once by `id`, in
+    /// order with the thread's others; `Ok(false)` if the thread is not a mirrored one.
+    async fn take_in_change(&self, id: &str, thread: &str, raw: serde_json::Value) -> Result<bool, ServiceError> {
+        if self.service().conversation_by_thread(PLATFORM, thread).await?.is_none() {
+            return Ok(false);
+        }
+        let fresh = self
+            .service()
+            .accept_inbound(PLATFORM, id, TARGET_INBOUND, format!("discord_in:{thread}"), raw)
+            .await?;
+        let result = if fresh { "ok" } else { "duplicate" };
+        metrics::counter!("handoff_events_in_total", "source" => "discord", "result" => result).increment(1);
+        Ok(true)
+    }
+
+    /// Acts on an edit or deletion taken in: a reply is changed for the visitor, a note
+    /// stays a note, and an edit across the two is refused, privately.
+    async fn on_change(&self, raw: &serde_json::Value) -> Result<(), ServiceError> {
+        let (Some(channel), Some(message)) = (raw["channel"].as_str(), raw["message"].as_str()) else {
+            return Ok(());
+        };
+        let at = MessageRef {
+            platform: PLATFORM.into(),
+            channel: channel.to_owned(),
+            message: message.to_owned(),
+        };
+        if raw["edit"] == "delete" {
+            return match self.service().delete_line(DEFAULT_WORKSPACE, &at).await {
+                Ok(_) | Err(ServiceError::NotFound(_) | ServiceError::Forbidden(_)) => Ok(()),
+                Err(e) => Err(e),
+            };
+        }
+        let (Some(user), Some(content)) = (raw["user"].as_str(), raw["content"].as_str()) else {
+            return Ok(());
+        };
+        let Some(op) = self
+            .service()
+            .operator_by_account(DEFAULT_WORKSPACE, PLATFORM, user)
+            .await?
+        else {
+            return Ok(()); // someone the bridge does not know wrote no line of it
+        };
+        let why = match self
+            .service()
+            .edit_line(DEFAULT_WORKSPACE, &at, &op.actor(), content)
+            .await
+        {
+            Ok(_) | Err(ServiceError::NotFound(_)) => return Ok(()),
+            Err(ServiceError::Forbidden(why) | ServiceError::InvalidState(why) | ServiceError::Invalid(why)) => why,
+            Err(e) => return Err(e),
+        };
+        let Some((conversation, _)) = self.service().thread_of_line(PLATFORM, &at).await? else {
+            return Ok(());
+        };
+        let text = format!(
+            "⚠️ Your edit in {} was not carried over: {why}.",
+            super::render::link(None, channel)
+        );
+        // One notice per edit, however often its event is acted on.
+        let words = <sha2::Sha256 as sha2::Digest>::digest(content.as_bytes());
+        let key = format!("edit:{message}:{}", hex::encode(&words[..8]));
+        self.tell(&conversation, user, &text, None, &key).await
+    }
+
+    /// Acts on a queued message, edit or deletion (an outbox row of the inbound target).
     pub async fn process_inbound(&self, row: &OutboxRow) -> Delivery {
-        let msg: Message = match serde_json::from_str(&row.payload) {
+        let raw: serde_json::Value = match serde_json::from_str(&row.payload) {
+            Ok(v) => v,
+            Err(e) => return Delivery::Dead(format!("unreadable Discord message: {e}")),
+        };
+        if raw.get("edit").is_some() {
+            return match self.on_change(&raw).await {
+                Ok(()) => Delivery::Delivered,
+                Err(ServiceError::Internal(e)) => Delivery::Retry(e.to_string()),
+                Err(e) => Delivery::Dead(e.to_string()),
+            };
+        }
+        let msg: Message = match serde_json::from_value(raw) {
             Ok(m) => m,
             Err(e) => return Delivery::Dead(format!("unreadable Discord message: {e}")),
         };
@@ -72,7 +161,19 @@ impl Discord {
             return Ok(());
         };
         let text = msg.content.clone();
-        if text.trim().is_empty() {
+        let (files, refused) = crate::platform::screen_files(
+            self.service(),
+            &text,
+            super::files::shared(msg.channel_id.get(), msg.id.get(), &msg.attachments),
+        );
+        if let Some(note) = refused {
+            let key = super::ordering_key(&conversation);
+            let react = json!({"channel": thread, "message": msg.id.to_string(), "emoji": "⚠️"});
+            self.queue("react", key.clone(), react).await?;
+            self.queue("thread_note", key, json!({"channel": thread, "text": note}))
+                .await?;
+        }
+        if text.trim().is_empty() && files.is_empty() {
             return Ok(());
         }
         let member = Member {
@@ -101,6 +202,7 @@ impl Discord {
             text: text.clone(),
             explicit: false,
             takeover: false,
+            files,
         };
         let result = self
             .service()

@@ -24,6 +24,12 @@ pub enum Effect {
     NotifyAssignee(OperatorId),
     /// Show a transcript line (visitor, bot, or a reply written elsewhere) in the threads.
     MirrorMessage { message_id: i64 },
+    /// Redraw a transcript line shown in the threads: it was edited or deleted.
+    MirrorEdit { message_id: i64 },
+    /// Edit an operator's reply for the visitor (the widget platform's `PATCH`).
+    WidgetEdit { message_id: i64 },
+    /// Take an operator's reply back from the visitor (the widget platform's `DELETE`).
+    WidgetDelete { message_id: i64 },
     /// Tell the team in the threads, once, that something needs them.
     Notice(Notice),
     /// Direct-message the assignee that a visitor has waited `waited` for a reply, since

@@ -7,6 +7,7 @@
 //! ([`effects::plan`]). The service layer runs these inside database transactions.
 
 pub mod actor;
+pub mod edits;
 pub mod effects;
 pub mod ids;
 pub mod model;

@@ -170,6 +170,16 @@ impl Status {
     }
 }
 
+/// A file an operator shares with a message: what it is, and where its platform keeps
+/// it (`source`: the platform's own reference, which only its adapter reads).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedFile {
+    pub name: String,
+    pub mimetype: String,
+    pub size: i64,
+    pub source: String,
+}
+
 /// Workspace-wide settings that shape the state machine.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {

@@ -281,6 +281,7 @@ pub async fn reply(
             text: body.text,
             explicit: true,
             takeover: body.takeover,
+            files: vec![],
         },
     )
     .await

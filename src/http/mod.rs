@@ -9,6 +9,7 @@ mod conversations;
 mod directory;
 mod directory_shapes;
 mod events;
+mod files;
 mod health;
 mod openapi;
 mod widget_events;
@@ -50,6 +51,8 @@ pub struct AppState {
     /// Every platform this build has an adapter for (configured or not): the API has an
     /// account and a channel field for each.
     pub platforms: Arc<[&'static str]>,
+    /// Where each platform's shared files are read, by platform.
+    pub file_sources: Arc<std::collections::HashMap<&'static str, Arc<dyn crate::platform::FileSource>>>,
 }
 
 /// The whole HTTP surface: the API's routes and each adapter's `platform_routes`.
@@ -60,7 +63,7 @@ pub fn router(state: AppState, platform_routes: Vec<Router>, max_body_bytes: usi
         api: !state.api_enabled,
     };
     if state.widget_secret.is_some() {
-        app = app.merge(widget_events::router());
+        app = app.merge(widget_events::router()).merge(files::router());
     }
     if state.api_enabled {
         app = app

@@ -1,5 +1,5 @@
 //! Delivery to the widget platform (`docs/widget-api.md#outbound-calls`): a signed POST
-//! with the row's idempotency key.
+//! (PATCH or DELETE for an edited or deleted reply) with the row's idempotency key.
 
 use super::{Delivery, Target};
 use crate::signature;
@@ -36,6 +36,12 @@ impl WidgetTarget {
         let (Some(path), body) = (payload["path"].as_str(), &payload["body"]) else {
             return Delivery::Dead("payload has no path".into());
         };
+        let method = match payload["method"].as_str() {
+            None | Some("POST") => reqwest::Method::POST,
+            Some("PATCH") => reqwest::Method::PATCH,
+            Some("DELETE") => reqwest::Method::DELETE,
+            Some(other) => return Delivery::Dead(format!("unknown method `{other}`")),
+        };
         let body = body.to_string();
         let sig = signature::sign(
             self.secret.expose_secret().as_bytes(),
@@ -44,7 +50,7 @@ impl WidgetTarget {
         );
         let res = self
             .http
-            .post(format!("{}{path}", self.base_url))
+            .request(method, format!("{}{path}", self.base_url))
             .header("content-type", "application/json")
             .header(signature::HEADER, sig)
             .header("idempotency-key", &row.idempotency_key)

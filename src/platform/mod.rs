@@ -12,9 +12,10 @@ pub mod attachments;
 pub mod handoff;
 pub mod root;
 
+use crate::engine::SharedFile;
 use crate::engine::effects::{Effect, Notice};
 use crate::outbox::Target;
-use crate::service::{Mirror, Service};
+use crate::service::{Mirror, Receipt, Service};
 use axum::Router;
 use std::future::Future;
 use std::pin::Pin;
@@ -44,6 +45,16 @@ pub struct Started {
     /// What it runs for as long as the application serves (a gateway connection): each
     /// is started with the application and must end soon after its token is cancelled.
     pub background: Vec<Background>,
+    /// Where it reads the files its people share, for the bridge to serve them.
+    pub files: Option<Arc<dyn FileSource>>,
+}
+
+/// Reads, for the bridge's file links, the files people shared on one platform.
+#[async_trait::async_trait]
+pub trait FileSource: Send + Sync {
+    /// The file the adapter stored as `source`, as the platform's HTTP answer whose body
+    /// is the file; `Err` says why it cannot be had.
+    async fn open(&self, source: &str) -> Result<reqwest::Response, String>;
 }
 
 /// A long-running task of an adapter, started once the application serves.
@@ -67,6 +78,10 @@ pub fn mirror_row(conversation: &str, effect: &Effect) -> Option<(&'static str, 
         Effect::MirrorMessage { message_id } => {
             ("mirror", json!({"conversation": conversation, "message": message_id}))
         }
+        Effect::MirrorEdit { message_id } => (
+            "redraw_line",
+            json!({"conversation": conversation, "message": message_id}),
+        ),
         Effect::Notice(notice) => (
             "thread_notice",
             json!({"conversation": conversation, "notice": notice_json(*notice)}),
@@ -79,7 +94,11 @@ pub fn mirror_row(conversation: &str, effect: &Effect) -> Option<(&'static str, 
             "dm",
             json!({"conversation": conversation, "operator": operator.0, "waited": waited.to_string(), "since": since}),
         ),
-        Effect::WidgetAssignment | Effect::WidgetHandback(_) | Effect::WidgetMessage { .. } => return None,
+        Effect::WidgetAssignment
+        | Effect::WidgetHandback(_)
+        | Effect::WidgetMessage { .. }
+        | Effect::WidgetEdit { .. }
+        | Effect::WidgetDelete { .. } => return None,
     })
 }
 
@@ -101,6 +120,75 @@ pub fn notice_of(payload: &serde_json::Value) -> Option<Notice> {
             waited: crate::engine::Window::from_millis(v["waited_ms"].as_i64()?).ok()?,
         }),
         _ => None,
+    }
+}
+
+/// The reaction a receipt puts on a reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reaction {
+    /// ✅ The visitor got it.
+    Delivered,
+    /// ✏️ The visitor got the edit.
+    Edited,
+    /// ⚠️ It did not reach the visitor.
+    Warning,
+}
+
+/// What a receipt shows on every platform: a reaction on the reply, and a thread note.
+pub fn receipt_plan(what: Receipt, failure: Option<&str>) -> (Option<Reaction>, Option<String>) {
+    match (what, failure) {
+        (Receipt::Sent, None) => (Some(Reaction::Delivered), None),
+        (Receipt::Sent, Some(why)) => (
+            Some(Reaction::Warning),
+            Some(format!("⚠️ That reply could not be delivered to the visitor ({why}).")),
+        ),
+        (Receipt::Edited, None) => (Some(Reaction::Edited), None),
+        (Receipt::Edited, Some(why)) => (
+            Some(Reaction::Warning),
+            Some(format!(
+                "⚠️ That edit could not be delivered to the visitor ({why}): they still see the reply as it was."
+            )),
+        ),
+        // The reply is gone from the thread: only a note can say what became of it.
+        (Receipt::Deleted, None) => (None, Some("🗑️ A reply was deleted for the visitor too.".into())),
+        (Receipt::Deleted, Some(why)) => (
+            None,
+            Some(format!(
+                "⚠️ A deleted reply could not be deleted for the visitor ({why}): they still see it."
+            )),
+        ),
+    }
+}
+
+/// Sorts the files shared with a thread message into those that go with it and, for
+/// the others, the thread note that says why each stays behind. A note's or team
+/// talk's files go nowhere outside the team, so none is refused.
+pub fn screen_files(service: &Service, text: &str, files: Vec<SharedFile>) -> (Vec<SharedFile>, Option<String>) {
+    let policy = service.policy();
+    let private = policy.is_note(text) || policy.reply_mode == crate::engine::ReplyMode::Command;
+    if private {
+        return (files, None);
+    }
+    let mut kept = Vec::new();
+    let mut refused = Vec::new();
+    for f in files {
+        match service.file_rules().check(&f) {
+            Ok(()) => kept.push(f),
+            Err(why) => refused.push(format!("⚠️ `{}` was not sent to the visitor: {why}.", f.name)),
+        }
+    }
+    let note = (!refused.is_empty()).then(|| refused.join("\n"));
+    (kept, note)
+}
+
+/// What a transcript line's thread copy says of it after the fact, if anything.
+pub fn line_mark(line: &crate::service::Line) -> Option<&'static str> {
+    use crate::engine::Author;
+    match (line.deleted, line.edited, line.author) {
+        (true, _, Author::Operator) => Some("deleted for the visitor"),
+        (true, _, _) => Some("deleted"),
+        (false, true, _) => Some("edited"),
+        (false, false, _) => None,
     }
 }
 

@@ -221,8 +221,11 @@ impl Service {
                     },
                 )
                 .await?;
-                if let (Some(id), Origin::Platform(at)) = (message_id, origin) {
-                    refs::set_message(conn, id, at).await?;
+                if let (Some(message), Origin::Platform(at)) = (message_id, origin) {
+                    refs::set_message(conn, message, at).await?;
+                    if let Command::Reply { files, .. } = cmd {
+                        self.attach_files(conn, id, message, &at.platform, files).await?;
+                    }
                 }
             }
         }
@@ -421,6 +424,7 @@ impl Service {
                 text: line.text.clone(),
                 explicit: true,
                 takeover: true,
+                files: vec![],
             };
             let Some(applied) = self
                 .act_in(&mut tx, ws, &line.conversation_id, actor, &cmd, &origin)
@@ -449,6 +453,7 @@ impl Service {
             widget: self.inner.widget,
             mirrors: &self.inner.mirrors,
             origin,
+            files: &self.inner.files,
         }
     }
 
@@ -487,7 +492,9 @@ impl Service {
             .into_iter()
             .filter(|m| m.author != Author::Held)
             .map(|m| TranscriptLine {
-                attachments: m.attachment_urls(),
+                attachments: self.shown_attachments(m.attachment_urls()),
+                edited_at: m.edited_at.map(rfc3339),
+                deleted_at: m.deleted_at.map(rfc3339),
                 id: m.id,
                 author: m.author,
                 operator: m.operator_id.and_then(|o| names.operator(OperatorId(o))),

@@ -52,6 +52,8 @@ pub(super) struct Recipients<'a> {
     pub mirrors: &'a [Arc<dyn Mirror>],
     /// The platform a reply was written on: it is not mirrored back there.
     pub origin: Option<&'a str>,
+    /// How the bridge's files are linked for the widget platform.
+    pub files: &'a super::FileRules,
 }
 
 /// Writes the outbox rows for `effects`; returns whether any were written.
@@ -64,11 +66,14 @@ pub(super) async fn enqueue(
 ) -> Result<bool, sqlx::Error> {
     let mut rows = Vec::new();
     if to.widget {
-        widget_rows(conn, row, effects, &mut rows).await?;
+        widget_rows(conn, row, effects, to, &mut rows).await?;
     }
     for mirror in to.mirrors {
         for effect in effects {
-            if matches!(effect, Effect::MirrorMessage { .. }) && to.origin == Some(mirror.platform()) {
+            // What was written (or edited) on a platform is there already.
+            if matches!(effect, Effect::MirrorMessage { .. } | Effect::MirrorEdit { .. })
+                && to.origin == Some(mirror.platform())
+            {
                 continue;
             }
             for planned in mirror.plan(&row.id, effect) {
@@ -81,14 +86,30 @@ pub(super) async fn enqueue(
     Ok(!rows.is_empty())
 }
 
-/// The widget platform's rows for `effects`, added to `rows`.
+/// The widget platform's rows for `effects`, added to `rows`. `to.origin`: the platform
+/// an edit or deletion was made on, where its receipt is shown.
 async fn widget_rows(
     conn: &mut AnyConnection,
     row: &ConversationRow,
     effects: &[Effect],
+    to: &Recipients<'_>,
     rows: &mut Vec<NewRow>,
 ) -> Result<(), sqlx::Error> {
+    let origin = to.origin;
     for effect in effects {
+        let conversation = path_segment(&row.id);
+        let edit = |kind: &'static str, method: &str, body: serde_json::Value, id: i64| NewRow {
+            workspace_id: row.workspace_id,
+            target: TARGET_WIDGET,
+            kind,
+            ordering_key: widget_ordering_key(&row.id),
+            payload: json!({
+                "path": format!("/conversations/{conversation}/messages/{id}"),
+                "method": method,
+                "body": body,
+                "origin": origin,
+            }),
+        };
         let (kind, body) = match effect {
             Effect::WidgetAssignment => {
                 let assignee = match row.assignee_id {
@@ -121,21 +142,44 @@ async fn widget_rows(
                     Some(op) => crate::store::operators::reference(conn, OperatorId(op)).await?,
                     None => None,
                 };
+                let attachments: Vec<String> = line.attachment_urls().iter().map(|u| to.files.signed(u)).collect();
                 (
                     "messages",
-                    json!({"text": line.text, "operator": operator, "message_id": message_id}),
+                    json!({"text": line.text, "operator": operator, "message_id": message_id, "attachments": attachments}),
                 )
+            }
+            Effect::WidgetEdit { message_id } => {
+                let Some(line) = convs::message(conn, *message_id).await? else {
+                    continue;
+                };
+                let operator = match line.operator_id {
+                    Some(op) => crate::store::operators::reference(conn, OperatorId(op)).await?,
+                    None => None,
+                };
+                let body = json!({"text": line.text, "operator": operator, "message_id": message_id});
+                rows.push(edit("message_updated", "PATCH", body, *message_id));
+                continue;
+            }
+            Effect::WidgetDelete { message_id } => {
+                rows.push(edit(
+                    "message_deleted",
+                    "DELETE",
+                    json!({"message_id": message_id}),
+                    *message_id,
+                ));
+                continue;
             }
             Effect::OpenThreads
             | Effect::RenderThreads
             | Effect::NotifyAssignee(_)
             | Effect::MirrorMessage { .. }
+            | Effect::MirrorEdit { .. }
             | Effect::Notice(_)
             | Effect::Nudge { .. } => {
                 continue;
             }
         };
-        let path = format!("/conversations/{}/{kind}", path_segment(&row.id));
+        let path = format!("/conversations/{conversation}/{kind}");
         rows.push(NewRow {
             workspace_id: row.workspace_id,
             target: TARGET_WIDGET,

@@ -26,13 +26,26 @@ pub trait Mirror: Send + Sync + 'static {
     /// platform (none if the effect does not concern it).
     fn plan(&self, conversation: &str, effect: &Effect) -> Vec<Planned>;
 
-    /// The rows that show an operator reply's delivery receipt where the reply stands
-    /// on this platform: `failure` is `None` when the visitor got it, or why not.
+    /// The rows that show the receipt of `what` was done to an operator reply where the
+    /// reply stands on this platform: `failure` is `None` when the visitor got it, or
+    /// why not.
     fn receipt(
         &self,
         conversation: &str,
         thread: Option<&ThreadRef>,
         reply: &MessageRef,
+        what: Receipt,
         failure: Option<&str>,
     ) -> Vec<Planned>;
+}
+
+/// What the widget platform took (or refused) for an operator reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Receipt {
+    /// The reply itself.
+    Sent,
+    /// An edit of it.
+    Edited,
+    /// Its deletion.
+    Deleted,
 }

@@ -12,8 +12,10 @@
 mod conversations;
 mod deliveries;
 mod directory;
+mod edits;
 mod error;
 mod feed;
+mod files;
 mod links;
 mod mirror;
 mod ownership;
@@ -30,9 +32,11 @@ pub use crate::store::refs::{MessageRef, OpenThread, ThreadRef};
 pub use conversations::{Acted, Names};
 pub use deliveries::TARGET_WIDGET;
 pub use directory::{ByPlatform, LinkedOperator, NewOperator, OperatorPatch, WidgetPatch};
+pub use edits::Edited;
 pub use error::ServiceError;
+pub use files::{FileRules, LinkRefused, link_key, link_signature};
 pub use links::LINK_CODE_TTL_MS;
-pub use mirror::{Mirror, Planned};
+pub use mirror::{Mirror, Planned, Receipt};
 pub use ownership::Ownership;
 pub use platforms::{Line, ThreadState};
 pub use receipts::WithReceipts;
@@ -73,6 +77,8 @@ struct Inner {
     widget: bool,
     /// The chat platforms that are switched on, each turning effects into its rows.
     mirrors: Vec<Arc<dyn Mirror>>,
+    /// What files operators may send, and how they are linked.
+    files: FileRules,
     outbox_wake: Arc<Notify>,
     /// Wakes the change feed after a local commit.
     feed_wake: Notify,
@@ -89,6 +95,8 @@ pub struct ServiceOptions {
     pub widget: bool,
     /// The chat platforms that are switched on.
     pub mirrors: Vec<Arc<dyn Mirror>>,
+    /// What files operators may send, and how they are linked.
+    pub files: FileRules,
 }
 
 /// Where an operator's message was written, so it is mirrored everywhere else and its
@@ -121,6 +129,7 @@ impl Service {
                 admin_token_hash: options.admin_token.map(|t| store::tokens::hash(t.expose_secret())),
                 widget: options.widget,
                 mirrors: options.mirrors,
+                files: options.files,
                 outbox_wake,
                 feed_wake: Notify::new(),
                 timers_wake: Notify::new(),

@@ -37,6 +37,10 @@ pub struct Line {
     pub text: String,
     /// Attachment URLs, in order.
     pub attachments: Vec<String>,
+    /// Edited since it was written.
+    pub edited: bool,
+    /// Deleted (a reply: taken back from the visitor).
+    pub deleted: bool,
 }
 
 impl Service {
@@ -90,6 +94,24 @@ impl Service {
         Ok(refs::conversation_by_thread(&mut conn, platform, thread).await?)
     }
 
+    /// The conversation a platform message is a line of, and that conversation's thread
+    /// there, if any.
+    pub async fn thread_of_line(
+        &self,
+        platform: &str,
+        at: &MessageRef,
+    ) -> Result<Option<(String, Option<String>)>, ServiceError> {
+        let mut conn = self.store().read().await?;
+        let Some(id) = refs::line_at(&mut conn, at).await? else {
+            return Ok(None);
+        };
+        let Some(m) = convs::message(&mut conn, id).await? else {
+            return Ok(None);
+        };
+        let thread = refs::thread(&mut conn, &m.conversation_id, platform).await?;
+        Ok(Some((m.conversation_id, thread.and_then(|t| t.thread))))
+    }
+
     /// Remembers the last platform message taken in from a thread (see
     /// [`Service::open_threads`]).
     pub async fn note_seen(&self, platform: &str, thread: &str, message: &str) -> Result<(), ServiceError> {
@@ -136,6 +158,24 @@ impl Service {
         Ok(Some(self.line(&mut conn, m).await?))
     }
 
+    /// A line already shown on `platform`, to draw again (it was edited or deleted), with
+    /// where it stands there; `None` if it is not shown there (yet: it is drawn as it is
+    /// now when it is posted).
+    pub async fn line_to_redraw(
+        &self,
+        platform: &str,
+        message_id: i64,
+    ) -> Result<Option<(Line, MessageRef)>, ServiceError> {
+        let mut conn = self.store().read().await?;
+        let Some(m) = convs::message(&mut conn, message_id).await? else {
+            return Ok(None);
+        };
+        let Some(at) = refs::message(&mut conn, message_id, platform).await? else {
+            return Ok(None);
+        };
+        Ok(Some((self.line(&mut conn, m).await?, at)))
+    }
+
     async fn line(&self, conn: &mut sqlx::AnyConnection, m: convs::MessageRow) -> Result<Line, ServiceError> {
         let operator = match m.operator_id {
             Some(op) => crate::store::operators::reference(conn, OperatorId(op))
@@ -144,7 +184,9 @@ impl Service {
             None => None,
         };
         Ok(Line {
-            attachments: m.attachment_urls(),
+            attachments: self.shown_attachments(m.attachment_urls()),
+            edited: m.edited_at.is_some(),
+            deleted: m.deleted_at.is_some(),
             id: m.id,
             conversation_id: m.conversation_id,
             author: m.author,
@@ -171,6 +213,7 @@ impl Service {
                 DEFAULT_WORKSPACE.0,
                 message_id,
                 at,
+                super::Receipt::Sent,
                 failure,
             )
             .await?;

@@ -65,10 +65,17 @@ pub struct TranscriptLine {
     pub author: Author,
     pub operator: Option<OperatorRef>,
     pub text: String,
+    /// Web addresses; the files operators shared are signed links that work for a while.
     pub attachments: Vec<String>,
     /// For operator replies: pending, delivered or failed.
     pub delivery: Option<String>,
     pub at: String,
+    /// When it was last edited, if it was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub edited_at: Option<String>,
+    /// When it was deleted (a reply: taken back from the visitor), if it was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deleted_at: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]

@@ -34,6 +34,12 @@ pub enum WidgetEventKind {
         conversation: ConversationRefIn,
         message: IncomingMessage,
     },
+    /// A visitor or bot message was edited (`message.id` names it).
+    #[serde(rename = "conversation.message_updated")]
+    MessageUpdated {
+        conversation: ConversationRefIn,
+        message: IncomingMessage,
+    },
     /// The conversation ended on the widget.
     #[serde(rename = "conversation.closed")]
     Closed { conversation: ConversationRefIn },
@@ -123,9 +129,9 @@ impl WidgetEvent {
         check_id("id", &self.id)?;
         let (conversation, widget) = match &self.kind {
             WidgetEventKind::HandedOff { conversation: c } => (&c.id, Some(&c.widget_id)),
-            WidgetEventKind::Message { conversation: c, .. } | WidgetEventKind::Closed { conversation: c } => {
-                (&c.id, c.widget_id.as_ref())
-            }
+            WidgetEventKind::Message { conversation: c, .. }
+            | WidgetEventKind::MessageUpdated { conversation: c, .. }
+            | WidgetEventKind::Closed { conversation: c } => (&c.id, c.widget_id.as_ref()),
         };
         check_id("conversation.id", conversation)?;
         if let Some(widget) = widget {
@@ -148,8 +154,14 @@ impl WidgetEvent {
                 ));
             }
         }
-        if let WidgetEventKind::Message { message, .. } = &self.kind {
+        if let WidgetEventKind::Message { message, .. } | WidgetEventKind::MessageUpdated { message, .. } = &self.kind {
             check_attachments("message.attachments", &message.attachments)?;
+        }
+        if let WidgetEventKind::MessageUpdated { message, .. } = &self.kind {
+            match &message.id {
+                Some(id) => check_id("message.id", id)?,
+                None => return Err("`message.id` is required: it names the message that was edited".into()),
+            }
         }
         Ok(())
     }
@@ -167,7 +179,9 @@ impl WidgetEvent {
                     line.text = cap_text(&line.text, MAX_TEXT_CHARS);
                 }
             }
-            WidgetEventKind::Message { message, .. } => message.text = cap_text(&message.text, MAX_TEXT_CHARS),
+            WidgetEventKind::Message { message, .. } | WidgetEventKind::MessageUpdated { message, .. } => {
+                message.text = cap_text(&message.text, MAX_TEXT_CHARS)
+            }
             WidgetEventKind::Closed { .. } => {}
         }
     }
@@ -405,6 +419,18 @@ impl Service {
                 // A timer armed: woken after the commit like a change (the change feed
                 // then finds nothing new).
                 Ok(Some(("message stored".into(), armed, rows)))
+            }
+            WidgetEventKind::MessageUpdated {
+                conversation: c,
+                message: m,
+            } => {
+                let id = m.id.as_deref().unwrap_or_default();
+                let attachments = (!m.attachments.is_empty()).then(|| serde_json::json!(m.attachments).to_string());
+                convs::get(conn, &c.id)
+                    .await?
+                    .ok_or_else(|| ServiceError::NotFound(format!("no conversation `{}`", c.id)))?;
+                let (done, rows) = self.widget_edit_in(tx, &c.id, id, &m.text, attachments).await?;
+                Ok(Some((done, false, rows)))
             }
             WidgetEventKind::Closed { conversation: c } => {
                 let row = convs::get(conn, &c.id)

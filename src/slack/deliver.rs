@@ -11,8 +11,8 @@ use super::{PLATFORM, Slack};
 use crate::engine::OperatorId;
 use crate::outbox::Delivery;
 use crate::outbox::OutboxRow;
-use crate::platform::attachments::describe_all;
-use crate::service::{Line, MessageRef, Planned, ThreadRef, ThreadState};
+use crate::platform::Reaction;
+use crate::service::{Line, MessageRef, Planned, Receipt, ThreadRef, ThreadState};
 use serde_json::Value;
 use slack_morphism::errors::SlackClientError;
 use slack_morphism::prelude::*;
@@ -29,29 +29,30 @@ pub fn receipt(
     conversation: &str,
     thread: Option<&ThreadRef>,
     reply: &MessageRef,
+    what: Receipt,
     failure: Option<&str>,
 ) -> Vec<Planned> {
     let key = super::ordering_key(conversation);
-    let name = if failure.is_none() {
-        "white_check_mark"
-    } else {
-        "warning"
-    };
-    let mut rows = vec![Planned {
-        kind: "react",
-        ordering_key: key.clone(),
-        payload: serde_json::json!({"channel": reply.channel, "ts": reply.message, "name": name}),
-    }];
-    if let Some(why) = failure {
+    let (reaction, note) = crate::platform::receipt_plan(what, failure);
+    let mut rows = Vec::new();
+    if let Some(reaction) = reaction {
+        let name = match reaction {
+            Reaction::Delivered => "white_check_mark",
+            Reaction::Edited => "pencil2",
+            Reaction::Warning => "warning",
+        };
+        rows.push(Planned {
+            kind: "react",
+            ordering_key: key.clone(),
+            payload: serde_json::json!({"channel": reply.channel, "ts": reply.message, "name": name}),
+        });
+    }
+    if let Some(text) = note {
         let thread_ts = thread.and_then(|t| t.thread.as_deref()).unwrap_or(&reply.message);
         rows.push(Planned {
             kind: "thread_note",
             ordering_key: key,
-            payload: serde_json::json!({
-                "channel": reply.channel,
-                "thread_ts": thread_ts,
-                "text": format!("⚠️ That reply could not be delivered to the visitor ({why})."),
-            }),
+            payload: serde_json::json!({"channel": reply.channel, "thread_ts": thread_ts, "text": text}),
         });
     }
     rows
@@ -147,6 +148,7 @@ impl Slack {
             "open_thread" => self.open_thread(&payload, claimed_before).await,
             "render" => self.render_root(&payload).await,
             "mirror" => self.mirror(&payload, claimed_before).await,
+            "redraw_line" => self.redraw_line(&payload).await,
             "dm" => self.dm(&payload, row.id, claimed_before).await,
             "ephemeral" => self.ephemeral(&payload).await,
             "modal" => self.modal(&payload).await,
@@ -358,11 +360,7 @@ impl Slack {
     /// pieces found in `earlier` are not posted again.
     async fn post_line(&self, channel: &str, thread_ts: &str, line: &Line, earlier: &Posted) -> Step<()> {
         let mut first_ts = None;
-        let attachments = describe_all(&line.attachments);
-        for (i, content) in render::transcript_line(line.author, line.operator.as_deref(), &line.text, &attachments)
-            .into_iter()
-            .enumerate()
-        {
+        for (i, content) in render::transcript_line(line).into_iter().enumerate() {
             let key = format!("line:{}:{i}", line.id);
             let ts = match earlier.get(&key) {
                 Some(ts) => ts.clone(),
@@ -427,6 +425,35 @@ impl Slack {
             }
             None => Ok(()),
         }
+    }
+
+    /// Draws an edited or deleted line again where it stands in the thread (if it is
+    /// there yet: if not, it is posted as it is now).
+    async fn redraw_line(&self, payload: &Value) -> Step<()> {
+        let message = payload["message"]
+            .as_i64()
+            .ok_or_else(|| Delivery::Dead("payload has no `message`".into()))?;
+        let shown = self
+            .service()
+            .line_to_redraw(PLATFORM, message)
+            .await
+            .map_err(internal)?;
+        let Some((line, at)) = shown else {
+            return Ok(());
+        };
+        self.turn("chat.update", None).await?;
+        let (client, token) = self.session();
+        let req = SlackApiChatUpdateRequest::new(
+            SlackChannelId(at.channel.clone()),
+            render::redrawn_line(&line),
+            SlackTs(at.message),
+        );
+        client
+            .open_session(&token)
+            .chat_update(&req)
+            .await
+            .map_err(|e| self.refused("chat.update", Some(&at.channel), &e))?;
+        Ok(())
     }
 
     /// DMs the assignee: the summary and a permalink to the thread. The DM carries its

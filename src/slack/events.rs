@@ -30,15 +30,24 @@ pub fn parse(body: &[u8]) -> Result<(Value, SlackPushEvent), ApiError> {
     Ok((raw, event))
 }
 
-/// The key that orders an event among others: messages of one thread are acted on in
-/// order; anything else stands alone.
-pub fn ordering_key(cb: &SlackPushEventCallback) -> String {
+/// The key that orders an event among others: messages of one thread, and their edits
+/// and deletions, are acted on in order; anything else stands alone. An edit names its
+/// thread inside the message it carries (`raw` is the event as Slack sent it).
+pub fn ordering_key(cb: &SlackPushEventCallback, raw: &Value) -> String {
     match &cb.event {
-        SlackEventCallbackBody::Message(m) => format!(
-            "slack_in:{}:{}",
-            m.origin.channel.as_ref().map(|c| c.0.as_str()).unwrap_or(""),
-            m.origin.thread_ts.as_ref().unwrap_or(&m.origin.ts).0
-        ),
+        SlackEventCallbackBody::Message(m) => {
+            let inner = match m.subtype {
+                Some(SlackMessageEventType::MessageChanged) => raw["event"]["message"]["thread_ts"].as_str(),
+                Some(SlackMessageEventType::MessageDeleted) => raw["event"]["previous_message"]["thread_ts"].as_str(),
+                _ => None,
+            };
+            let thread = m.origin.thread_ts.as_ref().map(|t| t.0.as_str());
+            format!(
+                "slack_in:{}:{}",
+                m.origin.channel.as_ref().map(|c| c.0.as_str()).unwrap_or(""),
+                inner.or(thread).unwrap_or(&m.origin.ts.0)
+            )
+        }
         _ => format!("slack_in:{}", cb.event_id.0),
     }
 }
@@ -61,7 +70,7 @@ pub async fn receive(State(slack): State<Slack>, SignedBody(body): SignedBody) -
 /// Records an `event_callback` by its `event_id` and queues it, however it came (a
 /// webhook or a Socket Mode envelope); a repeat changes nothing. `false` for a repeat.
 pub(super) async fn take(slack: &Slack, cb: &SlackPushEventCallback, raw: Value) -> Result<bool, ServiceError> {
-    let key = ordering_key(cb);
+    let key = ordering_key(cb, &raw);
     let fresh = slack
         .service()
         .accept_inbound(PLATFORM, &cb.event_id.0, TARGET_INBOUND, key, raw)
@@ -88,8 +97,13 @@ impl Slack {
             Ok(cb) => cb,
             Err(e) => return Delivery::Dead(format!("unreadable Slack event: {e}")),
         };
+        // What slack-morphism does not keep of a shared file (its size) is read as sent.
+        let files: Vec<Value> = serde_json::from_str::<Value>(&row.payload)
+            .ok()
+            .and_then(|v| v["event"]["files"].as_array().cloned())
+            .unwrap_or_default();
         match cb.event {
-            SlackEventCallbackBody::Message(m) => match self.on_message(m).await {
+            SlackEventCallbackBody::Message(m) => match self.on_message(m, &files).await {
                 Ok(()) => Delivery::Delivered,
                 Err(ServiceError::Internal(e)) => Delivery::Retry(e.to_string()),
                 Err(e) => Delivery::Dead(e.to_string()),
@@ -98,11 +112,19 @@ impl Slack {
         }
     }
 
-    /// An operator's message in a mirrored thread.
-    async fn on_message(&self, m: SlackMessageEvent) -> Result<(), ServiceError> {
-        let ordinary = matches!(m.subtype, None | Some(SlackMessageEventType::ThreadBroadcast));
+    /// An operator's message in a mirrored thread, with the files shared with it.
+    async fn on_message(&self, m: SlackMessageEvent, files: &[Value]) -> Result<(), ServiceError> {
+        match m.subtype {
+            Some(SlackMessageEventType::MessageChanged) => return self.on_changed(m).await,
+            Some(SlackMessageEventType::MessageDeleted) => return self.on_deleted(m).await,
+            _ => {}
+        }
+        let ordinary = matches!(
+            m.subtype,
+            None | Some(SlackMessageEventType::ThreadBroadcast | SlackMessageEventType::FileShare)
+        );
         if !ordinary || m.sender.bot_id.is_some() {
-            return Ok(()); // edits, joins, and bots (ours included) are not replies
+            return Ok(()); // joins, and bots (ours included) are not replies
         }
         let (Some(user), Some(channel), Some(thread_ts)) = (&m.sender.user, &m.origin.channel, &m.origin.thread_ts)
         else {
@@ -120,7 +142,15 @@ impl Slack {
         };
         let text = render::unescape(&m.content.as_ref().and_then(|c| c.text.clone()).unwrap_or_default());
         let reply_text = text.clone();
-        if text.trim().is_empty() {
+        let (files, refused) = crate::platform::screen_files(self.service(), &text, super::files::shared(files));
+        if let Some(note) = refused {
+            let key = super::ordering_key(&conversation);
+            let react = json!({"channel": channel.0, "ts": m.origin.ts.0, "name": "warning"});
+            self.queue("react", key.clone(), react).await?;
+            let note = json!({"channel": channel.0, "thread_ts": thread_ts.0, "text": note});
+            self.queue("thread_note", key, note).await?;
+        }
+        if text.trim().is_empty() && files.is_empty() {
             return Ok(());
         }
         let op = match self.operator(&user.0, None).await {
@@ -147,6 +177,7 @@ impl Slack {
             text: text.clone(),
             explicit: false,
             takeover: false,
+            files,
         };
         let result = self
             .service()
@@ -192,6 +223,82 @@ impl Slack {
             Err(ServiceError::NotFound(_)) => Ok(()),
             Err(e) => Err(e),
         }
+    }
+
+    /// An operator edited a message of theirs: a reply is edited for the visitor, a note
+    /// stays a note; an edit across the two is refused, privately.
+    async fn on_changed(&self, m: SlackMessageEvent) -> Result<(), ServiceError> {
+        let (Some(channel), Some(edited)) = (&m.origin.channel, &m.message) else {
+            return Ok(());
+        };
+        let Some(user) = &edited.sender.user else {
+            return Ok(()); // a bot's message (ours: the bridge edits its own)
+        };
+        if edited.sender.bot_id.is_some() {
+            return Ok(());
+        }
+        let text = render::unescape(&edited.content.as_ref().and_then(|c| c.text.clone()).unwrap_or_default());
+        let at = MessageRef {
+            platform: PLATFORM.into(),
+            channel: channel.0.clone(),
+            message: edited.ts.0.clone(),
+        };
+        // Someone the bridge does not know wrote no line of it.
+        let Some(op) = self
+            .service()
+            .operator_by_account(DEFAULT_WORKSPACE, PLATFORM, &user.0)
+            .await?
+        else {
+            return Ok(());
+        };
+        let done = self
+            .service()
+            .edit_line(DEFAULT_WORKSPACE, &at, &op.actor(), &text)
+            .await;
+        self.tell_refusal(done, &at, &user.0).await
+    }
+
+    /// A message was deleted: a reply is deleted for the visitor too (Slack allowed
+    /// whoever deleted it to).
+    async fn on_deleted(&self, m: SlackMessageEvent) -> Result<(), ServiceError> {
+        let (Some(channel), Some(ts)) = (&m.origin.channel, &m.deleted_ts) else {
+            return Ok(());
+        };
+        let at = MessageRef {
+            platform: PLATFORM.into(),
+            channel: channel.0.clone(),
+            message: ts.0.clone(),
+        };
+        match self.service().delete_line(DEFAULT_WORKSPACE, &at).await {
+            Ok(_) | Err(ServiceError::NotFound(_) | ServiceError::Forbidden(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Tells `user` privately why their edit or deletion of `at` was refused.
+    async fn tell_refusal(
+        &self,
+        done: Result<crate::service::Edited, ServiceError>,
+        at: &MessageRef,
+        user: &str,
+    ) -> Result<(), ServiceError> {
+        let why = match done {
+            Ok(_) | Err(ServiceError::NotFound(_)) => return Ok(()),
+            Err(ServiceError::Forbidden(why) | ServiceError::InvalidState(why) | ServiceError::Invalid(why)) => why,
+            Err(e) => return Err(e),
+        };
+        let Some((conversation, thread_ts)) = self.service().thread_of_line(PLATFORM, at).await? else {
+            return Ok(());
+        };
+        self.tell(Notice {
+            conversation,
+            channel: at.channel.clone(),
+            user: user.to_owned(),
+            thread_ts,
+            text: format!("⚠️ Your edit was not carried over: {why}."),
+            button: None,
+        })
+        .await
     }
 
     /// Tells one user something privately (an ephemeral message, through the outbox).

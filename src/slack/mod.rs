@@ -20,6 +20,7 @@
 pub mod commands;
 pub mod deliver;
 pub mod events;
+pub mod files;
 pub mod interactions;
 pub mod limits;
 pub mod people;
@@ -32,7 +33,7 @@ use crate::engine::effects::Effect;
 use crate::outbox::OutboxRow;
 use crate::outbox::{Delivery, Target};
 use crate::platform::{Adapter, Started};
-use crate::service::{MessageRef, Mirror, Planned, Service, ThreadRef};
+use crate::service::{MessageRef, Mirror, Planned, Receipt, Service, ThreadRef};
 use axum::Router;
 use axum::routing::post;
 use secrecy::{ExposeSecret, SecretString};
@@ -94,6 +95,11 @@ impl Adapter for SlackAdapter {
             let s = slack.clone();
             background.push(Box::new(move |stop| Box::pin(socket::run(s, app_token, stop))));
         }
+        let files = files::SlackFiles::new(
+            slack.clone(),
+            &self.settings.api_url,
+            std::time::Duration::from_secs(120),
+        )?;
         Ok(Started {
             routes: slack.router(),
             targets: vec![
@@ -101,6 +107,7 @@ impl Adapter for SlackAdapter {
                 (TARGET_INBOUND, Arc::new(Inbound(slack))),
             ],
             background,
+            files: Some(Arc::new(files)),
         })
     }
 }
@@ -130,9 +137,10 @@ impl Mirror for SlackMirror {
         conversation: &str,
         thread: Option<&ThreadRef>,
         reply: &MessageRef,
+        what: Receipt,
         failure: Option<&str>,
     ) -> Vec<Planned> {
-        deliver::receipt(conversation, thread, reply, failure)
+        deliver::receipt(conversation, thread, reply, what, failure)
     }
 }
 

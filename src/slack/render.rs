@@ -5,9 +5,9 @@
 //! 40 000), split into several messages where a line is longer.
 
 use crate::engine::Author;
-use crate::platform::attachments::Shown;
+use crate::platform::attachments::{Shown, describe_all};
 use crate::platform::root::{self, Emphasis, RootAction};
-use crate::service::ConversationView;
+use crate::service::{ConversationView, Line};
 use slack_morphism::prelude::*;
 
 pub const ACCEPT: &str = "hb_accept";
@@ -187,16 +187,11 @@ fn plain(text: &str) -> String {
     text.replace("<@", "@").replace('>', "")
 }
 
-/// A transcript line as one or more thread messages, marked by its author. Its
-/// attachments go with the last message: images drawn as `image` blocks, other files as
-/// links with their names.
-pub fn transcript_line(
-    author: Author,
-    operator: Option<&str>,
-    text: &str,
-    attachments: &[Shown],
-) -> Vec<SlackMessageContent> {
-    let who = match (author, operator) {
+/// A transcript line as one or more thread messages, marked by its author (and, once
+/// edited or deleted, so marked). Its attachments go with the last message: images drawn
+/// as `image` blocks, other files as links with their names.
+pub fn transcript_line(line: &Line) -> Vec<SlackMessageContent> {
+    let who = match (line.author, line.operator.as_deref()) {
         (Author::Visitor, _) => "*Visitor:*".to_owned(),
         (Author::Bot, _) => "*AI bot:*".to_owned(),
         (Author::Note, Some(op)) => format!("*Internal note by {}:*", esc(op)),
@@ -204,23 +199,45 @@ pub fn transcript_line(
         (Author::Operator | Author::Held, Some(op)) => format!("*{} (to the visitor):*", esc(op)),
         (Author::Operator | Author::Held, None) => "*Operator:*".to_owned(),
     };
+    let attachments = match line.deleted {
+        true => Vec::new(),
+        false => describe_all(&line.attachments),
+    };
+    let mark = crate::platform::line_mark(line)
+        .map(|m| format!(" _({m})_"))
+        .unwrap_or_default();
     // With attachments, the last piece is also a section block: cut to fit one.
     let chunk = match attachments.is_empty() {
         true => MESSAGE_CHUNK,
-        false => SECTION_MAX.saturating_sub(who.chars().count() + 1).max(SECTION_MAX / 2),
+        false => SECTION_MAX
+            .saturating_sub(who.chars().count() + mark.chars().count() + 1)
+            .max(SECTION_MAX / 2),
     };
-    let mut pieces: Vec<String> = split(&esc(text), chunk)
+    let mut pieces: Vec<String> = split(&esc(&line.text), chunk)
         .into_iter()
         .enumerate()
         .map(|(i, piece)| if i == 0 { format!("{who} {piece}") } else { piece })
         .collect();
-    let last = pieces.pop().unwrap_or_default();
+    let last = pieces.pop().unwrap_or_default() + &mark;
     let mut out: Vec<SlackMessageContent> = pieces
         .into_iter()
         .map(|text| SlackMessageContent::new().with_text(text))
         .collect();
-    out.push(with_attachments(last, attachments));
+    out.push(with_attachments(last, &attachments));
     out
+}
+
+/// A line drawn again in its first message (the only one whose place is kept): all of
+/// it if it fits one message, else its start, marked.
+pub fn redrawn_line(line: &Line) -> SlackMessageContent {
+    let mut pieces = transcript_line(line);
+    if pieces.len() == 1 {
+        return pieces.remove(0);
+    }
+    let first = pieces.remove(0);
+    let mark = crate::platform::line_mark(line).unwrap_or("edited");
+    let text = format!("{}… _({mark}; the rest is cut)_", first.text.unwrap_or_default());
+    SlackMessageContent::new().with_text(text)
 }
 
 /// A message of `text` followed by `attachments`; the text alone if there are none.

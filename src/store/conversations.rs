@@ -305,6 +305,8 @@ pub struct MessageRow {
     pub external_id: Option<String>,
     pub delivery: Option<String>,
     pub at: i64,
+    pub edited_at: Option<i64>,
+    pub deleted_at: Option<i64>,
 }
 
 impl MessageRow {
@@ -347,7 +349,8 @@ pub async fn insert_message(conn: &mut AnyConnection, m: &NewMessage<'_>) -> Res
     Ok(row.map(|r| r.get::<i64, _>(0)))
 }
 
-const MESSAGE_COLUMNS: &str = "id, conversation_id, author, operator_id, text, attachments, external_id, delivery, at";
+const MESSAGE_COLUMNS: &str =
+    "id, conversation_id, author, operator_id, text, attachments, external_id, delivery, at, edited_at, deleted_at";
 
 pub async fn messages(conn: &mut AnyConnection, id: &str) -> Result<Vec<MessageRow>, sqlx::Error> {
     sqlx::query_as(&format!(
@@ -363,6 +366,78 @@ pub async fn message(conn: &mut AnyConnection, id: i64) -> Result<Option<Message
         .bind(id)
         .fetch_optional(conn)
         .await
+}
+
+/// The line the widget platform knows by `external_id` in a conversation.
+pub async fn message_by_external(
+    conn: &mut AnyConnection,
+    conversation: &str,
+    external_id: &str,
+) -> Result<Option<MessageRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "select {MESSAGE_COLUMNS} from messages where conversation_id = $1 and external_id = $2"
+    ))
+    .bind(conversation)
+    .bind(external_id)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Takes a line's row for the rest of the transaction (an edit reads, decides, writes).
+pub async fn lock_message(conn: &mut AnyConnection, id: i64) -> Result<Option<MessageRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "update messages set id = id where id = $1 returning {MESSAGE_COLUMNS}"
+    ))
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Stores an edit of a line's text (and, if given, its attachments); `false` if it was
+/// deleted meanwhile.
+pub async fn edit_message(
+    conn: &mut AnyConnection,
+    id: i64,
+    text: &str,
+    attachments: Option<Option<String>>,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = match attachments {
+        Some(a) => sqlx::query(
+            "update messages set text = $1, attachments = $2, edited_at = $3 where id = $4 and deleted_at is null",
+        )
+        .bind(text)
+        .bind(a)
+        .bind(now)
+        .bind(id),
+        None => sqlx::query("update messages set text = $1, edited_at = $2 where id = $3 and deleted_at is null")
+            .bind(text)
+            .bind(now)
+            .bind(id),
+    }
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Sets a line's attachments (a JSON array of addresses).
+pub async fn set_attachments(conn: &mut AnyConnection, id: i64, attachments: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("update messages set attachments = $1 where id = $2")
+        .bind(attachments)
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Marks a line deleted (its text is kept for the team's record).
+pub async fn delete_message(conn: &mut AnyConnection, id: i64, now: i64) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query("update messages set deleted_at = $1 where id = $2 and deleted_at is null")
+        .bind(now)
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// Transcript lines not yet shown on `platform` (held replies are never shown).

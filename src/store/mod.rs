@@ -9,6 +9,7 @@
 
 pub mod audit;
 pub mod conversations;
+pub mod files;
 pub mod identities;
 pub mod inbound;
 pub mod link_codes;

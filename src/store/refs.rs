@@ -180,13 +180,17 @@ pub async fn open_threads(conn: &mut AnyConnection, platform: &str) -> Result<Ve
 /// Whether a platform message already became a transcript line (a reply, a note, a held
 /// reply): acting on it again would repeat it.
 pub async fn taken(conn: &mut AnyConnection, at: &MessageRef) -> Result<bool, sqlx::Error> {
-    let found: Option<i64> = sqlx::query_scalar(
+    Ok(line_at(conn, at).await?.is_some())
+}
+
+/// The transcript line a platform message is (or shows), if any.
+pub async fn line_at(conn: &mut AnyConnection, at: &MessageRef) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar(
         "select message_id from message_refs where platform = $1 and channel = $2 and message = $3 limit 1",
     )
     .bind(&at.platform)
     .bind(&at.channel)
     .bind(&at.message)
     .fetch_optional(conn)
-    .await?;
-    Ok(found.is_some())
+    .await
 }

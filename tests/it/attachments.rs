@@ -1,11 +1,15 @@
-//! Attachments and edits (`docs/widget-api.md#attachments`): what a visitor attaches is
-//! shown in the threads (images drawn, other files linked by name), in the transcript
-//! posted at handoff as well as later.
+//! Attachments (`docs/widget-api.md#attachments`, `docs/widget-api.md#files`): what a
+//! visitor attaches is shown in the threads (images drawn, other files linked by name),
+//! in the transcript posted at handoff as well as later; what an operator shares reaches
+//! the widget platform as a signed link that works without Slack or Discord credentials,
+//! until it expires; files past the size and type limits are refused in the thread.
 
-use crate::both_platforms::{self, slack_root};
+use crate::both_platforms::{self, Both, slack_root};
+use crate::discord_helpers;
 use crate::helpers::*;
 use crate::on_both_databases;
 use crate::slack_helpers;
+use crate::slack_helpers::{ADA, CHANNEL};
 use handoff_bridge::standins::widget::WidgetClient;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -96,5 +100,163 @@ on_both_databases! {
         assert!(error.contains("conversation.transcript[1].attachments[1]"), "{body}");
         assert_eq!(app.count("select count(*) from conversations").await, 0);
         assert_eq!(app.count("select count(*) from messages").await, 0);
+    }
+}
+
+/// The attachments of the operator replies the widget platform got, in order.
+fn sent_files(b: &Both) -> Vec<Vec<String>> {
+    b.d.widget
+        .delivered()
+        .iter()
+        .filter(|c| c.kind.as_deref() == Some("messages"))
+        .map(|c| {
+            c.body["attachments"]
+                .as_array()
+                .map(|a| a.iter().map(|u| u.as_str().unwrap().to_owned()).collect())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+/// Fetches a link as the widget platform would: no credentials of any kind.
+async fn fetch(url: &str) -> reqwest::Response {
+    reqwest::Client::new().get(url).send().await.unwrap()
+}
+
+on_both_databases! {
+    async fn a_file_shared_in_slack_reaches_the_widget_as_a_link_that_works_without_credentials(db) {
+        let (b, root, thread) = both_platforms::opened(&db, &[]).await;
+        let d = &b.d;
+        let bytes: Vec<u8> = (0..5000u32).map(|i| (i % 251) as u8).collect();
+        let file = b.slack.add_file(ADA, "refund form.pdf", "application/pdf", bytes.clone());
+        let event = b.slack.user_file_share(CHANNEL, ADA, "Please fill this in", &root, &[file]);
+        assert_eq!(b.sender.event("EvFile", event).await.status(), StatusCode::OK);
+        d.settle().await;
+
+        assert_eq!(d.visitor_replies(), ["Please fill this in"]);
+        let files = sent_files(&b);
+        assert_eq!(files.len(), 1);
+        assert_eq!(files[0].len(), 1, "{files:?}");
+        let link = files[0][0].clone();
+        assert!(link.starts_with(&format!("{}/v1/files/", d.base)), "{link}");
+        assert!(link.contains("/refund%20form.pdf?expires="), "{link}");
+
+        // The link works with no credentials: the bytes, as a download.
+        let res = fetch(&link).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.headers()["content-type"], "application/pdf");
+        let disposition = res.headers()["content-disposition"].to_str().unwrap().to_owned();
+        assert!(disposition.starts_with("attachment;"), "{disposition}");
+        assert_eq!(res.headers()["x-content-type-options"], "nosniff");
+        assert_eq!(res.bytes().await.unwrap().to_vec(), bytes);
+        // The bridge fetched it from Slack with its token, after asking files.info where.
+        let methods: Vec<String> = b.slack.take_calls().into_iter().map(|c| c.method).collect();
+        assert!(methods.contains(&"files.info".to_owned()), "{methods:?}");
+
+        // A changed signature, a changed expiry, no signature, an expired link: 401; an unknown file: 404.
+        let (path, _) = link.split_once('?').unwrap();
+        let id = path.rsplit('/').nth(1).unwrap().to_owned();
+        let url = url::Url::parse(&link).unwrap();
+        let q: std::collections::HashMap<String, String> = url.query_pairs().into_owned().collect();
+        let expires: i64 = q["expires"].parse().unwrap();
+        let bad_sig = format!("{path}?expires={expires}&sig={}", "0".repeat(64));
+        let later = format!("{path}?expires={}&sig={}", expires + 3600, q["sig"]);
+        let key = handoff_bridge::service::link_key(WIDGET_SECRET.as_bytes());
+        let past = time::OffsetDateTime::now_utc().unix_timestamp() - 10;
+        let expired = format!("{path}?expires={past}&sig={}", handoff_bridge::service::link_signature(&key, &id, past));
+        for (bad, says) in [
+            (bad_sig, "does not match"),
+            (later, "does not match"),
+            (path.to_owned(), "not signed"),
+            (expired, "expired"),
+        ] {
+            let res = fetch(&bad).await;
+            assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{bad}");
+            let body: Value = res.json().await.unwrap();
+            assert!(body["error"]["message"].as_str().unwrap().contains(says), "{bad}: {body}");
+        }
+        let other = format!("{}/v1/files/{}/x.pdf?expires={expires}&sig={}", d.base, "ab".repeat(16), handoff_bridge::service::link_signature(&key, &"ab".repeat(16), expires));
+        assert_eq!(fetch(&other).await.status(), StatusCode::NOT_FOUND);
+
+        // Discord's copy of the reply links the file by its name.
+        let copy = d.discord.messages(thread).into_iter().find(|m| m.content.contains("Please fill this in")).unwrap();
+        assert_eq!(copy.embeds.len(), 1, "{:#?}", copy.embeds);
+        assert_eq!(copy.embeds[0]["title"], "📎 refund form.pdf");
+        d.discord.take_calls();
+        b.slack.take_calls();
+        d.finish().await;
+    }
+
+    async fn a_file_attached_in_discord_reaches_the_widget_and_the_slack_copy(db) {
+        let (b, root, thread) = both_platforms::opened(&db, &[]).await;
+        let d = &b.d;
+        let png = vec![0x89, b'P', b'N', b'G', 1, 2, 3, 4];
+        let id = d.discord.user_message_with_files(thread, discord_helpers::ADA, "", &[("label.png", "image/png", png.clone())]);
+        d.taken_in(id).await;
+        d.settle().await;
+        let files = sent_files(&b);
+        assert_eq!(files.len(), 1, "a file alone is a reply");
+        let res = fetch(&files[0][0]).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.headers()["content-type"], "image/png");
+        assert!(res.headers()["content-disposition"].to_str().unwrap().starts_with("inline;"));
+        assert_eq!(res.bytes().await.unwrap().to_vec(), png);
+        assert_eq!(d.discord.cdn_fetches().len(), 1, "read from Discord's CDN, once per fetch");
+        // Slack's copy draws it.
+        let copy = b.slack.replies(CHANNEL, &root).into_iter().find(|m| m.text.contains("(to the visitor)")).unwrap();
+        let images: Vec<&Value> = copy.blocks.as_array().unwrap().iter().filter(|b| b["type"] == "image").collect();
+        assert_eq!(images.len(), 1, "{:#}", copy.blocks);
+        assert!(images[0]["image_url"].as_str().unwrap().contains("/label.png?expires="));
+        d.discord.take_calls();
+        b.slack.take_calls();
+        d.finish().await;
+    }
+
+    async fn a_discord_attachment_whose_link_expired_is_read_through_a_fresh_one(db) {
+        let (b, _root, thread) = both_platforms::opened(&db, &[]).await;
+        let d = &b.d;
+        // The link the gateway gives has expired by the time the widget fetches the file.
+        d.discord.set_attachment_link_lifetime(std::time::Duration::ZERO);
+        let id = d.discord.user_message_with_files(thread, discord_helpers::ADA, "the label", &[("label.pdf", "application/pdf", b"%PDF-1.7".to_vec())]);
+        d.taken_in(id).await;
+        d.settle().await;
+        d.discord.set_attachment_link_lifetime(std::time::Duration::from_secs(3600));
+        let res = fetch(&sent_files(&b)[0][0]).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.bytes().await.unwrap().to_vec(), b"%PDF-1.7");
+        let statuses: Vec<u16> = d.discord.cdn_requests().iter().map(|r| r.status).collect();
+        assert_eq!(statuses, [404, 200], "the expired link, then the fresh one");
+        let routes: Vec<String> = d.discord.take_calls().into_iter().map(|c| c.route).collect();
+        assert!(routes.contains(&"GET /channels/{channel_id}/messages/{message_id}".to_owned()), "{routes:?}");
+        b.slack.take_calls();
+        d.finish().await;
+    }
+
+    async fn oversized_and_forbidden_files_are_refused_with_a_warning_in_the_thread(db) {
+        let (b, root, thread) = both_platforms::opened(&db, &[("HANDOFF_FILES_MAX_BYTES", "1000")]).await;
+        let d = &b.d;
+        let big = b.slack.add_file(ADA, "scan.pdf", "application/pdf", vec![7; 2000]);
+        let exe = b.slack.add_file(ADA, "tool.exe", "application/x-msdownload", vec![1; 10]);
+        let event = b.slack.user_file_share(CHANNEL, ADA, "", &root, &[big, exe]);
+        let ts = event["ts"].as_str().unwrap().to_owned();
+        assert_eq!(b.sender.event("EvFiles", event).await.status(), StatusCode::OK);
+        d.settle().await;
+        assert!(sent_files(&b).is_empty(), "nothing reached the visitor");
+        assert_eq!(b.slack.message(CHANNEL, &ts).unwrap().reactions, ["warning"]);
+        let note = b.slack.replies(CHANNEL, &root).into_iter().map(|m| m.text).find(|t| t.contains("was not sent")).expect("a thread note");
+        assert!(note.contains("`scan.pdf` was not sent to the visitor: it is 2 KB, and files up to 1 KB are sent"), "{note}");
+        assert!(note.contains("`tool.exe` was not sent to the visitor: files of type `application/x-msdownload` are not sent"), "{note}");
+
+        // Discord: the same, and the text still goes.
+        let id = d.discord.user_message_with_files(thread, discord_helpers::ADA, "see attached", &[("big.png", "image/png", vec![0; 2000])]);
+        d.taken_in(id).await;
+        d.settle().await;
+        assert_eq!(d.visitor_replies(), ["see attached"]);
+        assert_eq!(sent_files(&b), [Vec::<String>::new()]);
+        assert_eq!(d.discord.message(thread, id).unwrap().reactions, ["⚠️", "✅"]);
+        assert!(d.discord.messages(thread).iter().any(|m| m.content.contains("`big.png` was not sent to the visitor: it is 2 KB")));
+        d.discord.take_calls();
+        b.slack.take_calls();
+        d.finish().await;
     }
 }

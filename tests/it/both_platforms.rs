@@ -59,6 +59,17 @@ pub async fn spawn_with(db: &Db, extra: &[(&str, &str)]) -> Both {
     Both { d, slack, sender }
 }
 
+/// Both platforms, with conversation `c1` handed off and its threads open: (the apps,
+/// the Slack root's ts, the Discord thread).
+pub async fn opened(db: &Db, extra: &[(&str, &str)]) -> (Both, String, u64) {
+    let b = spawn_with(db, extra).await;
+    b.d.app.handoff("c1", "support").await;
+    b.d.settle().await;
+    let (root, _) = slack_root(&b, "c1").await;
+    let thread = b.d.thread_of("c1").await;
+    (b, root, thread)
+}
+
 /// The Slack root of a conversation: (ts, its text).
 pub async fn slack_root(b: &Both, conversation: &str) -> (String, String) {
     let ts: String =

@@ -28,6 +28,7 @@ async fn service(db: &Db) -> Service {
         admin_token: None,
         widget: false,
         mirrors: Vec::new(),
+        files: handoff_bridge::service::FileRules::off(),
     };
     Service::new(store, options, Arc::new(tokio::sync::Notify::new()))
 }

@@ -16,6 +16,7 @@ mod chaos;
 mod claims;
 mod cli;
 mod discord;
+mod edits;
 mod links;
 mod manifests;
 mod metrics;

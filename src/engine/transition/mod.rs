@@ -23,7 +23,7 @@ mod tests;
 
 use super::actor::Actor;
 use super::ids::{OperatorId, TeamId};
-use super::model::{Assignment, ChangeReason, Conversation, Policy, Resolution};
+use super::model::{Assignment, ChangeReason, Conversation, Policy, Resolution, SharedFile};
 
 /// What someone asks of a conversation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,6 +51,8 @@ pub enum Command {
         text: String,
         explicit: bool,
         takeover: bool,
+        /// Files shared with it.
+        files: Vec<SharedFile>,
     },
 }
 
@@ -228,7 +230,8 @@ pub fn decide(conv: &Conversation, ctx: &Context<'_>, cmd: &Command) -> Result<D
             text,
             explicit,
             takeover,
-        } => reply::reply(a, ctx, text, *explicit, *takeover),
+            files,
+        } => reply::reply(a, ctx, text, !files.is_empty(), *explicit, *takeover),
         Command::Timeout { operator } => Ok(release::time_out(a, *operator)),
     }
 }

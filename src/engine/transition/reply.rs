@@ -10,6 +10,7 @@ pub(super) fn reply(
     a: &Assignment,
     ctx: &Context<'_>,
     text: &str,
+    has_files: bool,
     explicit: bool,
     takeover: bool,
 ) -> Result<Decision, Refusal> {
@@ -20,7 +21,7 @@ pub(super) fn reply(
     if !explicit && ctx.policy.reply_mode == ReplyMode::Command {
         return Ok(Decision::kept(Outcome::Discussion));
     }
-    if text.trim().is_empty() {
+    if text.trim().is_empty() && !has_files {
         return Err(Refusal::InvalidState("a reply needs some text".into()));
     }
     require_open(a.status, "replied to")?;

@@ -79,6 +79,7 @@ impl Trigger {
             text: text.into(),
             explicit,
             takeover,
+            files: vec![],
         };
         match self {
             HandOff => Command::HandOff,

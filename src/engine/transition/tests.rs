@@ -98,6 +98,7 @@ fn notes_discussion_and_replies_follow_the_policy() {
         text: text.into(),
         explicit,
         takeover: false,
+        files: vec![],
     };
     assert_eq!(
         decide_as(&c, 1, Role::Agent, reply("// hmm", false)).unwrap().outcome,

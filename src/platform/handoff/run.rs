@@ -92,6 +92,7 @@ pub async fn run(
                 text: text.clone(),
                 explicit: true,
                 takeover: false,
+                files: vec![],
             };
             match service.act(ws, &conversation, &actor, cmd).await {
                 Ok(acted) if acted.outcome == Outcome::InternalNote => "Kept as an internal note.".into(),

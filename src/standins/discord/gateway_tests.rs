@@ -41,7 +41,7 @@ enum Seen {
     Resumed,
     Message(Box<Message>),
     Updated(Box<MessageUpdateEvent>),
-    Deleted(MessageId),
+    Deleted(ChannelId, MessageId, Option<GuildId>),
     Interaction(Box<Interaction>),
     Thread(Box<GuildChannel>),
 }
@@ -67,8 +67,8 @@ impl EventHandler for Forward {
         let _ = self.0.send(Seen::Updated(Box::new(event)));
     }
 
-    async fn message_delete(&self, _: Context, _: ChannelId, id: MessageId, _: Option<GuildId>) {
-        let _ = self.0.send(Seen::Deleted(id));
+    async fn message_delete(&self, _: Context, channel: ChannelId, id: MessageId, guild: Option<GuildId>) {
+        let _ = self.0.send(Seen::Deleted(channel, id, guild));
     }
 
     async fn interaction_create(&self, _: Context, interaction: Interaction) {
@@ -172,6 +172,27 @@ impl Bot {
             })
             .await;
         *m
+    }
+
+    /// The MESSAGE_UPDATE of message `id` as the `message_update` handler got it.
+    async fn updated(&mut self, id: u64) -> MessageUpdateEvent {
+        let u = self
+            .next(&format!("MESSAGE_UPDATE {id}"), |e| match e {
+                Seen::Updated(u) if u.id.get() == id => Some(u),
+                _ => None,
+            })
+            .await;
+        *u
+    }
+
+    /// The channel and guild of the MESSAGE_DELETE of message `id`, as the
+    /// `message_delete` handler got them.
+    async fn deleted(&mut self, id: u64) -> (ChannelId, Option<GuildId>) {
+        self.next(&format!("MESSAGE_DELETE {id}"), |e| match e {
+            Seen::Deleted(c, m, g) if m.get() == id => Some((c, g)),
+            _ => None,
+        })
+        .await
     }
 
     /// The interaction `id` as the `interaction_create` handler got it.
@@ -605,9 +626,101 @@ async fn threads_edits_and_deletes_come_back_over_the_gateway() {
     assert_eq!(updated.content.as_deref(), Some("edited"));
     post.id.delete_message(&bot.http, sent.id).await.expect("delete");
     bot.next("MESSAGE_DELETE", |e| match e {
-        Seen::Deleted(id) if id == sent.id => Some(()),
+        Seen::Deleted(_, id, _) if id == sent.id => Some(()),
         _ => None,
     })
     .await;
+    bot.stop().await;
+}
+
+/// The file a user posts in the tests: a PNG's first bytes, enough for its size (3×2).
+fn png() -> Vec<u8> {
+    let mut bytes = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR".to_vec();
+    bytes.extend(3u32.to_be_bytes());
+    bytes.extend(2u32.to_be_bytes());
+    bytes.extend([8, 6, 0, 0, 0]);
+    bytes
+}
+
+#[tokio::test]
+async fn a_users_files_edit_and_deletion_reach_the_handler() {
+    let discord = stand_in().await;
+    let mut bot = Bot::start(&discord, all_intents()).await;
+    let files = [
+        ("shot.png", "image/png", png()),
+        ("notes.txt", "text/plain", b"call me back".to_vec()),
+    ];
+    let id = discord.user_message_with_files(TEXT, ALICE, "see attached", &files);
+    let m = bot.message(id).await;
+    assert_eq!(m.content, "see attached");
+    let [shot, notes] = &m.attachments[..] else {
+        panic!("not two attachments: {:?}", m.attachments);
+    };
+    assert_eq!(
+        (shot.filename.as_str(), shot.content_type.as_deref(), shot.size),
+        ("shot.png", Some("image/png"), png().len() as u32)
+    );
+    assert_eq!(shot.dimensions(), Some((3, 2)));
+    assert_eq!((notes.filename.as_str(), notes.dimensions()), ("notes.txt", None));
+    assert!(notes.url.starts_with(&discord.cdn_url()));
+    assert_eq!(notes.download().await.expect("download"), b"call me back");
+    assert_eq!(discord.cdn_fetches(), [notes.id.get()]);
+
+    discord.user_edit(TEXT, id, "see attached (the second one is older)");
+    let updated = bot.updated(id).await;
+    assert_eq!(
+        updated.content.as_deref(),
+        Some("see attached (the second one is older)")
+    );
+    assert!(updated.edited_timestamp.is_some());
+    assert_eq!(updated.author.as_ref().map(|a| a.id.get()), Some(ALICE));
+    assert_eq!(
+        (updated.channel_id, updated.guild_id),
+        (ChannelId::new(TEXT), Some(GuildId::new(GUILD)))
+    );
+    let kept: Vec<_> = updated.attachments.iter().flatten().map(|a| a.id).collect();
+    assert_eq!(kept, [shot.id, notes.id], "an edit keeps the files");
+    let stored = discord.message(TEXT, id).expect("stored");
+    assert!(stored.edited);
+    assert_eq!(stored.content, "see attached (the second one is older)");
+    assert_eq!(stored.attachments.len(), 2);
+
+    discord.user_delete(TEXT, id);
+    assert_eq!(bot.deleted(id).await, (ChannelId::new(TEXT), Some(GuildId::new(GUILD))));
+    assert!(discord.message(TEXT, id).is_none());
+    let gone = reqwest::get(&shot.url).await.expect("an answer");
+    assert_eq!(gone.status().as_u16(), 404, "a deleted message's files are gone");
+    assert_eq!(discord.cdn_fetches(), [notes.id.get()]);
+    bot.stop().await;
+}
+
+#[tokio::test]
+async fn without_the_message_content_intent_an_edit_shows_neither_text_nor_files() {
+    let discord = stand_in().await;
+    let intents = GatewayIntents::GUILDS | GatewayIntents::GUILD_MESSAGES | GatewayIntents::DIRECT_MESSAGES;
+    let mut bot = Bot::start(&discord, intents).await;
+    let files = [("shot.png", "image/png", png())];
+    let id = discord.user_message_with_files(TEXT, ALICE, "unseen", &files);
+    let m = bot.message(id).await;
+    assert_eq!((m.content.as_str(), m.attachments.len()), ("", 0));
+    discord.user_edit(TEXT, id, "still unseen");
+    let updated = bot.updated(id).await;
+    assert_eq!(updated.content.as_deref(), Some(""));
+    assert_eq!(updated.attachments.map(|a| a.len()), Some(0));
+    let mention = format!("<@{}> now you see it", DiscordStandIn::BOT_USER_ID);
+    discord.user_edit(TEXT, id, &mention);
+    let updated = bot.updated(id).await;
+    assert_eq!(
+        updated.content.as_deref(),
+        Some(mention.as_str()),
+        "a mention lifts the veil"
+    );
+    assert_eq!(updated.attachments.map(|a| a.len()), Some(1));
+
+    let dm = discord.open_dm(ALICE);
+    let id = discord.user_message_with_files(dm, ALICE, "in a DM", &files);
+    assert_eq!(bot.message(id).await.attachments.len(), 1);
+    discord.user_delete(dm, id);
+    assert_eq!(bot.deleted(id).await, (ChannelId::new(dm), None));
     bot.stop().await;
 }

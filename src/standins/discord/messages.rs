@@ -85,15 +85,21 @@ impl World {
     pub(super) fn delete_message(&mut self, channel: &str, message: &str) -> Reply {
         let msg = self.message_mut(channel, message)?;
         let (c, id) = (msg.channel_id, msg.id);
-        if let Some(m) = self.messages.get_mut(&c) {
-            m.remove(&id);
-        }
-        let mut d = json!({"id": id.to_string(), "channel_id": c.to_string()});
-        if let Some(g) = self.channels.get(&c).and_then(|c| c.guild_id) {
+        self.remove_message(c, id);
+        Ok((204, Value::Null))
+    }
+
+    /// Removes a message (its files' links stop working) and dispatches MESSAGE_DELETE.
+    pub(super) fn remove_message(&mut self, channel: u64, id: u64) {
+        let Some(msg) = self.messages.get_mut(&channel).and_then(|m| m.remove(&id)) else {
+            return;
+        };
+        self.detach(&msg);
+        let mut d = json!({"id": id.to_string(), "channel_id": channel.to_string()});
+        if let Some(g) = self.channels.get(&channel).and_then(|c| c.guild_id) {
             d["guild_id"] = json!(g.to_string());
         }
         self.dispatch("MESSAGE_DELETE", d);
-        Ok((204, Value::Null))
     }
 
     /// `PUT /channels/{channel_id}/messages/{message_id}/reactions/{emoji}/@me`.

@@ -15,25 +15,28 @@
 //!
 //! It keeps guilds and members, channels (text, forum, threads, DMs), users, messages
 //! (content, embeds, components, flags, reactions, replies, nonces, who they pinged,
-//! ephemeral ones and their viewer), interactions it handed out and their answers, and
+//! ephemeral ones and their viewer, users' files, served at signed, expiring links as
+//! Discord's CDN serves them), interactions it handed out and their answers, and
 //! registered commands; records every REST call for the tests to assert on; and
 //! injects faults per route (429, any status, delays, calls that hang) and gateway
-//! failures (dropped connections). Tests play the users: they post messages, click
-//! buttons, pick from selects, submit modals and run slash commands, and the bot hears
-//! of it over the gateway as it would from Discord.
+//! failures (dropped connections). Tests play the users: they post messages (with
+//! files), edit and delete them, click buttons, pick from selects, submit modals and run
+//! slash commands, and the bot hears of it over the gateway as it would from Discord.
 //!
 //! The files, by responsibility: `state` (the world, its JSON and its fault queue),
 //! `server` (the HTTP side: route table, auth, faults, recording), `wire` (error shapes,
 //! rate-limit headers, message limits), `messages`, `history`, `channels`, `members`
-//! and `interactions` (the routes), `mentions` (who a message pings), `gateway` (the
-//! WebSocket) and `sessions` (gateway sessions, numbering, replay, intents), `users`
-//! and `user_interactions` (what the test's users do).
+//! and `interactions` (the routes), `attachments` (users' files and the CDN serving
+//! them), `mentions` (who a message pings), `gateway` (the WebSocket) and `sessions`
+//! (gateway sessions, numbering, replay, intents), `users` and `user_interactions`
+//! (what the test's users do).
 //!
 //! The module's tests drive the stand-in with serenity's own `Http` client and gateway
 //! `Client`, which proves that it reads every answer and every dispatch, and maps every
 //! error as it would Discord's; a bare WebSocket client checks the gateway protocol's
 //! edges frame by frame.
 
+mod attachments;
 mod channels;
 mod gateway;
 #[cfg(test)]
@@ -54,6 +57,7 @@ mod user_interactions;
 mod users;
 mod wire;
 
+pub use attachments::{CdnRequest, DiscordAttachment};
 pub use sessions::GatewayStats;
 pub use user_interactions::Interacted;
 
@@ -115,6 +119,8 @@ pub struct DiscordMessage {
     pub pings: Vec<String>,
     /// The message it replies to.
     pub replied_to: Option<u64>,
+    /// The files a user posted with it.
+    pub attachments: Vec<DiscordAttachment>,
 }
 
 /// The Discord REST stand-in: an HTTP server on 127.0.0.1. Cheap to clone; the server
@@ -384,5 +390,15 @@ fn public_message(m: &state::Msg) -> DiscordMessage {
         allowed_mentions: m.allowed_mentions.clone(),
         pings: m.pings.clone(),
         replied_to: m.reference.map(|(_, id)| id),
+        attachments: m
+            .attachments
+            .iter()
+            .map(|a| DiscordAttachment {
+                id: a.id,
+                filename: a.filename.clone(),
+                content_type: a.content_type.clone(),
+                size: a.bytes.len(),
+            })
+            .collect(),
     }
 }

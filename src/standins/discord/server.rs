@@ -1,7 +1,8 @@
 //! The Discord stand-in's HTTP side: every request under `/api/v10`, matched against the
-//! table of REST routes it serves (and `/gateway`, the WebSocket), and the life of one call — numbered on arrival, its
-//! injected fault applied (delays and hangs wait without the world lock, so other calls
-//! go on), authenticated, carried out under the lock, recorded, answered.
+//! table of REST routes it serves (and `/gateway`, the WebSocket, and `/attachments`, the
+//! CDN), and the life of one call — numbered on arrival, its injected fault applied
+//! (delays and hangs wait without the world lock, so other calls go on), authenticated,
+//! carried out under the lock, recorded, answered.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -23,6 +24,10 @@ pub(super) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/api/v10/{*rest}", any(api_handler))
         .route("/gateway", get(super::gateway::upgrade))
+        .route(
+            "/attachments/{channel_id}/{attachment_id}/{filename}",
+            get(super::attachments::serve),
+        )
         .fallback(|| async {
             let (status, body) = not_found();
             json_response(status, &body, None)

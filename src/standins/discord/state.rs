@@ -1,9 +1,9 @@
 //! The Discord stand-in's world: guilds, members, channels (text, forum, threads, DMs),
-//! users, messages, registered commands, interactions and their answers, gateway
-//! sessions, the calls it recorded and the faults queued for the next ones — all behind
-//! one lock held only for short, synchronous sections (never across a delay, a hang or a
-//! socket write). Also how each object is rendered as Discord's JSON, and Discord-shaped
-//! ids (snowflakes) and timestamps.
+//! users, messages (and users' files on them), registered commands, interactions and
+//! their answers, gateway sessions, the calls it recorded and the faults queued for the
+//! next ones — all behind one lock held only for short, synchronous sections (never
+//! across a delay, a hang or a socket write). Also how each object is rendered as
+//! Discord's JSON, and Discord-shaped ids (snowflakes) and timestamps.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -14,6 +14,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::DiscordCall;
+use super::attachments::{Attachment, Cdn};
 use super::sessions::Gateway;
 use crate::standins::{HangTicket, Hangs};
 
@@ -135,6 +136,8 @@ pub(super) struct Msg {
     pub(super) visible_to: Option<u64>,
     /// The message it replies to: (channel, message).
     pub(super) reference: Option<(u64, u64)>,
+    /// The files a user posted with it.
+    pub(super) attachments: Vec<Attachment>,
 }
 
 impl Msg {
@@ -158,6 +161,7 @@ impl Msg {
             pings: Vec::new(),
             visible_to: None,
             reference: None,
+            attachments: Vec::new(),
         }
     }
 }
@@ -203,6 +207,8 @@ pub(super) struct World {
     pub(super) webhooks: BTreeMap<u64, u64>,
     /// Gateway sessions, their connections and what was dispatched to them.
     pub(super) gateway: Gateway,
+    /// Where messages' files are served, and the requests for them.
+    pub(super) cdn: Cdn,
     next_id: u64,
 }
 
@@ -336,6 +342,7 @@ impl World {
             nonces: HashMap::new(),
             webhooks: BTreeMap::new(),
             gateway: Gateway::new(),
+            cdn: Cdn::new(),
             next_id: (now_ms.saturating_sub(DISCORD_EPOCH_MS)) << 22,
         }
     }
@@ -466,7 +473,7 @@ impl World {
             "mention_everyone": everyone,
             "mentions": users,
             "mention_roles": roles,
-            "attachments": [],
+            "attachments": self.attachments_json(m),
             "embeds": m.embeds,
             "components": m.components,
             "pinned": false,

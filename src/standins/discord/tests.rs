@@ -558,3 +558,105 @@ async fn members_have_the_permissions_they_were_given() {
         .expect_err("unknown user");
     assert_eq!(discord_error(err).1, 10013);
 }
+
+/// Serenity reads a user's files on a message, and the CDN serves them without a token
+/// at the signed links given, and at no other: a tampered or expired link, or one to a
+/// deleted message's file, is Discord's 404 "This content is no longer available.".
+#[tokio::test]
+async fn a_users_files_are_served_at_their_signed_links_only() {
+    let (discord, http) = setup().await;
+    let files = [
+        ("photo.gif", "image/gif", b"GIF89a\x05\x00\x04\x00rest".to_vec()),
+        ("call notes.txt", "text/plain", b"call me back".to_vec()),
+    ];
+    let id = discord.user_message_with_files(TEXT, ALICE, "", &files);
+    let read = || {
+        let http = &http;
+        async move {
+            let m = ChannelId::new(TEXT)
+                .message(http, MessageId::new(id))
+                .await
+                .expect("a message with files reads back");
+            m.attachments
+        }
+    };
+    let attachments = read().await;
+    let [photo, notes] = &attachments[..] else {
+        panic!("not two attachments: {attachments:?}");
+    };
+    assert_eq!((photo.dimensions(), photo.size), (Some((5, 4)), 14));
+    assert_eq!(notes.content_type.as_deref(), Some("text/plain"));
+    let link = format!(
+        "{}/attachments/{TEXT}/{}/call%20notes.txt?ex=",
+        discord.cdn_url(),
+        notes.id
+    );
+    assert!(notes.url.starts_with(&link), "{}", notes.url);
+    let stored = discord.message(TEXT, id).expect("stored");
+    assert_eq!(stored.attachments[1].filename, "call notes.txt");
+    assert_eq!(stored.attachments[1].size, 12);
+
+    let client = reqwest::Client::new();
+    let get = |url: String| {
+        let client = &client;
+        async move {
+            let resp = client.get(url).send().await.expect("the CDN answers");
+            let status = resp.status().as_u16();
+            let kind = resp.headers().get("content-type").cloned();
+            (status, kind, resp.bytes().await.expect("body").to_vec())
+        }
+    };
+    let gone = |got: (u16, Option<reqwest::header::HeaderValue>, Vec<u8>)| {
+        (got.0, String::from_utf8_lossy(&got.2).into_owned())
+    };
+    let gone_answer = (404, "This content is no longer available.".to_string());
+    let (status, kind, bytes) = get(notes.url.clone()).await;
+    assert_eq!((status, bytes.as_slice()), (200, &b"call me back"[..]));
+    assert_eq!(kind.expect("a content type"), "text/plain");
+    assert_eq!(discord.cdn_fetches(), [notes.id.get()]);
+
+    // A signature that does not match, a later expiry, another file, no signature.
+    let hm = notes.url.find("hm=").expect("hm") + 3;
+    let mut tampered = notes.url.clone();
+    let flipped = if &tampered[hm..=hm] == "0" { "1" } else { "0" };
+    tampered.replace_range(hm..=hm, flipped);
+    assert_eq!(gone(get(tampered).await), gone_answer);
+    let ex = notes
+        .url
+        .split("ex=")
+        .nth(1)
+        .and_then(|s| s.split('&').next())
+        .expect("ex");
+    let later = format!("{:x}", u64::from_str_radix(ex, 16).expect("hex") + 3600);
+    assert_eq!(gone(get(notes.url.replace(ex, &later)).await), gone_answer);
+    let other = notes.url.replace(&notes.id.to_string(), &photo.id.to_string());
+    assert_eq!(gone(get(other).await), gone_answer);
+    let unsigned = notes.url.split('?').next().expect("path").to_string();
+    assert_eq!(gone(get(unsigned).await), gone_answer);
+
+    // An expired link; reading the message again gives a fresh one.
+    discord.set_attachment_link_lifetime(Duration::ZERO);
+    let expired = read().await[0].url.clone();
+    assert_eq!(gone(get(expired).await), gone_answer);
+    discord.set_attachment_link_lifetime(Duration::from_secs(600));
+    let fresh = read().await[0].url.clone();
+    assert_eq!(get(fresh.clone()).await.2, files[0].2);
+
+    // Faults queued for the CDN's route apply; its fetches are not API calls.
+    discord.fail_next("GET /attachments/{channel_id}/{attachment_id}/{filename}", 1, 503);
+    assert_eq!(get(fresh.clone()).await.0, 503);
+    assert_eq!(get(fresh.clone()).await.0, 200);
+    assert_eq!(discord.cdn_fetches(), [notes.id.get(), photo.id.get(), photo.id.get()]);
+    let statuses: Vec<u16> = discord.cdn_requests().iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [200, 404, 404, 404, 404, 404, 200, 503, 200]);
+    assert!(discord.calls().iter().all(|c| c.path.starts_with("/channels/")));
+
+    discord.hang_next("GET /attachments/{channel_id}/{attachment_id}/{filename}", 1);
+    let hung = tokio::time::timeout(Duration::from_millis(200), get(fresh.clone())).await;
+    assert!(hung.is_err(), "the fetch hangs");
+    discord.clear_faults();
+    assert_eq!(get(fresh.clone()).await.0, 200);
+
+    discord.user_delete(TEXT, id);
+    assert_eq!(gone(get(fresh).await), gone_answer);
+}

@@ -1,5 +1,6 @@
 //! The Slack stand-in's messages: `chat.postMessage`, `chat.update`, `chat.postEphemeral`,
-//! `chat.getPermalink` and `reactions.add`; how a message is shown in answers and payloads
+//! `chat.getPermalink` and `reactions.add`; the message events a test applies to the world
+//! (posts, edits, deletions); how a message is shown in answers and payloads
 //! (threads, reactions, edits, metadata); and the `response_url`s handed out with
 //! interactions and slash commands, which post, replace or delete messages too.
 
@@ -134,6 +135,11 @@ impl World {
         if let Some(subtype) = &m.subtype {
             v["subtype"] = json!(subtype);
         }
+        if !m.files.is_empty() {
+            v["files"] = json!(m.files);
+            v["upload"] = json!(false);
+            v["display_as_bot"] = json!(false);
+        }
         // Slack shows metadata in API answers and payloads; `conversations.history` and
         // `conversations.replies` only with `include_all_metadata` (see `listed`).
         if let Some(metadata) = &m.metadata {
@@ -167,6 +173,43 @@ impl World {
         v["reply_users_count"] = json!(users.len());
         v["reply_users"] = json!(users);
         v["latest_reply"] = json!(latest.ts);
+    }
+
+    /// A `message` event as if it had happened in Slack (see
+    /// [`SlackStandIn::record_message`]).
+    pub(super) fn apply_message_event(&mut self, event: &Value) {
+        let channel = str_field(event, "channel");
+        match event["subtype"].as_str() {
+            Some("message_changed") => {
+                let new = &event["message"];
+                let ts = str_field(new, "ts");
+                let Some(msg) = self.messages.get_mut(&channel).and_then(|ms| ms.get_mut(&ts)) else {
+                    return;
+                };
+                msg.text = str_field(new, "text");
+                msg.blocks = new.get("blocks").cloned().unwrap_or(Value::Null);
+                if let Some(files) = new["files"].as_array() {
+                    msg.files = files.clone();
+                }
+                let editor = new["edited"]["user"].as_str().unwrap_or(&msg.user).to_string();
+                let edit_ts = new["edited"]["ts"]
+                    .as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| str_field(event, "ts"));
+                msg.edited = Some((editor, edit_ts));
+            }
+            Some("message_deleted") => {
+                let ts = str_field(event, "deleted_ts");
+                if let Some(ms) = self.messages.get_mut(&channel) {
+                    ms.remove(&ts);
+                }
+            }
+            _ => {
+                let (channel, msg) = Msg::from_event(event);
+                self.share_files(&channel, &msg);
+                self.messages.entry(channel).or_default().insert(msg.ts.clone(), msg);
+            }
+        }
     }
 
     pub(super) fn post_message(&mut self, a: &Args) -> Reply {

@@ -17,19 +17,22 @@
 //!   on, and injects faults per method (429 with any `Retry-After`, 5xx, `ok:false`
 //!   errors, delays, lost answers, calls that hang).
 //!   It also serves the `response_url`s of the interactions and slash commands it hands
-//!   out (see [`SlackStandIn::sender`]).
+//!   out (see [`SlackStandIn::sender`]), and the files users share
+//!   ([`SlackStandIn::add_file`], `files.info`, and their `url_private*` URLs, which give
+//!   the bytes only with the bot token and otherwise redirect to a sign-in page, as Slack's
+//!   do).
 //! - Socket Mode (`socket`): `apps.connections.open` with the app-level token hands out
 //!   `ws://` URLs where the stand-in sends `hello` and the envelopes a test asks for,
 //!   records every ack with its payload and delay, redelivers, and sends `disconnect`
 //!   or drops the sockets on demand.
-//! - [`SlackSender`] plays Slack towards the bridge: Events API envelopes, interactivity
-//!   payloads and slash commands, shaped as Slack sends them and signed with the app's
+//! - [`SlackSender`] plays Slack towards the bridge: Events API envelopes (messages, file
+//!   shares, edits and deletions), interactivity payloads and slash commands, shaped as Slack sends them and signed with the app's
 //!   signing secret (`X-Slack-Signature: v0=…`), or deliberately mis-signed.
 //!
 //! The files, by responsibility: `state` (the world and its fault queue), `server` (the
 //! HTTP side: faults, recording, the method table), `wire` (arguments, answers, error
 //! shapes, timestamps and cursors), `chat`, `conversations` and `views` (the Web API
-//! methods), `blocks` (Block Kit limits), `mentions` (who a message pings) and `sender`
+//! methods), `files` (files, `files.info` and the download URLs), `blocks` (Block Kit limits), `mentions` (who a message pings) and `sender`
 //! ([`SlackSender`]).
 //!
 //! The module's own tests prove the fidelity with slack-morphism: its Web API client
@@ -39,6 +42,7 @@
 mod blocks;
 mod chat;
 mod conversations;
+mod files;
 mod mentions;
 mod sender;
 mod server;
@@ -60,7 +64,7 @@ pub use sender::{SlackSender, slack_signature};
 pub use socket::SocketAck;
 pub use state::next_ts;
 
-use state::{Channel, Fault, Msg, Shared, User, World};
+use state::{Channel, Fault, Shared, User, World};
 
 /// Where the stand-in's permalinks point (never fetched).
 const PERMALINK_BASE: &str = "https://stand-in.slack.example";
@@ -81,6 +85,23 @@ pub struct SlackCall {
     pub status: u16,
     /// The JSON answered (`Null` while a hung call has no answer).
     pub response: Value,
+    /// When the stand-in received it.
+    pub at: std::time::Instant,
+}
+
+/// One request for a file's bytes at its `url_private` or `url_private_download` (see
+/// [`SlackStandIn::add_file`]); each is also recorded as a [`SlackCall`] `"files.download"`.
+#[derive(Debug, Clone)]
+pub struct SlackDownload {
+    /// The file id in the URL (`""` if the URL named none of this workspace).
+    pub file: String,
+    /// Whether it was the `url_private_download` (else the `url_private`).
+    pub download: bool,
+    /// Whether it carried the bot token in `Authorization: Bearer`.
+    pub token_ok: bool,
+    /// The status answered: 200 with the bytes, 302 to the sign-in page without the
+    /// token, 404 for an unknown or deleted file, or an injected fault's.
+    pub status: u16,
     /// When the stand-in received it.
     pub at: std::time::Instant,
 }
@@ -118,6 +139,8 @@ pub struct SlackMessage {
     pub edited: bool,
     /// The message metadata (`{"event_type": …, "event_payload": {…}}`), `Null` if none.
     pub metadata: Value,
+    /// The file objects of a `file_share` message (empty for any other).
+    pub files: Vec<Value>,
 }
 
 impl SlackMessage {
@@ -462,22 +485,69 @@ impl SlackStandIn {
         self.world().views.clone()
     }
 
-    /// Stores a `message` event built by [`SlackSender::thread_message`] or
-    /// [`SlackSender::bot_message`] as if it had been posted in Slack, so that
-    /// `reactions.add`, `chat.getPermalink` and thread listings know it.
+    /// Applies a `message` event to the world as if it had happened in Slack. A message
+    /// ([`SlackSender::thread_message`], [`SlackSender::bot_message`],
+    /// [`SlackSender::file_share_message`], …) is stored, so that `reactions.add`,
+    /// `chat.getPermalink` and thread listings know it (a file share also marks its files
+    /// shared there); a `message_changed` ([`SlackSender::message_changed`]) replaces the
+    /// text (and blocks, files) of the message it names and marks it edited; a
+    /// `message_deleted` ([`SlackSender::message_deleted`]) removes it. Edits and deletions
+    /// of messages the stand-in does not hold change nothing.
     pub fn record_message(&self, event: &Value) {
-        let (channel, msg) = Msg::from_event(event);
-        self.world()
-            .messages
-            .entry(channel)
-            .or_default()
-            .insert(msg.ts.clone(), msg);
+        self.world().apply_message_event(event);
     }
 
     /// A user's reply in a thread: builds the event with [`SlackSender::thread_message`],
     /// records it ([`Self::record_message`]) and returns it, ready for [`SlackSender::event`].
     pub fn user_reply(&self, channel: &str, user: &str, text: &str, thread_ts: &str) -> Value {
         let event = SlackSender::thread_message(channel, user, text, thread_ts);
+        self.record_message(&event);
+        event
+    }
+
+    /// A user's message sharing `files` (from [`Self::add_file`]) in a thread, with `text`
+    /// (may be empty): builds the event with [`SlackSender::file_share_message`], records
+    /// it and returns it, ready for [`SlackSender::event`].
+    pub fn user_file_share(&self, channel: &str, user: &str, text: &str, thread_ts: &str, files: &[Value]) -> Value {
+        let event = SlackSender::file_share_message(channel, user, text, thread_ts, files);
+        self.record_message(&event);
+        event
+    }
+
+    /// The author of the message `ts` edits it to `new_text`: builds the
+    /// `message_changed` event with [`SlackSender::message_changed`] from the message as
+    /// the stand-in holds it (author, thread, previous text, files), applies it and returns
+    /// it. Panics if the stand-in holds no such message.
+    pub fn user_edit(&self, channel: &str, ts: &str, new_text: &str) -> Value {
+        let old = self
+            .message(channel, ts)
+            .unwrap_or_else(|| panic!("slack stand-in: no message {ts} in {channel} to edit"));
+        let thread_ts = old.thread_ts.as_deref().unwrap_or_default();
+        let mut event = SlackSender::message_changed(channel, &old.user, ts, thread_ts, new_text, &old.text);
+        if !old.files.is_empty() {
+            for key in ["message", "previous_message"] {
+                event[key]["files"] = Value::Array(old.files.clone());
+                event[key]["upload"] = Value::Bool(false);
+                event[key]["display_as_bot"] = Value::Bool(false);
+            }
+        }
+        self.record_message(&event);
+        event
+    }
+
+    /// The message `ts` is deleted: builds the `message_deleted` event with
+    /// [`SlackSender::message_deleted`] from the message as the stand-in holds it, applies
+    /// it (the message is gone) and returns it. Panics if the stand-in holds no such
+    /// message.
+    pub fn user_delete(&self, channel: &str, ts: &str) -> Value {
+        let old = self
+            .message(channel, ts)
+            .unwrap_or_else(|| panic!("slack stand-in: no message {ts} in {channel} to delete"));
+        let thread_ts = old.thread_ts.as_deref().unwrap_or_default();
+        let mut event = SlackSender::message_deleted(channel, ts, thread_ts, &old.user, &old.text);
+        if !old.files.is_empty() {
+            event["previous_message"]["files"] = Value::Array(old.files.clone());
+        }
         self.record_message(&event);
         event
     }

@@ -1,7 +1,7 @@
-//! The Slack stand-in's HTTP side: the routes (`/api/{method}` and the `response_url`s),
-//! the table of Web API methods it serves, and the life of one call — numbered on
-//! arrival, its injected fault applied (delays and hangs wait without the world lock, so
-//! other calls go on), carried out under the lock, recorded, answered.
+//! The Slack stand-in's HTTP side: the routes (`/api/{method}`, the `response_url`s, the
+//! files' URLs), the table of Web API methods it serves, and the life of one call —
+//! numbered on arrival, its injected fault applied (delays and hangs wait without the
+//! world lock, so other calls go on), carried out under the lock, recorded, answered.
 
 use std::sync::Arc;
 
@@ -10,7 +10,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, Method};
 use axum::response::Response;
-use axum::routing::{any, post};
+use axum::routing::{any, get, post};
 use serde_json::{Value, json};
 
 use super::SlackCall;
@@ -22,6 +22,12 @@ pub(super) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/api/{method}", any(api_handler))
         .route("/hooks/{kind}/{id}", post(hook_handler))
+        .route("/files-pri/{team_file}/{name}", get(super::files::private_file))
+        .route(
+            "/files-pri/{team_file}/download/{name}",
+            get(super::files::private_download),
+        )
+        .route("/signin", get(super::files::sign_in))
         .route(
             "/socket",
             axum::routing::get(super::socket::upgrade).with_state(shared.sockets.clone()),
@@ -45,6 +51,7 @@ const METHODS: &[&str] = &[
     "views.update",
     "reactions.add",
     "users.info",
+    "files.info",
 ];
 
 impl World {
@@ -63,6 +70,7 @@ impl World {
             "views.update" => self.update_view(a),
             "reactions.add" => self.add_reaction(a),
             "users.info" => self.user_info(a),
+            "files.info" => self.file_info(a),
             _ => Err(api_error("unknown_method")),
         }
     }
@@ -148,7 +156,7 @@ async fn hook_handler(
 }
 
 /// A call as recorded before it has an answer.
-fn unanswered(method: &str, args: Value, token_ok: bool) -> SlackCall {
+pub(super) fn unanswered(method: &str, args: Value, token_ok: bool) -> SlackCall {
     SlackCall {
         method: method.to_string(),
         args,
@@ -161,10 +169,22 @@ fn unanswered(method: &str, args: Value, token_ok: bool) -> SlackCall {
 
 /// One call, from arrival to answer: its fault decides whether `carry_out` runs (under
 /// the world lock) and what is answered.
-async fn run_call(
+async fn run_call(shared: &Shared, call: SlackCall, carry_out: impl FnOnce(&mut World) -> (u16, Value)) -> Response {
+    run_raw_call(shared, call, |w| {
+        let (status, body) = carry_out(w);
+        let response = json_response(status, &body, None);
+        (status, body, response)
+    })
+    .await
+}
+
+/// [`run_call`] for an answer that is not JSON (a file's bytes, a redirect): `carry_out`
+/// gives the status and JSON to record, and the response to send. Faults are answered as
+/// for any call (JSON; a lost answer is a 504).
+pub(super) async fn run_raw_call(
     shared: &Shared,
     mut call: SlackCall,
-    carry_out: impl FnOnce(&mut World) -> (u16, Value),
+    carry_out: impl FnOnce(&mut World) -> (u16, Value, Response),
 ) -> Response {
     let arrival = shared.arrive(&call);
     let seq = arrival.seq;
@@ -179,20 +199,25 @@ async fn run_call(
         tokio::time::sleep(*d).await;
     }
     let mut w = shared.lock();
-    let (status, response, retry_after) = match arrival.fault.as_ref().and_then(fault_answer) {
-        Some(answer) => answer,
-        None => {
-            let (status, response) = carry_out(&mut w);
-            (status, response, None)
+    let (status, response, sent) = match arrival.fault.as_ref().and_then(fault_answer) {
+        Some((status, response, retry_after)) => {
+            let sent = json_response(status, &response, retry_after);
+            (status, response, sent)
         }
+        None => carry_out(&mut w),
     };
-    let (status, response) = match arrival.fault {
-        Some(Fault::LostResponse) => (504, json!({"ok": false, "error": "gateway_timeout", "lost": response})),
-        _ => (status, response),
+    let (status, response, sent) = match arrival.fault {
+        Some(Fault::LostResponse) => {
+            let lost = json!({"ok": false, "error": "gateway_timeout", "lost": response});
+            let sent = json_response(504, &lost, None);
+            (504, lost, sent)
+        }
+        _ => (status, response, sent),
     };
     if status == 429 {
-        let secs = retry_after
-            .as_ref()
+        let secs = sent
+            .headers()
+            .get(axum::http::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok())
             .unwrap_or(0);
@@ -203,7 +228,7 @@ async fn run_call(
     call.response = response.clone();
     w.record(seq, call);
     drop(w);
-    json_response(status, &response, retry_after)
+    sent
 }
 
 #[cfg(test)]

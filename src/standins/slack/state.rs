@@ -1,5 +1,5 @@
-//! The Slack stand-in's world: channels, users, messages, views and `response_url`s, the
-//! calls it recorded and the faults queued for the next ones — all behind one lock that
+//! The Slack stand-in's world: channels, users, messages, files, views and `response_url`s,
+//! the calls it recorded and the faults queued for the next ones — all behind one lock that
 //! is only ever held for short, synchronous sections (never across a delay or a hang).
 //! Also the lookups the Web API methods share, and Slack-shaped timestamps and ids.
 
@@ -12,7 +12,7 @@ use axum::http::HeaderValue;
 use serde_json::Value;
 
 use super::wire::api_error;
-use super::{Ephemeral, OpenedView, SlackCall, SlackMessage, SlackStandIn};
+use super::{Ephemeral, OpenedView, SlackCall, SlackDownload, SlackMessage, SlackStandIn};
 use crate::signature::unix_now;
 use crate::standins::{HangTicket, Hangs};
 
@@ -81,9 +81,11 @@ pub(super) struct Msg {
     pub(super) edited: Option<(String, String)>,
     /// `{"event_type": …, "event_payload": {…}}` as posted (`chat.postMessage`/`chat.update`).
     pub(super) metadata: Option<Value>,
-    /// `thread_broadcast` for a reply also sent to the channel; `bot_message`, … for
-    /// recorded events that carried one.
+    /// `thread_broadcast` for a reply also sent to the channel; `bot_message`,
+    /// `file_share`, … for recorded events that carried one.
     pub(super) subtype: Option<String>,
+    /// The file objects a `file_share` message carried (empty for any other).
+    pub(super) files: Vec<Value>,
 }
 
 impl Msg {
@@ -100,6 +102,7 @@ impl Msg {
             edited: None,
             metadata: None,
             subtype: None,
+            files: Vec::new(),
         }
     }
 
@@ -121,6 +124,7 @@ impl Msg {
             edited: None,
             metadata: event.get("metadata").filter(|m| m.is_object()).cloned(),
             subtype: event["subtype"].as_str().map(str::to_string),
+            files: event["files"].as_array().cloned().unwrap_or_default(),
             ts,
         };
         (str_field(event, "channel"), msg)
@@ -138,8 +142,19 @@ impl Msg {
             reactions: self.reactions.iter().map(|(n, _)| n.clone()).collect(),
             edited: self.edited.is_some(),
             metadata: self.metadata.clone().unwrap_or(Value::Null),
+            files: self.files.clone(),
         }
     }
+}
+
+/// A file uploaded to the workspace: its file object and its bytes.
+#[derive(Debug, Clone)]
+pub(super) struct StoredFile {
+    /// The file object as `files.info` answers it.
+    pub(super) json: Value,
+    pub(super) bytes: axum::body::Bytes,
+    /// Deleted: `files.info` answers `file_deleted`, downloads 404.
+    pub(super) deleted: bool,
 }
 
 /// A `response_url` handed out with an interaction or a slash command.
@@ -170,6 +185,10 @@ pub(super) struct World {
     pub(super) views: Vec<OpenedView>,
     pub(super) triggers_used: HashSet<String>,
     pub(super) hooks: HashMap<String, Hook>,
+    /// Files by id, as `add_file` stored them (see `files`).
+    pub(super) files: BTreeMap<String, StoredFile>,
+    /// Every request for a file's bytes, in order (never taken).
+    pub(super) downloads: Vec<SlackDownload>,
     pub(super) next_id: u64,
     /// Random faults for calls without a queued one (a chaos run).
     pub(super) chaos: Option<crate::standins::chaos::Chaos>,
@@ -273,6 +292,8 @@ impl World {
             views: Vec::new(),
             triggers_used: HashSet::new(),
             hooks: HashMap::new(),
+            files: BTreeMap::new(),
+            downloads: Vec::new(),
             chaos: None,
             referee: Default::default(),
             next_id: 0,

@@ -5,7 +5,9 @@
 //! the widget platform in both directions:
 //!
 //! - [`WidgetPlatform`] receives the bridge's outbound calls
-//!   (`POST /conversations/{id}/assignment|messages|handback`) on 127.0.0.1, checks their
+//!   (`POST /conversations/{id}/assignment|messages|handback`, and `PATCH` / `DELETE
+//!   /conversations/{id}/messages/{message_id}` when an operator edits or deletes a reply
+//!   already delivered) on 127.0.0.1, checks their
 //!   `X-Handoff-Signature` exactly as the real platform would, answers like an idempotent
 //!   API (`Idempotency-Key`), records every request, and can inject faults (5xx, 429 with
 //!   any `Retry-After`, delays, calls that hang) for the outbox's reliability tests;
@@ -44,13 +46,19 @@ pub struct RecordedCall {
     pub path: String,
     /// The conversation id parsed from `/conversations/{id}/…`.
     pub conversation: Option<String>,
-    /// The last path segment of `/conversations/{id}/{kind}`:
-    /// `"assignment"`, `"messages"` or `"handback"` on the known routes.
+    /// What the call is: the last path segment of `/conversations/{id}/{kind}`
+    /// (`"assignment"`, `"messages"` or `"handback"` on the known routes), and for
+    /// `/conversations/{id}/messages/{message_id}` the change to a delivered message:
+    /// `"message_updated"` (`PATCH`) or `"message_deleted"` (`DELETE`); `None` for any
+    /// other method there.
     pub kind: Option<String>,
+    /// The `{message_id}` of `/conversations/{id}/messages/{message_id}`.
+    pub message_id: Option<String>,
     pub idempotency_key: Option<String>,
     /// Whether `X-Handoff-Signature` verified with the secret (5-minute window).
     pub signature_ok: bool,
-    /// The body parsed as JSON (`Value::Null` if it was not JSON).
+    /// The body parsed as JSON (`Value::Null` if it was not JSON, or empty as a `DELETE`'s
+    /// may be).
     pub body: Value,
     /// The status the stand-in answered; 0 while a hung call has no answer (see
     /// [`WidgetPlatform::hang_next`]).
@@ -141,6 +149,7 @@ impl WidgetPlatform {
             .route("/conversations/{id}/assignment", any(handle))
             .route("/conversations/{id}/messages", any(handle))
             .route("/conversations/{id}/handback", any(handle))
+            .route("/conversations/{id}/messages/{message_id}", any(handle))
             .fallback(handle)
             .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -323,11 +332,19 @@ struct Request {
 impl Request {
     fn read(known_route: bool, secret: &[u8], method: Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Request {
         let path = uri.path().to_string();
-        let (conversation, kind) = match path.trim_start_matches('/').split('/').collect::<Vec<_>>()[..] {
+        let (conversation, kind, message_id) = match path.trim_start_matches('/').split('/').collect::<Vec<_>>()[..] {
             ["conversations", id, kind] if !id.is_empty() && !kind.is_empty() => {
-                (Some(id.to_string()), Some(kind.to_string()))
+                (Some(id.to_string()), Some(kind.to_string()), None)
             }
-            _ => (None, None),
+            ["conversations", id, "messages", message_id] if !id.is_empty() && !message_id.is_empty() => {
+                let kind = match method {
+                    Method::PATCH => Some("message_updated".to_string()),
+                    Method::DELETE => Some("message_deleted".to_string()),
+                    _ => None,
+                };
+                (Some(id.to_string()), kind, Some(message_id.to_string()))
+            }
+            _ => (None, None, None),
         };
         let idempotency_key = headers
             .get("idempotency-key")
@@ -340,6 +357,7 @@ impl Request {
             path,
             conversation,
             kind,
+            message_id,
             idempotency_key: idempotency_key.clone(),
             signature_ok: verified.is_ok(),
             body: serde_json::from_slice(body).unwrap_or(Value::Null),
@@ -383,8 +401,13 @@ impl Book {
         if !req.known_route {
             return (404, error_body("not_found", &format!("no route for {path}")), None);
         }
-        if method != Method::POST {
-            let message = format!("{method} is not allowed here; use POST");
+        // A delivered message is changed with PATCH or DELETE; everything else is a POST.
+        let (allowed, verbs) = match &req.call.message_id {
+            Some(_) => (*method == Method::PATCH || *method == Method::DELETE, "PATCH or DELETE"),
+            None => (*method == Method::POST, "POST"),
+        };
+        if !allowed {
+            let message = format!("{method} is not allowed here; use {verbs}");
             return (405, error_body("method_not_allowed", &message), None);
         }
         if let Err(e) = &req.verified {
@@ -393,11 +416,13 @@ impl Book {
         if let Some(previous) = req.idempotency_key.as_ref().and_then(|k| self.answered.get(k)) {
             return (200, previous.clone(), None);
         }
-        let answer = if req.call.kind.as_deref() == Some("messages") {
-            self.next_message += 1;
-            json!({"ok": true, "id": format!("wmsg_{}", self.next_message)})
-        } else {
-            json!({"ok": true})
+        let answer = match (req.call.kind.as_deref(), &req.call.message_id) {
+            (Some("messages"), None) => {
+                self.next_message += 1;
+                json!({"ok": true, "id": format!("wmsg_{}", self.next_message)})
+            }
+            (Some("message_updated"), Some(id)) => json!({"ok": true, "id": id}),
+            _ => json!({"ok": true}),
         };
         if let Some(k) = &req.idempotency_key {
             self.answered.insert(k.clone(), answer.clone());
@@ -604,6 +629,96 @@ mod tests {
         assert_eq!(r.status(), 200);
         assert!(started.elapsed() >= Duration::from_millis(100));
         assert_eq!(widget.calls().last().unwrap().kind.as_deref(), Some("handback"));
+    }
+
+    /// A signed request with any method; `body` `None` sends an empty one.
+    async fn send(
+        http: &reqwest::Client,
+        method: Method,
+        url: &str,
+        body: Option<&Value>,
+        key: &str,
+        secret: &str,
+    ) -> reqwest::Response {
+        let raw = body.map(|b| serde_json::to_vec(b).unwrap()).unwrap_or_default();
+        let sig = signature::sign(secret.as_bytes(), signature::unix_now(), &raw);
+        let mut req = http
+            .request(method, url)
+            .header(signature::HEADER, sig)
+            .header("Idempotency-Key", key);
+        if body.is_some() {
+            req = req.header(header::CONTENT_TYPE, "application/json");
+        }
+        req.body(raw).send().await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn records_edits_and_deletions_of_delivered_messages() {
+        let widget = WidgetPlatform::start(SECRET).await;
+        let http = reqwest::Client::new();
+        let message = format!("{}/conversations/conv_42/messages/wmsg_7", widget.url());
+        let edit = json!({"id": "wmsg_7", "text": "Hello Ada (edited)", "attachments": [],
+                          "operator": {"id": "op_1", "name": "Grace"}});
+
+        let r = send(&http, Method::PATCH, &message, Some(&edit), "e1", SECRET).await;
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.json::<Value>().await.unwrap(), json!({"ok": true, "id": "wmsg_7"}));
+        let r = send(&http, Method::DELETE, &message, None, "d1", SECRET).await;
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.json::<Value>().await.unwrap(), json!({"ok": true}));
+        let r = send(
+            &http,
+            Method::DELETE,
+            &message,
+            Some(&json!({"id": "wmsg_7"})),
+            "d2",
+            SECRET,
+        )
+        .await;
+        assert_eq!(r.status(), 200);
+
+        // Signature checks and faults, as on the other routes.
+        let r = send(&http, Method::PATCH, &message, Some(&edit), "e2", "wrong-secret").await;
+        assert_eq!(r.status(), 401);
+        widget.fail_next(1, 503);
+        let r = send(&http, Method::DELETE, &message, None, "d3", SECRET).await;
+        assert_eq!(r.status(), 503);
+        // Only PATCH and DELETE there; only POST on the collection.
+        let r = send(&http, Method::POST, &message, Some(&edit), "p1", SECRET).await;
+        assert_eq!(r.status(), 405);
+        let collection = format!("{}/conversations/conv_42/messages", widget.url());
+        let r = send(&http, Method::PATCH, &collection, Some(&edit), "p2", SECRET).await;
+        assert_eq!(r.status(), 405);
+
+        let calls = widget.calls();
+        let seen: Vec<(&str, Option<&str>, Option<&str>, u16)> = calls
+            .iter()
+            .map(|c| (c.method.as_str(), c.kind.as_deref(), c.message_id.as_deref(), c.status))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("PATCH", Some("message_updated"), Some("wmsg_7"), 200),
+                ("DELETE", Some("message_deleted"), Some("wmsg_7"), 200),
+                ("DELETE", Some("message_deleted"), Some("wmsg_7"), 200),
+                ("PATCH", Some("message_updated"), Some("wmsg_7"), 401),
+                ("DELETE", Some("message_deleted"), Some("wmsg_7"), 503),
+                ("POST", None, Some("wmsg_7"), 405),
+                ("PATCH", Some("messages"), None, 405),
+            ]
+        );
+        assert_eq!(calls[0].path, "/conversations/conv_42/messages/wmsg_7");
+        assert_eq!(calls[0].conversation.as_deref(), Some("conv_42"));
+        assert_eq!(calls[0].body, edit);
+        assert!(calls[0].signature_ok && !calls[3].signature_ok);
+        assert_eq!(calls[1].body, Value::Null);
+        assert_eq!(calls[2].body, json!({"id": "wmsg_7"}));
+        let delivered: Vec<String> = widget
+            .delivered()
+            .into_iter()
+            .filter_map(|c| c.idempotency_key)
+            .collect();
+        assert_eq!(delivered, ["e1", "d1", "d2"]);
     }
 
     #[tokio::test]

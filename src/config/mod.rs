@@ -212,6 +212,15 @@ impl Settings {
     /// Settings that work but are likely not what was meant, each with what to do.
     pub fn warnings(&self) -> Vec<String> {
         let mut out = Vec::new();
+        let sends_files = self.widget.as_ref().is_some_and(|w| w.api_url.is_some())
+            && (self.slack.is_some() || self.discord.is_some());
+        if sends_files && self.public_url.is_none() {
+            out.push(format!(
+                "HANDOFF_PUBLIC_URL is not set: links to files operators share are built on the listen address \
+                 (http://{}), which the widget platform may not reach; set it to the bridge's public address",
+                self.listen
+            ));
+        }
         if self.public_url.is_some() && self.slack.as_ref().is_some_and(|s| s.app_token.is_some()) {
             out.push(
                 "HANDOFF_PUBLIC_URL and HANDOFF_SLACK_APP_TOKEN are both set: Slack comes over Socket Mode, \

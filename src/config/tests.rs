@@ -220,3 +220,61 @@ fn socket_mode_wants_an_app_level_token() {
     assert!(!format!("{problems:?}").contains("xoxb-oops"), "the token was echoed");
     assert!(load(None, &base).unwrap().slack.unwrap().app_token.is_none());
 }
+
+#[test]
+fn file_settings_have_defaults_and_refuse_what_they_cannot_read() {
+    let s = load(None, &[]).unwrap();
+    assert_eq!(s.files.max_bytes, 25 * 1024 * 1024);
+    assert!(s.files.types.iter().any(|t| t == "image/*"));
+    assert_eq!(s.files.link_ttl, std::time::Duration::from_secs(24 * 3600));
+    let s = load(
+        Some("[files]\nmax_bytes = 1000\ntypes = [\"application/pdf\"]\nlink_ttl = \"2h\"\n"),
+        &[],
+    )
+    .unwrap();
+    assert_eq!(
+        (s.files.max_bytes, s.files.types.clone()),
+        (1000, vec!["application/pdf".to_owned()])
+    );
+    assert_eq!(s.files.link_ttl, std::time::Duration::from_secs(7200));
+    let problems = load(
+        None,
+        &[
+            ("HANDOFF_FILES_TYPES", "pdf, image/*"),
+            ("HANDOFF_FILES_LINK_TTL", "30d"),
+            ("HANDOFF_FILES_MAX_BYTES", "lots"),
+        ],
+    )
+    .unwrap_err();
+    let said: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+    assert!(
+        said.iter()
+            .any(|p| p.contains("HANDOFF_FILES_TYPES") && p.contains("`pdf`")),
+        "{said:?}"
+    );
+    assert!(
+        said.iter()
+            .any(|p| p.contains("HANDOFF_FILES_LINK_TTL") && p.contains("out of range")),
+        "{said:?}"
+    );
+    assert!(said.iter().any(|p| p.contains("HANDOFF_FILES_MAX_BYTES")), "{said:?}");
+}
+
+#[test]
+fn sending_files_without_a_public_url_is_warned_about() {
+    let env = [
+        ("HANDOFF_WIDGET_SECRET", "a-widget-secret-of-some-length"),
+        ("HANDOFF_WIDGET_API_URL", "https://widgets.example.com/api"),
+        ("HANDOFF_SLACK_BOT_TOKEN", "xoxb-1"),
+        ("HANDOFF_SLACK_SIGNING_SECRET", "s"),
+    ];
+    let s = load(None, &env).unwrap();
+    assert!(
+        s.warnings().iter().any(|w| w.contains("HANDOFF_PUBLIC_URL is not set")),
+        "{:?}",
+        s.warnings()
+    );
+    let mut with_url = env.to_vec();
+    with_url.push(("HANDOFF_PUBLIC_URL", "https://bridge.example.com"));
+    assert!(load(None, &with_url).unwrap().warnings().is_empty());
+}

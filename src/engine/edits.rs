@@ -8,7 +8,7 @@
 use super::actor::Actor;
 use super::effects::Effect;
 use super::ids::OperatorId;
-use super::model::{Author, Policy};
+use super::model::{Author, Policy, ReplyMode};
 
 /// A transcript line as an edit finds it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,7 +66,8 @@ pub fn edit(actor: &Actor, line: &Written, text: &str, policy: &Policy) -> Resul
         }
         Author::Note => {
             may_touch(actor, line, "edit")?;
-            if !becomes_note {
+            // In `command` reply mode every thread message is team talk: nothing to cross.
+            if !becomes_note && policy.reply_mode == ReplyMode::Relay {
                 return Err(format!(
                     "that message is an internal note, and an edit keeps it one: nothing was sent to the visitor. \
                      Write a new message to reply (notes start with `{}`)",
@@ -154,6 +155,18 @@ mod tests {
         assert!(why.contains("internal note"), "{why}");
         let why = edit(&ada(), &line(Author::Operator), "// oops", &p).unwrap_err();
         assert!(why.contains("already sent to the visitor"), "{why}");
+    }
+
+    #[test]
+    fn team_talk_in_command_mode_is_edited_freely() {
+        let p = Policy {
+            reply_mode: ReplyMode::Command,
+            ..Policy::default()
+        };
+        assert_eq!(
+            edit(&ada(), &line(Author::Note), "we should refund", &p),
+            Ok(Decided::Apply(vec![Effect::MirrorEdit { message_id: 9 }]))
+        );
     }
 
     #[test]

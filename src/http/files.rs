@@ -36,7 +36,18 @@ struct Signed {
 /// Types a browser may show in place: pictures that cannot carry scripts.
 const INLINE: [&str; 4] = ["image/png", "image/jpeg", "image/gif", "image/webp"];
 
-async fn serve(
+async fn serve(state: State<AppState>, path: Path<(String, String)>, q: Query<Signed>) -> Result<Response, ApiError> {
+    let res = open(state, path, q).await;
+    let result = match &res {
+        Ok(_) => "served",
+        Err(e) if e.status == StatusCode::UNAUTHORIZED || e.status == StatusCode::NOT_FOUND => "refused",
+        Err(_) => "unavailable",
+    };
+    metrics::counter!("handoff_files_served_total", "result" => result).increment(1);
+    res
+}
+
+async fn open(
     State(state): State<AppState>,
     Path((id, _name)): Path<(String, String)>,
     Query(q): Query<Signed>,

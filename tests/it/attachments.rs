@@ -177,6 +177,10 @@ on_both_databases! {
         }
         let other = format!("{}/v1/files/{}/x.pdf?expires={expires}&sig={}", d.base, "ab".repeat(16), handoff_bridge::service::link_signature(&key, &"ab".repeat(16), expires));
         assert_eq!(fetch(&other).await.status(), StatusCode::NOT_FOUND);
+        let metrics = fetch(&d.url("/metrics")).await.text().await.unwrap();
+        for result in ["served", "refused"] {
+            assert!(metrics.contains(&format!("handoff_files_served_total{{result=\"{result}\"}}")), "{result}");
+        }
 
         // Discord's copy of the reply links the file by its name.
         let copy = d.discord.messages(thread).into_iter().find(|m| m.content.contains("Please fill this in")).unwrap();

@@ -218,6 +218,7 @@ impl Service {
                         external_id: None,
                         delivery: (author == Author::Operator).then_some("pending"),
                         at: now,
+                        origin: origin.platform(),
                     },
                 )
                 .await?;
@@ -357,6 +358,7 @@ impl Service {
             external_id: None,
             delivery: None,
             at: now,
+            origin: None,
         };
         let Some(message_id) = convs::insert_message(tx.conn(), &message).await? else {
             return Ok(());
@@ -389,6 +391,7 @@ impl Service {
                 external_id: None,
                 delivery: None,
                 at: now_ms(),
+                origin: origin.platform(),
             },
         )
         .await?

@@ -61,6 +61,11 @@ impl Service {
         let Some(line) = convs::lock_message(tx.conn(), id).await? else {
             return Ok(Edited::Ignored);
         };
+        // Only the message it was written as is the operator's: elsewhere `at` is the
+        // bridge's copy, and deleting a copy takes nothing back from the visitor.
+        if line.origin.as_deref() != Some(at.platform.as_str()) {
+            return Ok(Edited::Ignored);
+        }
         let writer = match line.operator_id {
             Some(op) => operators::get(tx.conn(), ws, OperatorId(op))
                 .await?

@@ -343,6 +343,7 @@ impl Service {
                             external_id: None,
                             delivery: None,
                             at,
+                            origin: None,
                         },
                     )
                     .await?;
@@ -383,6 +384,7 @@ impl Service {
                         external_id: m.id.as_deref(),
                         delivery: None,
                         at: parse_time(m.at.as_deref(), now),
+                        origin: None,
                     },
                 )
                 .await?;

@@ -307,6 +307,8 @@ pub struct MessageRow {
     pub at: i64,
     pub edited_at: Option<i64>,
     pub deleted_at: Option<i64>,
+    /// The platform an operator's line was written on.
+    pub origin: Option<String>,
 }
 
 impl MessageRow {
@@ -328,13 +330,15 @@ pub struct NewMessage<'a> {
     pub external_id: Option<&'a str>,
     pub delivery: Option<&'a str>,
     pub at: i64,
+    /// The platform an operator wrote it on.
+    pub origin: Option<&'a str>,
 }
 
 /// Appends a transcript line; `None` if a line with the same external id is already there.
 pub async fn insert_message(conn: &mut AnyConnection, m: &NewMessage<'_>) -> Result<Option<i64>, sqlx::Error> {
     let row = sqlx::query(
-        "insert into messages (conversation_id, author, operator_id, text, attachments, external_id, delivery, at) \
-         values ($1, $2, $3, $4, $5, $6, $7, $8) on conflict do nothing returning id",
+        "insert into messages (conversation_id, author, operator_id, text, attachments, external_id, delivery, at, origin) \
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9) on conflict do nothing returning id",
     )
     .bind(m.conversation)
     .bind(m.author.as_str())
@@ -344,13 +348,13 @@ pub async fn insert_message(conn: &mut AnyConnection, m: &NewMessage<'_>) -> Res
     .bind(m.external_id)
     .bind(m.delivery)
     .bind(m.at)
+    .bind(m.origin)
     .fetch_optional(conn)
     .await?;
     Ok(row.map(|r| r.get::<i64, _>(0)))
 }
 
-const MESSAGE_COLUMNS: &str =
-    "id, conversation_id, author, operator_id, text, attachments, external_id, delivery, at, edited_at, deleted_at";
+const MESSAGE_COLUMNS: &str = "id, conversation_id, author, operator_id, text, attachments, external_id, delivery, at, edited_at, deleted_at, origin";
 
 pub async fn messages(conn: &mut AnyConnection, id: &str) -> Result<Vec<MessageRow>, sqlx::Error> {
     sqlx::query_as(&format!(

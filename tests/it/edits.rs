@@ -123,6 +123,25 @@ on_both_databases! {
         d.finish().await;
     }
 
+    async fn deleting_the_bridges_copy_of_a_reply_takes_nothing_back_from_the_visitor(db) {
+        let (b, root, thread) = both_platforms::opened(&db, &[]).await;
+        let d = &b.d;
+        let reply = b.slack.user_reply(CHANNEL, ADA, "Refund approved", &root);
+        slack_event(&b, "EvReply", reply).await;
+        // A moderator deletes the bridge's copy in Discord.
+        let copy = discord_line(&b, thread, "Refund approved");
+        d.discord.user_delete(thread, copy.id);
+        discord_change_taken(d, "delete", copy.id).await;
+        let calls: Vec<String> = message_calls(&d.widget.delivered()).into_iter().map(|c| c.0).collect();
+        assert_eq!(calls, ["messages"]);
+        let c = d.conversation("c1").await;
+        let line = c["transcript"].as_array().unwrap().iter().find(|l| l["text"] == "Refund approved").unwrap().clone();
+        assert!(line.get("deleted_at").is_none(), "{line}");
+        d.discord.take_calls();
+        b.slack.take_calls();
+        d.finish().await;
+    }
+
     async fn an_edit_across_the_note_line_is_refused_privately_and_changes_nothing(db) {
         let (b, root, thread) = both_platforms::opened(&db, &[]).await;
         let d = &b.d;

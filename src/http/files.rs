@@ -28,7 +28,7 @@ async fn serve_by_id(state: State<AppState>, Path(id): Path<String>, q: Query<Si
 }
 
 #[derive(Debug, Deserialize)]
-struct Signed {
+pub struct Signed {
     expires: Option<String>,
     sig: Option<String>,
 }
@@ -36,7 +36,27 @@ struct Signed {
 /// Types a browser may show in place: pictures that cannot carry scripts.
 const INLINE: [&str; 4] = ["image/png", "image/jpeg", "image/gif", "image/webp"];
 
-async fn serve(state: State<AppState>, path: Path<(String, String)>, q: Query<Signed>) -> Result<Response, ApiError> {
+/// A file an operator shared, through the signed link the widget platform was given.
+#[utoipa::path(
+    get, path = "/v1/files/{id}/{name}", tag = "widget",
+    params(
+        ("id" = String, Path, description = "the file's id"),
+        ("name" = String, Path, description = "its name (not checked; `/v1/files/{id}` serves it too)"),
+        ("expires" = i64, Query, description = "unix seconds after which the link stops working"),
+        ("sig" = String, Query, description = "the link's signature"),
+    ),
+    responses(
+        (status = 200, description = "the file, streamed, with its type"),
+        (status = 401, description = "unsigned, wrongly signed or expired"),
+        (status = 404, description = "no such file"),
+        (status = 502, description = "its platform did not give it"),
+    )
+)]
+pub async fn serve(
+    state: State<AppState>,
+    path: Path<(String, String)>,
+    q: Query<Signed>,
+) -> Result<Response, ApiError> {
     let res = open(state, path, q).await;
     let result = match &res {
         Ok(_) => "served",

@@ -12,7 +12,7 @@ use utoipa::{Modify, OpenApi};
     info(title = "handoff-bridge", description = "Assignment engine, widget events and HTTP API of handoff-bridge."),
     paths(
         super::health::healthz, super::health::readyz, super::health::metrics,
-        super::widget_events::receive,
+        super::widget_events::receive, super::files::serve,
         super::conversations::list, super::conversations::show, super::conversations::claim,
         super::conversations::reject, super::conversations::transfer, super::conversations::unassign,
         super::conversations::resolve, super::conversations::reply,

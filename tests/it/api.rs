@@ -113,7 +113,7 @@ on_both_databases! {
             ("delete", "/v1/teams/{id}"), ("put", "/v1/teams/{id}/members/{operator_id}"),
             ("delete", "/v1/teams/{id}/members/{operator_id}"), ("get", "/v1/widgets"),
             ("get", "/v1/widgets/{id}"), ("patch", "/v1/widgets/{id}"), ("get", "/v1/events"),
-            ("get", "/v1/openapi.json"), ("post", "/v1/widget/events"),
+            ("get", "/v1/openapi.json"), ("post", "/v1/widget/events"), ("get", "/v1/files/{id}/{name}"),
             ("get", "/healthz"), ("get", "/readyz"), ("get", "/metrics"),
         ];
         for (method, path) in expected {

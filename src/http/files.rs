@@ -49,6 +49,7 @@ const INLINE: [&str; 4] = ["image/png", "image/jpeg", "image/gif", "image/webp"]
         (status = 200, description = "the file, streamed, with its type"),
         (status = 401, description = "unsigned, wrongly signed or expired"),
         (status = 404, description = "no such file"),
+        (status = 410, description = "the reply it was shared with was deleted"),
         (status = 502, description = "its platform did not give it"),
     )
 )]
@@ -60,7 +61,14 @@ pub async fn serve(
     let res = open(state, path, q).await;
     let result = match &res {
         Ok(_) => "served",
-        Err(e) if e.status == StatusCode::UNAUTHORIZED || e.status == StatusCode::NOT_FOUND => "refused",
+        Err(e)
+            if matches!(
+                e.status,
+                StatusCode::UNAUTHORIZED | StatusCode::NOT_FOUND | StatusCode::GONE
+            ) =>
+        {
+            "refused"
+        }
         Err(_) => "unavailable",
     };
     metrics::counter!("handoff_files_served_total", "result" => result).increment(1);
@@ -88,6 +96,13 @@ async fn open(
         Ok(file) => file,
         Err(LinkRefused::Unknown) => return Err(ApiError::not_found(format!("no file `{id}`"))),
         Err(LinkRefused::Bad(why)) => return Err(ApiError::unauthorized(why)),
+        Err(LinkRefused::Gone) => {
+            return Err(ApiError::new(
+                StatusCode::GONE,
+                "deleted",
+                "the reply this file was shared with was deleted",
+            ));
+        }
     };
     let Some(source) = state.file_sources.get(file.platform.as_str()) else {
         return Err(ApiError::new(

@@ -67,6 +67,8 @@ pub enum LinkRefused {
     Unknown,
     /// Signed wrongly or not at all, or expired: 401, with the reason.
     Bad(&'static str),
+    /// The reply it was shared with was deleted: 410.
+    Gone,
 }
 
 impl FileRules {
@@ -174,7 +176,18 @@ impl Service {
             return Ok(Err(refused));
         }
         let mut conn = self.store().read().await?;
-        Ok(files::get(&mut conn, id).await?.ok_or(LinkRefused::Unknown))
+        let Some(file) = files::get(&mut conn, id).await? else {
+            return Ok(Err(LinkRefused::Unknown));
+        };
+        // Taken back from the visitor: its files go with it.
+        if let Some(message) = file.message_id
+            && convs::message(&mut conn, message)
+                .await?
+                .is_some_and(|m| m.deleted_at.is_some())
+        {
+            return Ok(Err(LinkRefused::Gone));
+        }
+        Ok(Ok(file))
     }
 
     /// Stores the files shared with line `message` (written on `platform`) and makes

@@ -130,6 +130,7 @@ on_both_databases! {
         let bytes: Vec<u8> = (0..5000u32).map(|i| (i % 251) as u8).collect();
         let file = b.slack.add_file(ADA, "refund form.pdf", "application/pdf", bytes.clone());
         let event = b.slack.user_file_share(CHANNEL, ADA, "Please fill this in", &root, &[file]);
+        let share_ts = event["ts"].as_str().unwrap().to_owned();
         assert_eq!(b.sender.event("EvFile", event).await.status(), StatusCode::OK);
         d.settle().await;
 
@@ -186,6 +187,13 @@ on_both_databases! {
         let copy = d.discord.messages(thread).into_iter().find(|m| m.content.contains("Please fill this in")).unwrap();
         assert_eq!(copy.embeds.len(), 1, "{:#?}", copy.embeds);
         assert_eq!(copy.embeds[0]["title"], "📎 refund form.pdf");
+
+        // Ada deletes the reply: its file goes with it.
+        let delete = b.slack.user_delete(CHANNEL, &share_ts);
+        assert_eq!(b.sender.event("EvFileGone", delete).await.status(), StatusCode::OK);
+        d.settle().await;
+        let res = fetch(&link).await;
+        assert_eq!(res.status(), StatusCode::GONE);
         d.discord.take_calls();
         b.slack.take_calls();
         d.finish().await;

@@ -19,7 +19,10 @@ pub fn shared(channel: u64, message: u64, attachments: &[Attachment]) -> Vec<Sha
             name: a.filename.clone(),
             mimetype: a
                 .content_type
-                .clone()
+                .as_deref()
+                .and_then(|t| t.split(';').next())
+                .map(|t| t.trim().to_owned())
+                .filter(|t| !t.is_empty())
                 .unwrap_or_else(|| "application/octet-stream".into()),
             size: i64::from(a.size),
             source: format!("{channel} {message} {} {}", a.id, a.url),
@@ -44,8 +47,10 @@ fn host_port(u: &url::Url) -> Option<String> {
 
 impl DiscordFiles {
     pub fn new(discord: super::Discord, api_url: &str, timeout: Duration) -> anyhow::Result<DiscordFiles> {
+        // No overall timeout: a file streams at the pace of whoever downloads it.
         let http = reqwest::Client::builder()
-            .timeout(timeout)
+            .connect_timeout(timeout)
+            .read_timeout(timeout)
             .user_agent("handoff-bridge")
             .redirect(reqwest::redirect::Policy::none())
             .build()?;

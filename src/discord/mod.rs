@@ -71,7 +71,7 @@ impl Adapter for DiscordAdapter {
         let files = files::DiscordFiles::new(
             discord.clone(),
             &self.settings.api_url,
-            std::time::Duration::from_secs(120),
+            std::time::Duration::from_secs(30),
         )?;
         Ok(Started {
             routes: Router::new(),

@@ -50,7 +50,13 @@ impl Discord {
             return Ok(false);
         }
         let thread = e.channel_id.to_string();
-        let edited = e.edited_timestamp.map(|t| t.unix_timestamp()).unwrap_or_default();
+        // One edit acts once; two edits within a second are two (their words differ).
+        let words = <sha2::Sha256 as sha2::Digest>::digest(content.as_bytes());
+        let edited = format!(
+            "{}:{}",
+            e.edited_timestamp.map(|t| t.unix_timestamp()).unwrap_or_default(),
+            hex::encode(&words[..8])
+        );
         let raw = json!({
             "edit": "update", "channel": thread, "message": e.id.to_string(),
             "user": author.id.to_string(), "content": content,
@@ -202,7 +208,7 @@ impl Discord {
             text: text.clone(),
             explicit: false,
             takeover: false,
-            files,
+            files: files.clone(),
         };
         let result = self
             .service()
@@ -223,7 +229,7 @@ impl Discord {
                 let held = if takeover_allowed {
                     let held = self
                         .service()
-                        .hold_reply(&conversation, op.id, &msg.content, &origin)
+                        .hold_reply(&conversation, op.id, &msg.content, &files, &origin)
                         .await?;
                     text.push_str(" You can take it over and send your message.");
                     Some(held)

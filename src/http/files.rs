@@ -123,6 +123,7 @@ async fn open(
         )
     })?;
     let limit = state.service.file_rules().max_bytes;
+    let length = upstream.content_length().filter(|n| *n <= limit);
     let mut read = 0u64;
     let body = upstream.bytes_stream().map(move |chunk| {
         let chunk = chunk.map_err(std::io::Error::other)?;
@@ -152,7 +153,11 @@ async fn open(
     headers.insert(header::CONTENT_TYPE, value(&content_type));
     headers.insert(header::CONTENT_DISPOSITION, value(&disposition));
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=3600"));
+    // Not kept: a deleted reply's file must stop being served at once.
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Some(n) = length {
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(n));
+    }
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static("default-src 'none'; sandbox"),

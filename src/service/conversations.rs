@@ -377,6 +377,7 @@ impl Service {
         conversation: &str,
         operator: OperatorId,
         text: &str,
+        files: &[crate::engine::SharedFile],
         origin: &Origin,
     ) -> Result<i64, ServiceError> {
         let mut tx = self.store().write().await?;
@@ -398,6 +399,9 @@ impl Service {
         .ok_or_else(|| ServiceError::Internal(anyhow::anyhow!("held reply not stored")))?;
         if let Origin::Platform(at) = origin {
             refs::set_message(tx.conn(), id, at).await?;
+            // Its files wait with it, to go when it is sent.
+            self.attach_files(tx.conn(), conversation, id, &at.platform, files)
+                .await?;
         }
         tx.commit().await?;
         Ok(id)
@@ -419,6 +423,7 @@ impl Service {
                 .ok_or_else(|| ServiceError::NotFound("that reply is no longer waiting to be sent".into()))?;
             let written = refs::messages_of(tx.conn(), id).await?.into_iter().next();
             let origin = written.map_or(Origin::Api, Origin::Platform);
+            let files = self.files_of(tx.conn(), id).await?;
             sqlx::query("delete from messages where id = $1")
                 .bind(id)
                 .execute(tx.conn())
@@ -427,7 +432,7 @@ impl Service {
                 text: line.text.clone(),
                 explicit: true,
                 takeover: true,
-                files: vec![],
+                files,
             };
             let Some(applied) = self
                 .act_in(&mut tx, ws, &line.conversation_id, actor, &cmd, &origin)

@@ -56,6 +56,12 @@ impl Service {
     ) -> Result<Edited, ServiceError> {
         let mut tx = self.store().write().await?;
         let Some(id) = refs::line_at(tx.conn(), at).await? else {
+            if text.is_none() {
+                // Deleted before its message was taken in (events can overtake each
+                // other): it must never be.
+                refs::deleted_first(tx.conn(), at, now_ms()).await?;
+                tx.commit().await?;
+            }
             return Ok(Edited::Ignored);
         };
         let Some(line) = convs::lock_message(tx.conn(), id).await? else {

@@ -47,6 +47,9 @@ pub fn link_key(widget_secret: &[u8]) -> Vec<u8> {
     mac.finalize().into_bytes().to_vec()
 }
 
+/// Where the bridge serves files; a line's attachment that starts with it is one of them.
+const FILES_PATH: &str = "/v1/files/";
+
 /// The signature of a link to file `id` that works until `expires` (unix seconds).
 pub fn link_signature(key: &[u8], id: &str, expires: i64) -> String {
     hex::encode(FileRules::mac(key, id, expires).finalize().into_bytes())
@@ -96,7 +99,14 @@ impl FileRules {
                 human(self.max_bytes)
             ));
         }
-        let mimetype = f.mimetype.to_ascii_lowercase();
+        // `text/plain; charset=utf-8` is `text/plain`.
+        let mimetype = f
+            .mimetype
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
         let allowed = self.types.iter().any(|t| match t.strip_suffix('*') {
             Some(prefix) => mimetype.starts_with(prefix),
             None => mimetype == *t,
@@ -107,12 +117,15 @@ impl FileRules {
         Ok(())
     }
 
-    /// The unsigned address of a file, as its message keeps it.
-    fn address(&self, id: &str, name: &str) -> String {
+    /// The unsigned address of a file, as its message keeps it: a path on the bridge,
+    /// so links follow `HANDOFF_PUBLIC_URL` when it changes. The name in it is cut to 60
+    /// characters (it is for people; the id finds the file).
+    fn address(id: &str, name: &str) -> String {
+        let name: String = name.chars().take(60).collect();
         let name: String = url::form_urlencoded::byte_serialize(name.as_bytes())
             .collect::<String>()
             .replace('+', "%20");
-        format!("{}/v1/files/{id}/{name}", self.base)
+        format!("{FILES_PATH}{id}/{name}")
     }
 
     fn mac(key: &[u8], id: &str, expires: i64) -> Hmac<Sha256> {
@@ -123,16 +136,20 @@ impl FileRules {
         mac
     }
 
-    /// `url` with a signature that works until `link_ttl` from now, if it is the address
-    /// of one of the bridge's files; anything else as it is.
+    /// The link to `url` with a signature that works until `link_ttl` from now, if it is
+    /// the address of one of the bridge's files; anything else (a visitor's web address)
+    /// as it is.
     pub fn signed(&self, url: &str) -> String {
-        let prefix = format!("{}/v1/files/", self.base);
-        let (Some(key), Some(rest)) = (&self.key, url.strip_prefix(&prefix)) else {
+        let (Some(key), Some(rest)) = (&self.key, url.strip_prefix(FILES_PATH)) else {
             return url.to_owned();
         };
         let id = rest.split('/').next().unwrap_or_default();
         let expires = now_ms() / 1000 + self.link_ttl.as_secs() as i64;
-        format!("{url}?expires={expires}&sig={}", link_signature(key, id, expires))
+        format!(
+            "{}{url}?expires={expires}&sig={}",
+            self.base,
+            link_signature(key, id, expires)
+        )
     }
 
     /// Checks a link's signature and expiry.
@@ -190,6 +207,34 @@ impl Service {
         Ok(Ok(file))
     }
 
+    /// The files shared with line `message`, as they were shared (a held reply's, to
+    /// send them with it).
+    pub(super) async fn files_of(
+        &self,
+        conn: &mut AnyConnection,
+        message: i64,
+    ) -> Result<Vec<SharedFile>, ServiceError> {
+        let mut rows = files::of_message(conn, message).await?;
+        // In the order the line lists them.
+        let order: Vec<String> = convs::message(conn, message)
+            .await?
+            .map(|m| m.attachment_urls())
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|u| Some(u.strip_prefix(FILES_PATH)?.split('/').next()?.to_owned()))
+            .collect();
+        rows.sort_by_key(|f| order.iter().position(|id| *id == f.id));
+        Ok(rows
+            .into_iter()
+            .map(|f| SharedFile {
+                name: f.name,
+                mimetype: f.mimetype,
+                size: f.size,
+                source: f.source,
+            })
+            .collect())
+    }
+
     /// Stores the files shared with line `message` (written on `platform`) and makes
     /// their addresses the line's attachments. In the line's own transaction.
     pub(super) async fn attach_files(
@@ -222,7 +267,7 @@ impl Service {
                 },
             )
             .await?;
-            addresses.push(self.inner.files.address(&id, &f.name));
+            addresses.push(FileRules::address(&id, &f.name));
         }
         convs::set_attachments(conn, message, &serde_json::json!(addresses).to_string()).await?;
         Ok(())
@@ -256,6 +301,7 @@ mod tests {
     fn size_and_type_limits_say_why() {
         let r = rules();
         assert!(r.check(&file("image/png", 10)).is_ok());
+        assert!(r.check(&file("Application/PDF; charset=binary", 10)).is_ok());
         assert!(r.check(&file("application/pdf", 10)).is_ok());
         let why = r.check(&file("application/pdf", 3 * 1024 * 1024)).unwrap_err();
         assert_eq!(why, "it is 3.0 MB, and files up to 1.0 MB are sent");
@@ -266,7 +312,7 @@ mod tests {
     #[test]
     fn links_work_signed_and_not_tampered_or_expired() {
         let r = rules();
-        let url = r.signed(&r.address("abc", "receipt 1.pdf"));
+        let url = r.signed(&FileRules::address("abc", "receipt 1.pdf"));
         assert!(
             url.starts_with("https://bridge.example/v1/files/abc/receipt%201.pdf?expires="),
             "{url}"

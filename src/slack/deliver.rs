@@ -360,11 +360,24 @@ impl Slack {
     /// pieces found in `earlier` are not posted again.
     async fn post_line(&self, channel: &str, thread_ts: &str, line: &Line, earlier: &Posted) -> Step<()> {
         let mut first_ts = None;
-        for (i, content) in render::transcript_line(line).into_iter().enumerate() {
+        let images = render::draws_images(line);
+        let drawn = render::transcript_line(line, true);
+        let last = drawn.len() - 1;
+        for (i, content) in drawn.into_iter().enumerate() {
             let key = format!("line:{}:{i}", line.id);
             let ts = match earlier.get(&key) {
                 Some(ts) => ts.clone(),
-                None => self.post_keyed(channel, content, Some(thread_ts), Some(&key)).await?,
+                None => match self.post_keyed(channel, content, Some(thread_ts), Some(&key)).await {
+                    Ok(ts) => ts,
+                    // Slack could not fetch an image (or took the message for bad): the
+                    // same message with its images as links.
+                    Err(Delivery::Dead(why)) if images && i == last => {
+                        tracing::warn!(line = line.id, %why, "Slack refused a line with images; posting them as links");
+                        let plain = render::transcript_line(line, false).swap_remove(i);
+                        self.post_keyed(channel, plain, Some(thread_ts), Some(&key)).await?
+                    }
+                    Err(e) => return Err(e),
+                },
             };
             first_ts.get_or_insert(ts);
         }
@@ -441,19 +454,24 @@ impl Slack {
         let Some((line, at)) = shown else {
             return Ok(());
         };
-        self.turn("chat.update", None).await?;
-        let (client, token) = self.session();
-        let req = SlackApiChatUpdateRequest::new(
-            SlackChannelId(at.channel.clone()),
-            render::redrawn_line(&line),
-            SlackTs(at.message),
-        );
-        client
-            .open_session(&token)
-            .chat_update(&req)
-            .await
-            .map_err(|e| self.refused("chat.update", Some(&at.channel), &e))?;
-        Ok(())
+        let mut images = render::draws_images(&line);
+        loop {
+            self.turn("chat.update", None).await?;
+            let (client, token) = self.session();
+            let req = SlackApiChatUpdateRequest::new(
+                SlackChannelId(at.channel.clone()),
+                render::redrawn_line(&line, images),
+                SlackTs(at.message.clone()),
+            );
+            match client.open_session(&token).chat_update(&req).await {
+                Ok(_) => return Ok(()),
+                Err(e) => match self.refused("chat.update", Some(&at.channel), &e) {
+                    // As when posting: the images as links.
+                    Delivery::Dead(_) if images => images = false,
+                    d => return Err(d),
+                },
+            }
+        }
     }
 
     /// DMs the assignee: the summary and a permalink to the thread. The DM carries its

@@ -177,7 +177,7 @@ impl Slack {
             text: text.clone(),
             explicit: false,
             takeover: false,
-            files,
+            files: files.clone(),
         };
         let result = self
             .service()
@@ -204,7 +204,7 @@ impl Slack {
                 let button = if takeover_allowed {
                     let held = self
                         .service()
-                        .hold_reply(&conversation, op.id, &reply_text, &origin)
+                        .hold_reply(&conversation, op.id, &reply_text, &files, &origin)
                         .await?;
                     text.push_str(" You can take it over and send your message.");
                     Some(

@@ -37,8 +37,10 @@ pub struct SlackFiles {
 
 impl SlackFiles {
     pub fn new(slack: Slack, api_url: &str, timeout: Duration) -> anyhow::Result<SlackFiles> {
+        // No overall timeout: a file streams at the pace of whoever downloads it.
         let http = reqwest::Client::builder()
-            .timeout(timeout)
+            .connect_timeout(timeout)
+            .read_timeout(timeout)
             .user_agent("handoff-bridge")
             // A redirect is Slack's sign-in page, not the file; and the token must not follow it.
             .redirect(reqwest::redirect::Policy::none())

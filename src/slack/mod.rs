@@ -98,7 +98,7 @@ impl Adapter for SlackAdapter {
         let files = files::SlackFiles::new(
             slack.clone(),
             &self.settings.api_url,
-            std::time::Duration::from_secs(120),
+            std::time::Duration::from_secs(30),
         )?;
         Ok(Started {
             routes: slack.router(),

@@ -189,8 +189,10 @@ fn plain(text: &str) -> String {
 
 /// A transcript line as one or more thread messages, marked by its author (and, once
 /// edited or deleted, so marked). Its attachments go with the last message: images drawn
-/// as `image` blocks, other files as links with their names.
-pub fn transcript_line(line: &Line) -> Vec<SlackMessageContent> {
+/// as `image` blocks (with `images`; Slack fetches them itself, and refuses the whole
+/// message when it cannot, so a refused line is posted again with images as links), other
+/// files as links with their names.
+pub fn transcript_line(line: &Line, images: bool) -> Vec<SlackMessageContent> {
     let who = match (line.author, line.operator.as_deref()) {
         (Author::Visitor, _) => "*Visitor:*".to_owned(),
         (Author::Bot, _) => "*AI bot:*".to_owned(),
@@ -223,25 +225,38 @@ pub fn transcript_line(line: &Line) -> Vec<SlackMessageContent> {
         .into_iter()
         .map(|text| SlackMessageContent::new().with_text(text))
         .collect();
-    out.push(with_attachments(last, &attachments));
+    out.push(with_attachments(last, &attachments, images));
     out
+}
+
+/// Whether a line's messages draw an image (which Slack may refuse to fetch).
+pub fn draws_images(line: &Line) -> bool {
+    !line.deleted && describe_all(&line.attachments).iter().any(|a| a.image)
 }
 
 /// A line drawn again in its first message (the only one whose place is kept): all of
 /// it if it fits one message, else its start, marked.
-pub fn redrawn_line(line: &Line) -> SlackMessageContent {
-    let mut pieces = transcript_line(line);
-    if pieces.len() == 1 {
-        return pieces.remove(0);
+/// Its blocks are always given: `chat.update` keeps a message's old blocks otherwise.
+pub fn redrawn_line(line: &Line, images: bool) -> SlackMessageContent {
+    let mut pieces = transcript_line(line, images);
+    let content = match pieces.len() {
+        1 => pieces.remove(0),
+        _ => {
+            let first = pieces.remove(0);
+            let mark = crate::platform::line_mark(line).unwrap_or("edited");
+            let text = format!("{}… _({mark}; the rest is cut)_", first.text.unwrap_or_default());
+            SlackMessageContent::new().with_text(text)
+        }
+    };
+    match content.blocks {
+        Some(_) => content,
+        None => content.with_blocks(Vec::new()),
     }
-    let first = pieces.remove(0);
-    let mark = crate::platform::line_mark(line).unwrap_or("edited");
-    let text = format!("{}… _({mark}; the rest is cut)_", first.text.unwrap_or_default());
-    SlackMessageContent::new().with_text(text)
 }
 
-/// A message of `text` followed by `attachments`; the text alone if there are none.
-fn with_attachments(text: String, attachments: &[Shown]) -> SlackMessageContent {
+/// A message of `text` followed by `attachments` (images drawn when `images`); the text
+/// alone if there are none.
+fn with_attachments(text: String, attachments: &[Shown], images: bool) -> SlackMessageContent {
     if attachments.is_empty() {
         return SlackMessageContent::new().with_text(text);
     }
@@ -249,18 +264,23 @@ fn with_attachments(text: String, attachments: &[Shown]) -> SlackMessageContent 
     let mut fallback = text;
     for a in attachments {
         fallback.push_str(&format!("\n📎 {}", esc(&a.name)));
-        let url = url::Url::parse(&a.url).ok().filter(|_| a.image);
-        match url {
+        let drawn = url::Url::parse(&a.url).ok().filter(|_| a.image && images);
+        match drawn {
             Some(image_url) => blocks.push(
                 SlackImageBlock::new(SlackImageUrlOrFile::ImageUrl { image_url }, a.name.clone())
                     .with_title(pt!(a.name.clone()))
                     .into(),
             ),
-            None => blocks.push(
-                SlackSectionBlock::new()
-                    .with_text(md!(format!("📎 <{}|{}>", a.url.replace('&', "&amp;"), esc(&a.name))))
-                    .into(),
-            ),
+            None => {
+                let icon = if a.image { "🖼️" } else { "📎" };
+                let link = format!("{icon} <{}|{}>", a.url.replace('&', "&amp;"), esc(&a.name));
+                // An address full of `&` could outgrow a section: then its name alone.
+                let text = match link.chars().count() <= SECTION_MAX {
+                    true => link,
+                    false => format!("{icon} {}", esc(&a.name)),
+                };
+                blocks.push(SlackSectionBlock::new().with_text(md!(text)).into());
+            }
         }
     }
     SlackMessageContent::new().with_text(fallback).with_blocks(blocks)

@@ -56,3 +56,14 @@ pub async fn get(conn: &mut AnyConnection, id: &str) -> Result<Option<FileRow>, 
     .fetch_optional(conn)
     .await
 }
+
+/// The files of a line.
+pub async fn of_message(conn: &mut AnyConnection, message: i64) -> Result<Vec<FileRow>, sqlx::Error> {
+    sqlx::query_as(
+        "select id, conversation_id, message_id, platform, source, name, mimetype, size, created_at \
+         from files where message_id = $1",
+    )
+    .bind(message)
+    .fetch_all(conn)
+    .await
+}

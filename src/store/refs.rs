@@ -178,9 +178,35 @@ pub async fn open_threads(conn: &mut AnyConnection, platform: &str) -> Result<Ve
 }
 
 /// Whether a platform message already became a transcript line (a reply, a note, a held
-/// reply): acting on it again would repeat it.
+/// reply), or was deleted before it could: acting on it would repeat it, or send what its
+/// writer took back.
 pub async fn taken(conn: &mut AnyConnection, at: &MessageRef) -> Result<bool, sqlx::Error> {
-    Ok(line_at(conn, at).await?.is_some())
+    let found: Option<i64> = sqlx::query_scalar(
+        "select cast(1 as bigint) from message_refs where platform = $1 and channel = $2 and message = $3 \
+         union all select cast(1 as bigint) from inbound_events where source = $4 and event_id = $5 limit 1",
+    )
+    .bind(&at.platform)
+    .bind(&at.channel)
+    .bind(&at.message)
+    .bind(DELETED_FIRST)
+    .bind(deleted_key(at))
+    .fetch_optional(conn)
+    .await?;
+    Ok(found.is_some())
+}
+
+/// The inbound record of a platform message deleted before it was taken in.
+const DELETED_FIRST: &str = "deleted_first";
+
+fn deleted_key(at: &MessageRef) -> String {
+    format!("{}:{}:{}", at.platform, at.channel, at.message)
+}
+
+/// Records that the platform message `at` was deleted before it became a line (its
+/// deletion overtook it), so that it never does.
+pub async fn deleted_first(conn: &mut AnyConnection, at: &MessageRef, now: i64) -> Result<(), sqlx::Error> {
+    super::inbound::first_time(conn, DELETED_FIRST, &deleted_key(at), now).await?;
+    Ok(())
 }
 
 /// The transcript line a platform message is (or shows), if any.

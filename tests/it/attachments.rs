@@ -89,6 +89,25 @@ on_both_databases! {
         s.finish().await;
     }
 
+    async fn an_image_slack_cannot_fetch_is_posted_as_a_link(db) {
+        let (b, root, _thread) = both_platforms::opened(&db, &[]).await;
+        let d = &b.d;
+        // Slack refuses a message whose image it cannot download.
+        b.slack.error_next("chat.postMessage", 1, "invalid_blocks");
+        let mut message = WidgetClient::message_event("c1", "visitor", "my parcel");
+        message["message"]["attachments"] = json!([IMAGE]);
+        assert_eq!(d.client.send(&message).await.status(), StatusCode::OK);
+        d.settle().await;
+        let line = b.slack.replies(CHANNEL, &root).into_iter().find(|m| m.text.contains("my parcel")).expect("the line is there");
+        assert!(blocks_of(&line.blocks, "image").is_empty(), "{:#}", line.blocks);
+        let sections: Vec<String> = blocks_of(&line.blocks, "section").iter().map(|b| b["text"]["text"].as_str().unwrap().to_owned()).collect();
+        assert_eq!(sections[1], format!("🖼️ <{IMAGE}|receipt photo.png>"));
+        assert_eq!(d.count("select count(*) from outbox where status = 'dead'").await, 0);
+        d.discord.take_calls();
+        b.slack.take_calls();
+        d.finish().await;
+    }
+
     async fn a_transcript_attachment_that_is_not_a_web_address_refuses_the_handoff(db) {
         let app = TestApp::spawn(&db).await;
         let mut handoff = WidgetClient::handoff_event("c1", "support");
@@ -203,22 +222,37 @@ on_both_databases! {
         let (b, root, thread) = both_platforms::opened(&db, &[]).await;
         let d = &b.d;
         let png = vec![0x89, b'P', b'N', b'G', 1, 2, 3, 4];
-        let id = d.discord.user_message_with_files(thread, discord_helpers::ADA, "", &[("label.png", "image/png", png.clone())]);
+        let files = [("label.png", "image/png", png.clone()), ("notes.txt", "text/plain; charset=utf-8", b"hi".to_vec())];
+        let id = d.discord.user_message_with_files(thread, discord_helpers::ADA, "", &files);
         d.taken_in(id).await;
         d.settle().await;
         let files = sent_files(&b);
-        assert_eq!(files.len(), 1, "a file alone is a reply");
+        assert_eq!(files.len(), 1, "files alone are a reply");
+        assert_eq!(files[0].len(), 2, "a type with parameters is its type: {files:?}");
+        let text = fetch(&files[0][1]).await;
+        assert_eq!(text.headers()["content-type"], "text/plain");
+        assert_eq!(text.bytes().await.unwrap().to_vec(), b"hi");
         let res = fetch(&files[0][0]).await;
         assert_eq!(res.status(), StatusCode::OK);
         assert_eq!(res.headers()["content-type"], "image/png");
         assert!(res.headers()["content-disposition"].to_str().unwrap().starts_with("inline;"));
         assert_eq!(res.bytes().await.unwrap().to_vec(), png);
-        assert_eq!(d.discord.cdn_fetches().len(), 1, "read from Discord's CDN, once per fetch");
+        assert_eq!(d.discord.cdn_fetches().len(), 2, "read from Discord's CDN, once per fetch");
         // Slack's copy draws it.
         let copy = b.slack.replies(CHANNEL, &root).into_iter().find(|m| m.text.contains("(to the visitor)")).unwrap();
         let images: Vec<&Value> = copy.blocks.as_array().unwrap().iter().filter(|b| b["type"] == "image").collect();
         assert_eq!(images.len(), 1, "{:#}", copy.blocks);
         assert!(images[0]["image_url"].as_str().unwrap().contains("/label.png?expires="));
+
+        // Deleted in Discord: Slack's copy is redrawn without the image (its old blocks do
+        // not stay), marked.
+        d.discord.user_delete(thread, id);
+        let sql = format!("select count(*) from inbound_events where event_id = 'delete:{id}'");
+        eventually("the deletion to be taken in", || async { (d.count(&sql).await == 1).then_some(()) }).await;
+        d.settle().await;
+        let copy = b.slack.message(CHANNEL, &copy.ts).unwrap();
+        assert!(copy.text.ends_with("_(deleted for the visitor)_"), "{}", copy.text);
+        assert!(copy.blocks.is_null() || copy.blocks.as_array().is_some_and(|b| b.is_empty()), "{:#}", copy.blocks);
         d.discord.take_calls();
         b.slack.take_calls();
         d.finish().await;

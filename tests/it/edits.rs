@@ -142,6 +142,56 @@ on_both_databases! {
         d.finish().await;
     }
 
+    async fn a_reply_deleted_before_it_was_taken_in_never_reaches_the_visitor(db) {
+        let (b, root, _thread) = both_platforms::opened(&db, &[]).await;
+        let d = &b.d;
+        let reply = b.slack.user_reply(CHANNEL, ADA, "sent to the wrong chat", &root);
+        let ts = reply["ts"].as_str().unwrap().to_owned();
+        let delete = b.slack.user_delete(CHANNEL, &ts);
+        // The deletion overtakes the message.
+        slack_event(&b, "EvDeleteFirst", delete).await;
+        slack_event(&b, "EvReplyLate", reply).await;
+        assert!(message_calls(&d.widget.delivered()).is_empty(), "nothing reached the visitor");
+        let c = d.conversation("c1").await;
+        assert!(!c["transcript"].as_array().unwrap().iter().any(|l| l["text"] == "sent to the wrong chat"));
+        d.discord.take_calls();
+        b.slack.take_calls();
+        d.finish().await;
+    }
+
+    async fn a_held_reply_keeps_its_files_until_it_is_sent(db) {
+        let (b, root, _thread) = both_platforms::opened(&db, &[("HANDOFF_TAKEOVER", "everyone")]).await;
+        let d = &b.d;
+        // Bo has the conversation; Ada shares a file in the thread: it is held.
+        let accept = d.click(discord_helpers::BO, "c1", "Accept").await;
+        d.answered(&accept, 1).await;
+        d.until("c1", "Bo to have it", |c| c["status"] == "active").await;
+        d.settle().await;
+        b.slack.take_calls();
+        let file = b.slack.add_file(ADA, "label.pdf", "application/pdf", b"%PDF".to_vec());
+        let share = b.slack.user_file_share(CHANNEL, ADA, "", &root, &[file]);
+        slack_event(&b, "EvHeld", share).await;
+        let notice = b.slack.take_calls().into_iter().find(|c| c.method == "chat.postEphemeral").expect("Ada is told");
+        let (_, _, value) = crate::slack_helpers::buttons_of(&notice.args["blocks"]).remove(0);
+        assert!(message_calls(&d.widget.delivered()).is_empty());
+        // Take over & send: the file goes with it.
+        let message_ts = notice.response["message_ts"].as_str().unwrap_or("1.1").to_owned();
+        let message = json!({"type": "message", "ts": message_ts, "text": ""});
+        let res = b.sender.block_action(ADA, CHANNEL, &message_ts, message, "hb_takeover_send", &value).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        d.settle().await;
+        let sent: Vec<RecordedCall> = d.widget.delivered().into_iter().filter(|c| c.kind.as_deref() == Some("messages")).collect();
+        assert_eq!(sent.len(), 1);
+        let links = sent[0].body["attachments"].as_array().unwrap().clone();
+        assert_eq!(links.len(), 1, "{}", sent[0].body);
+        let res = reqwest::get(links[0].as_str().unwrap()).await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.bytes().await.unwrap().to_vec(), b"%PDF");
+        d.discord.take_calls();
+        b.slack.take_calls();
+        d.finish().await;
+    }
+
     async fn an_edit_across_the_note_line_is_refused_privately_and_changes_nothing(db) {
         let (b, root, thread) = both_platforms::opened(&db, &[]).await;
         let d = &b.d;

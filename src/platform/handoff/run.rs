@@ -101,7 +101,9 @@ pub async fn run(
                     owner,
                     takeover_allowed: true,
                 }) => {
-                    let held = service.hold_reply(&conversation, op.id, &text, &Origin::Api).await?;
+                    let held = service
+                        .hold_reply(&conversation, op.id, &text, &[], &Origin::Api)
+                        .await?;
                     return Ok(Answer {
                         text: format!(
                             "⚠️ Not sent to the visitor: {} is handling this conversation. \

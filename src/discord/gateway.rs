@@ -85,6 +85,20 @@ impl EventHandler for Handler {
         }
     }
 
+    async fn message_delete_bulk(
+        &self,
+        _ctx: Context,
+        channel: serenity::all::ChannelId,
+        messages: Vec<serenity::all::MessageId>,
+        _guild: Option<serenity::all::GuildId>,
+    ) {
+        for message in messages {
+            if let Err(e) = self.discord.take_in_deletion(channel.get(), message.get()).await {
+                tracing::error!(error = %e, %message, %channel, "a Discord message deletion could not be taken in");
+            }
+        }
+    }
+
     async fn interaction_create(&self, _ctx: Context, interaction: Interaction) {
         let interaction = crate::web::scrub::scrubbed(interaction);
         let discord = self.discord.clone();

@@ -65,6 +65,8 @@ pub struct VisitorIn {
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct TranscriptIn {
+    /// The platform's message id, if it has one: a `conversation.message_updated` names it.
+    pub id: Option<String>,
     pub author: WidgetAuthor,
     pub text: String,
     /// Web addresses of files shown with the line (at most 10, http or https).
@@ -146,6 +148,9 @@ impl WidgetEvent {
             }
             for (i, line) in c.transcript.iter().enumerate() {
                 check_attachments(&format!("conversation.transcript[{i}].attachments"), &line.attachments)?;
+                if let Some(id) = &line.id {
+                    check_id(&format!("conversation.transcript[{i}].id"), id)?;
+                }
             }
             let total: usize = c.transcript.iter().map(|l| l.text.chars().count()).sum();
             if total > MAX_TRANSCRIPT_CHARS {
@@ -340,7 +345,7 @@ impl Service {
                             text: &line.text,
                             attachments: (!line.attachments.is_empty())
                                 .then(|| serde_json::json!(line.attachments).to_string()),
-                            external_id: None,
+                            external_id: line.id.as_deref(),
                             delivery: None,
                             at,
                             origin: None,

@@ -142,6 +142,27 @@ on_both_databases! {
         d.finish().await;
     }
 
+    async fn a_transcript_line_with_an_id_can_be_edited_later(db) {
+        let b = both_platforms::spawn(&db).await;
+        let d = &b.d;
+        let mut handoff = WidgetClient::handoff_event("c1", "support");
+        handoff["conversation"]["transcript"][0]["id"] = json!("t-1");
+        assert_eq!(d.client.send(&handoff).await.status(), StatusCode::OK);
+        d.settle().await;
+        let edit = json!({
+            "id": "evt-edit-t1", "type": "conversation.message_updated",
+            "conversation": {"id": "c1"},
+            "message": {"id": "t-1", "author": "visitor", "text": "Hi there"}
+        });
+        assert_eq!(d.client.send(&edit).await.status(), StatusCode::OK);
+        d.settle().await;
+        let thread = d.thread_of("c1").await;
+        assert_eq!(discord_line(&b, thread, "Visitor:").content, "**Visitor:** Hi there *(edited)*");
+        d.discord.take_calls();
+        b.slack.take_calls();
+        d.finish().await;
+    }
+
     async fn a_reply_deleted_before_it_was_taken_in_never_reaches_the_visitor(db) {
         let (b, root, _thread) = both_platforms::opened(&db, &[]).await;
         let d = &b.d;

@@ -180,7 +180,7 @@ pub fn slack_signature(data: &[u8]) -> bool {
 
 /// A gateway `INTERACTION_CREATE`: the interaction, its `custom_id`, its command.
 pub fn discord_interaction(data: &[u8]) -> bool {
-    let Ok(interaction) = serde_json::from_slice::<Interaction>(data) else {
+    let Some(interaction) = discord_json::<Interaction>(data) else {
         return false;
     };
     if let Ok(text) = std::str::from_utf8(data) {
@@ -194,9 +194,38 @@ pub fn discord_interaction(data: &[u8]) -> bool {
     }
 }
 
+/// Keys whose strings serenity reads as image hashes.
+const IMAGE_HASH_KEYS: [&str; 10] = [
+    "asset", "avatar", "badge", "banner", "cover_image", "discovery_splash", "icon", "icon_hash", "image", "splash",
+];
+
+/// Whether every image hash in `v` is ASCII. serenity 0.12's `ImageHash` parser slices a
+/// 32- or 34-byte hash two bytes at a time and panics inside a multi-byte character;
+/// Discord's hashes are hex, so only made-up payloads have such hashes, and the gateway's
+/// own parse of what Discord sends is serenity's.
+fn image_hashes_are_ascii(v: &Value) -> bool {
+    match v {
+        Value::Array(items) => items.iter().all(image_hashes_are_ascii),
+        Value::Object(map) => map.iter().all(|(k, v)| match v {
+            Value::String(s) if IMAGE_HASH_KEYS.contains(&k.as_str()) => s.is_ascii(),
+            other => image_hashes_are_ascii(other),
+        }),
+        _ => true,
+    }
+}
+
+/// A Discord payload read as serenity reads it, when it is one serenity can read.
+fn discord_json<T: serde::de::DeserializeOwned>(data: &[u8]) -> Option<T> {
+    let v: Value = serde_json::from_slice(data).ok()?;
+    if !image_hashes_are_ascii(&v) {
+        return None;
+    }
+    serde_json::from_value(v).ok()
+}
+
 /// A gateway `MESSAGE_CREATE`: the message, and the copy queued for the outbox.
 pub fn discord_message(data: &[u8]) -> bool {
-    let Ok(msg) = serde_json::from_slice::<Message>(data) else {
+    let Some(msg) = discord_json::<Message>(data) else {
         return false;
     };
     // A message is queued as JSON and read back when it is acted on: it must read back.

@@ -196,7 +196,16 @@ pub fn discord_interaction(data: &[u8]) -> bool {
 
 /// Keys whose strings serenity reads as image hashes.
 const IMAGE_HASH_KEYS: [&str; 10] = [
-    "asset", "avatar", "badge", "banner", "cover_image", "discovery_splash", "icon", "icon_hash", "image", "splash",
+    "asset",
+    "avatar",
+    "badge",
+    "banner",
+    "cover_image",
+    "discovery_splash",
+    "icon",
+    "icon_hash",
+    "image",
+    "splash",
 ];
 
 /// Whether every image hash in `v` is ASCII. serenity 0.12's `ImageHash` parser slices a

@@ -29,8 +29,10 @@
 //!   shares, edits and deletions), interactivity payloads and slash commands, shaped as Slack sends them and signed with the app's
 //!   signing secret (`X-Slack-Signature: v0=…`), or deliberately mis-signed.
 //!
-//! The files, by responsibility: `state` (the world and its fault queue), `server` (the
-//! HTTP side: faults, recording, the method table), `wire` (arguments, answers, error
+//! The files, by responsibility: `state` (the world and its fault queue), `faults` (how a
+//! test queues faults), `user_actions` (what people do in Slack: replies, file shares,
+//! edits, deletions), `message_events` (the `message` events [`SlackSender`] delivers),
+//! `server` (the HTTP side: faults, recording, the method table), `wire` (arguments, answers, error
 //! shapes, timestamps and cursors), `chat`, `conversations` and `views` (the Web API
 //! methods), `files` (files, `files.info` and the download URLs), `blocks` (Block Kit limits), `mentions` (who a message pings) and `sender`
 //! ([`SlackSender`]).
@@ -42,14 +44,17 @@
 mod blocks;
 mod chat;
 mod conversations;
+mod faults;
 mod files;
 mod mentions;
+mod message_events;
 mod sender;
 mod server;
 mod socket;
 mod state;
 #[cfg(test)]
 mod test_support;
+mod user_actions;
 mod views;
 mod wire;
 
@@ -57,14 +62,13 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::http::HeaderValue;
 use serde_json::Value;
 
 pub use sender::{SlackSender, slack_signature};
 pub use socket::SocketAck;
 pub use state::next_ts;
 
-use state::{Channel, Fault, Shared, User, World};
+use state::{Channel, Shared, User, World};
 
 /// Where the stand-in's permalinks point (never fetched).
 const PERMALINK_BASE: &str = "https://stand-in.slack.example";
@@ -304,91 +308,6 @@ impl SlackStandIn {
         self.world().users.insert(id.to_string(), User::bot(id, name, name));
     }
 
-    // -----------------------------------------------------------------------------------
-    // Faults
-
-    /// Random faults for every call without a queued one (`None`: none).
-    pub fn set_chaos(&self, chaos: Option<crate::standins::chaos::Chaos>) {
-        self.world().chaos = chaos;
-    }
-
-    /// The calls that came inside a 429's `Retry-After`: lane, when the 429 was
-    /// answered, when the call came.
-    pub fn retry_after_ignored_on(&self) -> Vec<(String, std::time::Instant, std::time::Instant)> {
-        self.world().referee.ignored_on.clone()
-    }
-
-    /// 429s answered, and calls that came inside a 429's `Retry-After` on its lane.
-    pub fn retry_after_record(&self) -> (u64, u64) {
-        let w = self.world();
-        (w.referee.rate_limited, w.referee.ignored)
-    }
-
-    /// The next `n` calls of `method` get HTTP 429 with `Retry-After: retry_after_secs`
-    /// and `{"ok":false,"error":"ratelimited"}`, and change nothing.
-    pub fn rate_limit_next(&self, method: &str, n: usize, retry_after_secs: u64) {
-        self.push_faults(method, n, Fault::RateLimited(HeaderValue::from(retry_after_secs)));
-    }
-
-    /// Like [`Self::rate_limit_next`], but `Retry-After` carries `retry_after` verbatim,
-    /// whatever it says (`"nan"`, `"-1"`, `""`, an HTTP date, …). Panics if it cannot be
-    /// an HTTP header value at all (control characters, non-ASCII).
-    pub fn rate_limit_next_raw(&self, method: &str, n: usize, retry_after: &str) {
-        let value = HeaderValue::from_str(retry_after)
-            .unwrap_or_else(|e| panic!("slack stand-in: Retry-After {retry_after:?} is no header value: {e}"));
-        self.push_faults(method, n, Fault::RateLimited(value));
-    }
-
-    /// The next `n` calls of `method` get HTTP `status` (e.g. 500, 503) with a JSON body,
-    /// and change nothing.
-    pub fn fail_next(&self, method: &str, n: usize, status: u16) {
-        self.push_faults(method, n, Fault::Status(status));
-    }
-
-    /// The next `n` calls of `method` get HTTP 200 `{"ok":false,"error":error}`, and change
-    /// nothing.
-    pub fn error_next(&self, method: &str, n: usize, error: &str) {
-        self.push_faults(method, n, Fault::Error(error.to_string()));
-    }
-
-    /// The next `n` calls of `method` are answered (normally) only after `delay`.
-    pub fn delay_next(&self, method: &str, n: usize, delay: Duration) {
-        self.push_faults(method, n, Fault::Delay(delay));
-    }
-
-    /// The next `n` calls of `method` are carried out, but answered `504` as if the
-    /// response had been lost on the way back (the recorded call keeps the real answer
-    /// under `response.lost`).
-    pub fn lose_response_next(&self, method: &str, n: usize) {
-        self.push_faults(method, n, Fault::LostResponse);
-    }
-
-    /// The next `n` calls of `method` hang: they change nothing and get no answer until
-    /// [`Self::clear_faults`] or until the stand-in stops (its last handle dropped); then
-    /// they are answered 503 `service_unavailable`, if the client still waits. Each is
-    /// recorded on arrival with `status: 0` and `response: Null` (set to the 503 when it
-    /// is let go, unless taken by then). Every other call, of any method and channel, is
-    /// served meanwhile.
-    pub fn hang_next(&self, method: &str, n: usize) {
-        self.push_faults(method, n, Fault::Hang);
-    }
-
-    /// Drops every queued fault, and lets every hung call go (see [`Self::hang_next`]).
-    pub fn clear_faults(&self) {
-        let mut w = self.world();
-        w.faults.clear();
-        // Under the world lock, so that no call pops a hang it would then miss this for.
-        self.shared.hangs.release();
-    }
-
-    fn push_faults(&self, method: &str, n: usize, fault: Fault) {
-        self.world()
-            .faults
-            .entry(method.to_string())
-            .or_default()
-            .extend(std::iter::repeat_n(fault, n));
-    }
-
     fn world(&self) -> std::sync::MutexGuard<'_, World> {
         self.shared.lock()
     }
@@ -483,73 +402,6 @@ impl SlackStandIn {
     /// Every modal opened, with its current content.
     pub fn views(&self) -> Vec<OpenedView> {
         self.world().views.clone()
-    }
-
-    /// Applies a `message` event to the world as if it had happened in Slack. A message
-    /// ([`SlackSender::thread_message`], [`SlackSender::bot_message`],
-    /// [`SlackSender::file_share_message`], …) is stored, so that `reactions.add`,
-    /// `chat.getPermalink` and thread listings know it (a file share also marks its files
-    /// shared there); a `message_changed` ([`SlackSender::message_changed`]) replaces the
-    /// text (and blocks, files) of the message it names and marks it edited; a
-    /// `message_deleted` ([`SlackSender::message_deleted`]) removes it. Edits and deletions
-    /// of messages the stand-in does not hold change nothing.
-    pub fn record_message(&self, event: &Value) {
-        self.world().apply_message_event(event);
-    }
-
-    /// A user's reply in a thread: builds the event with [`SlackSender::thread_message`],
-    /// records it ([`Self::record_message`]) and returns it, ready for [`SlackSender::event`].
-    pub fn user_reply(&self, channel: &str, user: &str, text: &str, thread_ts: &str) -> Value {
-        let event = SlackSender::thread_message(channel, user, text, thread_ts);
-        self.record_message(&event);
-        event
-    }
-
-    /// A user's message sharing `files` (from [`Self::add_file`]) in a thread, with `text`
-    /// (may be empty): builds the event with [`SlackSender::file_share_message`], records
-    /// it and returns it, ready for [`SlackSender::event`].
-    pub fn user_file_share(&self, channel: &str, user: &str, text: &str, thread_ts: &str, files: &[Value]) -> Value {
-        let event = SlackSender::file_share_message(channel, user, text, thread_ts, files);
-        self.record_message(&event);
-        event
-    }
-
-    /// The author of the message `ts` edits it to `new_text`: builds the
-    /// `message_changed` event with [`SlackSender::message_changed`] from the message as
-    /// the stand-in holds it (author, thread, previous text, files), applies it and returns
-    /// it. Panics if the stand-in holds no such message.
-    pub fn user_edit(&self, channel: &str, ts: &str, new_text: &str) -> Value {
-        let old = self
-            .message(channel, ts)
-            .unwrap_or_else(|| panic!("slack stand-in: no message {ts} in {channel} to edit"));
-        let thread_ts = old.thread_ts.as_deref().unwrap_or_default();
-        let mut event = SlackSender::message_changed(channel, &old.user, ts, thread_ts, new_text, &old.text);
-        if !old.files.is_empty() {
-            for key in ["message", "previous_message"] {
-                event[key]["files"] = Value::Array(old.files.clone());
-                event[key]["upload"] = Value::Bool(false);
-                event[key]["display_as_bot"] = Value::Bool(false);
-            }
-        }
-        self.record_message(&event);
-        event
-    }
-
-    /// The message `ts` is deleted: builds the `message_deleted` event with
-    /// [`SlackSender::message_deleted`] from the message as the stand-in holds it, applies
-    /// it (the message is gone) and returns it. Panics if the stand-in holds no such
-    /// message.
-    pub fn user_delete(&self, channel: &str, ts: &str) -> Value {
-        let old = self
-            .message(channel, ts)
-            .unwrap_or_else(|| panic!("slack stand-in: no message {ts} in {channel} to delete"));
-        let thread_ts = old.thread_ts.as_deref().unwrap_or_default();
-        let mut event = SlackSender::message_deleted(channel, ts, thread_ts, &old.user, &old.text);
-        if !old.files.is_empty() {
-            event["previous_message"]["files"] = Value::Array(old.files.clone());
-        }
-        self.record_message(&event);
-        event
     }
 
     /// Polls every ~10ms until `pred(self)` holds; panics after `deadline` with `what`

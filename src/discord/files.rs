@@ -7,6 +7,7 @@
 
 use crate::engine::SharedFile;
 use crate::platform::FileSource;
+use crate::platform::downloads::Downloads;
 use serenity::all::Attachment;
 use std::time::Duration;
 
@@ -31,52 +32,23 @@ pub fn shared(channel: u64, message: u64, attachments: &[Attachment]) -> Vec<Sha
 }
 
 /// Discord's hosts for attachments.
-const CDN_HOSTS: [&str; 2] = ["cdn.discordapp.com", "media.discordapp.net"];
+const CDN_HOSTS: &[&str] = &["cdn.discordapp.com", "media.discordapp.net"];
 
 /// Reads attachments for the bridge's links.
 pub struct DiscordFiles {
     discord: super::Discord,
-    http: reqwest::Client,
-    /// The configured API's host and port (a local stand-in serves its CDN there too).
-    api_host: Option<String>,
-}
-
-fn host_port(u: &url::Url) -> Option<String> {
-    Some(format!("{}:{}", u.host_str()?, u.port_or_known_default()?))
+    downloads: Downloads,
 }
 
 impl DiscordFiles {
     pub fn new(discord: super::Discord, api_url: &str, timeout: Duration) -> anyhow::Result<DiscordFiles> {
-        // No overall timeout: a file streams at the pace of whoever downloads it.
-        let http = reqwest::Client::builder()
-            .connect_timeout(timeout)
-            .read_timeout(timeout)
-            .user_agent("handoff-bridge")
-            .redirect(reqwest::redirect::Policy::none())
-            .build()?;
-        let api_host = url::Url::parse(api_url).ok().as_ref().and_then(host_port);
-        Ok(DiscordFiles {
-            discord,
-            http,
-            api_host,
-        })
+        let downloads = Downloads::new("Discord", CDN_HOSTS, api_url, timeout)?;
+        Ok(DiscordFiles { discord, downloads })
     }
 
     async fn fetch(&self, link: &str) -> Result<reqwest::Response, String> {
         let url = url::Url::parse(link).map_err(|e| format!("its address is not a URL: {e}"))?;
-        let on_discord = url.host_str().is_some_and(|h| CDN_HOSTS.contains(&h));
-        if !on_discord && (host_port(&url).is_none() || host_port(&url) != self.api_host) {
-            return Err(format!(
-                "its address is not on Discord ({})",
-                url.host_str().unwrap_or("no host")
-            ));
-        }
-        let res = self
-            .http
-            .get(url)
-            .send()
-            .await
-            .map_err(|e| format!("download failed: {}", e.without_url()))?;
+        let res = self.downloads.get(url, None).await?;
         match res.status() {
             s if s.is_success() => Ok(res),
             reqwest::StatusCode::NOT_FOUND => Err("Discord no longer has it".into()),

@@ -19,6 +19,12 @@ use crate::service::{DEFAULT_WORKSPACE, MessageRef, Origin, ServiceError};
 use serde_json::json;
 use serenity::all::Message;
 
+/// A short key of an edit's words: one edit is one, however often it comes.
+fn words_key(content: &str) -> String {
+    let words = <sha2::Sha256 as sha2::Digest>::digest(content.as_bytes());
+    hex::encode(&words[..8])
+}
+
 impl Discord {
     /// A message the gateway dispatched (or catch-up fetched): recorded for the outbox
     /// if it is a person's message in a mirrored thread. `Ok(false)`: not one of those.
@@ -51,11 +57,10 @@ impl Discord {
         }
         let thread = e.channel_id.to_string();
         // One edit acts once; two edits within a second are two (their words differ).
-        let words = <sha2::Sha256 as sha2::Digest>::digest(content.as_bytes());
         let edited = format!(
             "{}:{}",
             e.edited_timestamp.map(|t| t.unix_timestamp()).unwrap_or_default(),
-            hex::encode(&words[..8])
+            words_key(content)
         );
         let raw = json!({
             "edit": "update", "channel": thread, "message": e.id.to_string(),
@@ -131,8 +136,7 @@ impl Discord {
             super::render::link(None, channel)
         );
         // One notice per edit, however often its event is acted on.
-        let words = <sha2::Sha256 as sha2::Digest>::digest(content.as_bytes());
-        let key = format!("edit:{message}:{}", hex::encode(&words[..8]));
+        let key = format!("edit:{message}:{}", words_key(content));
         self.tell(&conversation, user, &text, None, &key).await
     }
 

@@ -9,6 +9,7 @@
 //! only parses its own text form of it and renders the answers.
 
 pub mod attachments;
+pub mod downloads;
 pub mod handoff;
 pub mod root;
 
@@ -179,6 +180,26 @@ pub fn screen_files(service: &Service, text: &str, files: Vec<SharedFile>) -> (V
     }
     let note = (!refused.is_empty()).then(|| refused.join("\n"));
     (kept, note)
+}
+
+/// The transcript line a `mirror` or `redraw_line` row names.
+pub fn line_id(payload: &serde_json::Value) -> Result<i64, crate::outbox::Delivery> {
+    payload["message"]
+        .as_i64()
+        .ok_or_else(|| crate::outbox::Delivery::Dead("payload has no `message`".into()))
+}
+
+/// The line a `redraw_line` row names, with where it stands on `platform`; `None` if it
+/// is not shown there (yet: it is posted as it is now when it is).
+pub async fn line_to_redraw(
+    service: &Service,
+    platform: &str,
+    payload: &serde_json::Value,
+) -> Result<Option<(crate::service::Line, crate::service::MessageRef)>, crate::outbox::Delivery> {
+    service
+        .line_to_redraw(platform, line_id(payload)?)
+        .await
+        .map_err(|e| crate::outbox::Delivery::Retry(format!("service: {e}")))
 }
 
 /// What a transcript line's thread copy says of it after the fact, if anything.

@@ -500,7 +500,7 @@ impl Service {
             .into_iter()
             .filter(|m| m.author != Author::Held)
             .map(|m| TranscriptLine {
-                attachments: self.shown_attachments(m.attachment_urls()),
+                attachments: self.shown_attachments(&m.attachment_urls()),
                 edited_at: m.edited_at.map(rfc3339),
                 deleted_at: m.deleted_at.map(rfc3339),
                 id: m.id,

@@ -95,21 +95,20 @@ async fn widget_rows(
     to: &Recipients<'_>,
     rows: &mut Vec<NewRow>,
 ) -> Result<(), sqlx::Error> {
-    let origin = to.origin;
+    let conversation = path_segment(&row.id);
+    let edit = |kind: &'static str, method: &str, body: serde_json::Value, id: i64| NewRow {
+        workspace_id: row.workspace_id,
+        target: TARGET_WIDGET,
+        kind,
+        ordering_key: widget_ordering_key(&row.id),
+        payload: json!({
+            "path": format!("/conversations/{conversation}/messages/{id}"),
+            "method": method,
+            "body": body,
+            "origin": to.origin,
+        }),
+    };
     for effect in effects {
-        let conversation = path_segment(&row.id);
-        let edit = |kind: &'static str, method: &str, body: serde_json::Value, id: i64| NewRow {
-            workspace_id: row.workspace_id,
-            target: TARGET_WIDGET,
-            kind,
-            ordering_key: widget_ordering_key(&row.id),
-            payload: json!({
-                "path": format!("/conversations/{conversation}/messages/{id}"),
-                "method": method,
-                "body": body,
-                "origin": origin,
-            }),
-        };
         let (kind, body) = match effect {
             Effect::WidgetAssignment => {
                 let assignee = match row.assignee_id {
@@ -135,12 +134,8 @@ async fn widget_rows(
                 json!({"topic": r.topic, "outcome": r.outcome, "tags": r.tags, "version": row.version}),
             ),
             Effect::WidgetMessage { message_id } => {
-                let Some(line) = convs::message(conn, *message_id).await? else {
+                let Some((line, operator)) = reply(conn, *message_id).await? else {
                     continue;
-                };
-                let operator = match line.operator_id {
-                    Some(op) => crate::store::operators::reference(conn, OperatorId(op)).await?,
-                    None => None,
                 };
                 let attachments: Vec<String> = line.attachment_urls().iter().map(|u| to.files.signed(u)).collect();
                 (
@@ -149,12 +144,8 @@ async fn widget_rows(
                 )
             }
             Effect::WidgetEdit { message_id } => {
-                let Some(line) = convs::message(conn, *message_id).await? else {
+                let Some((line, operator)) = reply(conn, *message_id).await? else {
                     continue;
-                };
-                let operator = match line.operator_id {
-                    Some(op) => crate::store::operators::reference(conn, OperatorId(op)).await?,
-                    None => None,
                 };
                 let body = json!({"text": line.text, "operator": operator, "message_id": message_id});
                 rows.push(edit("message_updated", "PATCH", body, *message_id));
@@ -189,6 +180,21 @@ async fn widget_rows(
         });
     }
     Ok(())
+}
+
+/// An operator's reply and who wrote it, as the widget platform is told of it.
+async fn reply(
+    conn: &mut AnyConnection,
+    message_id: i64,
+) -> Result<Option<(convs::MessageRow, Option<crate::engine::OperatorRef>)>, sqlx::Error> {
+    let Some(line) = convs::message(conn, message_id).await? else {
+        return Ok(None);
+    };
+    let operator = match line.operator_id {
+        Some(op) => crate::store::operators::reference(conn, OperatorId(op)).await?,
+        None => None,
+    };
+    Ok(Some((line, operator)))
 }
 
 /// Percent-encodes a path segment (conversation ids are the widget platform's, any text).

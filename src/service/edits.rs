@@ -72,14 +72,15 @@ impl Service {
         if line.origin.as_deref() != Some(at.platform.as_str()) {
             return Ok(Edited::Ignored);
         }
-        let writer = match line.operator_id {
-            Some(op) => operators::get(tx.conn(), ws, OperatorId(op))
+        // Without an actor (a deletion, which platforms do not attribute), its writer.
+        let writer = match (actor, line.operator_id) {
+            (None, Some(op)) => operators::get(tx.conn(), ws, OperatorId(op))
                 .await?
                 .map(|o| Actor::Operator {
                     id: OperatorId(op),
                     role: o.role,
                 }),
-            None => None,
+            _ => None,
         };
         let Some(actor) = actor.or(writer.as_ref()) else {
             return Ok(Edited::Ignored);

@@ -178,7 +178,7 @@ impl Service {
     }
 
     /// Attachment addresses as they are shown: the bridge's files signed.
-    pub fn shown_attachments(&self, urls: Vec<String>) -> Vec<String> {
+    pub fn shown_attachments(&self, urls: &[String]) -> Vec<String> {
         urls.iter().map(|u| self.inner.files.signed(u)).collect()
     }
 

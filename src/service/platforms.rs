@@ -184,7 +184,7 @@ impl Service {
             None => None,
         };
         Ok(Line {
-            attachments: self.shown_attachments(m.attachment_urls()),
+            attachments: self.shown_attachments(&m.attachment_urls()),
             edited: m.edited_at.is_some(),
             deleted: m.deleted_at.is_some(),
             id: m.id,

@@ -420,9 +420,7 @@ impl Slack {
     /// Shows a transcript line in the thread (if the thread exists and it is not there yet).
     async fn mirror(&self, payload: &Value, claimed_before: bool) -> Step<()> {
         let id = str_of(payload, "conversation")?;
-        let message = payload["message"]
-            .as_i64()
-            .ok_or_else(|| Delivery::Dead("payload has no `message`".into()))?;
+        let message = crate::platform::line_id(payload)?;
         let Some((channel, thread_ts)) = self.thread_of(id).await? else {
             return Ok(()); // posted with the transcript when the thread opens
         };
@@ -443,15 +441,7 @@ impl Slack {
     /// Draws an edited or deleted line again where it stands in the thread (if it is
     /// there yet: if not, it is posted as it is now).
     async fn redraw_line(&self, payload: &Value) -> Step<()> {
-        let message = payload["message"]
-            .as_i64()
-            .ok_or_else(|| Delivery::Dead("payload has no `message`".into()))?;
-        let shown = self
-            .service()
-            .line_to_redraw(PLATFORM, message)
-            .await
-            .map_err(internal)?;
-        let Some((line, at)) = shown else {
+        let Some((line, at)) = crate::platform::line_to_redraw(self.service(), PLATFORM, payload).await? else {
             return Ok(());
         };
         let mut images = render::draws_images(&line);

@@ -7,6 +7,7 @@
 use super::Slack;
 use crate::engine::SharedFile;
 use crate::platform::FileSource;
+use crate::platform::downloads::Downloads;
 use serde_json::Value;
 use slack_morphism::prelude::*;
 use std::time::Duration;
@@ -30,33 +31,13 @@ pub fn shared(files: &[Value]) -> Vec<SharedFile> {
 /// Reads shared files for the bridge's links.
 pub struct SlackFiles {
     slack: Slack,
-    http: reqwest::Client,
-    /// The Slack API's host: besides `files.slack.com`, the only one the token goes to.
-    api_host: Option<String>,
+    downloads: Downloads,
 }
 
 impl SlackFiles {
     pub fn new(slack: Slack, api_url: &str, timeout: Duration) -> anyhow::Result<SlackFiles> {
-        // No overall timeout: a file streams at the pace of whoever downloads it.
-        let http = reqwest::Client::builder()
-            .connect_timeout(timeout)
-            .read_timeout(timeout)
-            .user_agent("handoff-bridge")
-            // A redirect is Slack's sign-in page, not the file; and the token must not follow it.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()?;
-        let api_host = url::Url::parse(api_url)
-            .ok()
-            .and_then(|u| Some(format!("{}:{}", u.host_str()?, u.port_or_known_default()?)));
-        Ok(SlackFiles { slack, http, api_host })
-    }
-
-    fn trusted(&self, url: &url::Url) -> bool {
-        let here = url
-            .host_str()
-            .zip(url.port_or_known_default())
-            .map(|(h, p)| format!("{h}:{p}"));
-        url.host_str() == Some("files.slack.com") || (here.is_some() && here == self.api_host)
+        let downloads = Downloads::new("Slack", &["files.slack.com"], api_url, timeout)?;
+        Ok(SlackFiles { slack, downloads })
     }
 }
 
@@ -75,19 +56,7 @@ impl FileSource for SlackFiles {
             .url_private_download
             .or(info.file.url_private)
             .ok_or("Slack gives no download address for it")?;
-        if !self.trusted(&url) {
-            return Err(format!(
-                "its address is not on Slack ({})",
-                url.host_str().unwrap_or("no host")
-            ));
-        }
-        let res = self
-            .http
-            .get(url)
-            .bearer_auth(token.token_value.0.as_str())
-            .send()
-            .await
-            .map_err(|e| format!("download failed: {}", e.without_url()))?;
+        let res = self.downloads.get(url, Some(token.token_value.0.as_str())).await?;
         if res.status().is_redirection() {
             return Err("Slack sent a sign-in page instead (does the app have the `files:read` scope?)".into());
         }

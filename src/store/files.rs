@@ -47,23 +47,19 @@ pub async fn insert(conn: &mut AnyConnection, f: &NewFile<'_>) -> Result<(), sql
     Ok(())
 }
 
+const FILE_COLUMNS: &str = "id, conversation_id, message_id, platform, source, name, mimetype, size, created_at";
+
 pub async fn get(conn: &mut AnyConnection, id: &str) -> Result<Option<FileRow>, sqlx::Error> {
-    sqlx::query_as(
-        "select id, conversation_id, message_id, platform, source, name, mimetype, size, created_at \
-         from files where id = $1",
-    )
-    .bind(id)
-    .fetch_optional(conn)
-    .await
+    sqlx::query_as(&format!("select {FILE_COLUMNS} from files where id = $1"))
+        .bind(id)
+        .fetch_optional(conn)
+        .await
 }
 
 /// The files of a line.
 pub async fn of_message(conn: &mut AnyConnection, message: i64) -> Result<Vec<FileRow>, sqlx::Error> {
-    sqlx::query_as(
-        "select id, conversation_id, message_id, platform, source, name, mimetype, size, created_at \
-         from files where message_id = $1",
-    )
-    .bind(message)
-    .fetch_all(conn)
-    .await
+    sqlx::query_as(&format!("select {FILE_COLUMNS} from files where message_id = $1"))
+        .bind(message)
+        .fetch_all(conn)
+        .await
 }

@@ -84,9 +84,7 @@ on_both_databases! {
         let c = s.conversation("c1").await;
         let listed = c["transcript"].as_array().unwrap().iter().find(|l| l["text"].as_str().unwrap().contains("receipt")).unwrap().clone();
         assert_eq!(listed["attachments"], json!([IMAGE, PDF]));
-        s.discord.take_calls();
-        b.slack.take_calls();
-        s.finish().await;
+        b.done().await;
     }
 
     async fn an_image_slack_cannot_fetch_is_posted_as_a_link(db) {
@@ -103,9 +101,7 @@ on_both_databases! {
         let sections: Vec<String> = blocks_of(&line.blocks, "section").iter().map(|b| b["text"]["text"].as_str().unwrap().to_owned()).collect();
         assert_eq!(sections[1], format!("🖼️ <{IMAGE}|receipt photo.png>"));
         assert_eq!(d.count("select count(*) from outbox where status = 'dead'").await, 0);
-        d.discord.take_calls();
-        b.slack.take_calls();
-        d.finish().await;
+        b.done().await;
     }
 
     async fn a_transcript_attachment_that_is_not_a_web_address_refuses_the_handoff(db) {
@@ -213,9 +209,7 @@ on_both_databases! {
         d.settle().await;
         let res = fetch(&link).await;
         assert_eq!(res.status(), StatusCode::GONE);
-        d.discord.take_calls();
-        b.slack.take_calls();
-        d.finish().await;
+        b.done().await;
     }
 
     async fn a_file_attached_in_discord_reaches_the_widget_and_the_slack_copy(db) {
@@ -253,9 +247,7 @@ on_both_databases! {
         let copy = b.slack.message(CHANNEL, &copy.ts).unwrap();
         assert!(copy.text.ends_with("_(deleted for the visitor)_"), "{}", copy.text);
         assert!(copy.blocks.is_null() || copy.blocks.as_array().is_some_and(|b| b.is_empty()), "{:#}", copy.blocks);
-        d.discord.take_calls();
-        b.slack.take_calls();
-        d.finish().await;
+        b.done().await;
     }
 
     async fn a_discord_attachment_whose_link_expired_is_read_through_a_fresh_one(db) {
@@ -301,8 +293,6 @@ on_both_databases! {
         assert_eq!(sent_files(&b), [Vec::<String>::new()]);
         assert_eq!(d.discord.message(thread, id).unwrap().reactions, ["⚠️", "✅"]);
         assert!(d.discord.messages(thread).iter().any(|m| m.content.contains("`big.png` was not sent to the visitor: it is 2 KB")));
-        d.discord.take_calls();
-        b.slack.take_calls();
-        d.finish().await;
+        b.done().await;
     }
 }

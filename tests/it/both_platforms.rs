@@ -59,6 +59,17 @@ pub async fn spawn_with(db: &Db, extra: &[(&str, &str)]) -> Both {
     Both { d, slack, sender }
 }
 
+impl Both {
+    /// Ends a test whose platform calls it checked by what the platforms show (threads,
+    /// messages), not call by call: the calls are set aside, then the end-of-test checks
+    /// run.
+    pub async fn done(&self) {
+        self.d.discord.take_calls();
+        self.slack.take_calls();
+        self.d.finish().await;
+    }
+}
+
 /// Both platforms, with conversation `c1` handed off and its threads open: (the apps,
 /// the Slack root's ts, the Discord thread).
 pub async fn opened(db: &Db, extra: &[(&str, &str)]) -> (Both, String, u64) {

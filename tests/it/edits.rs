@@ -91,10 +91,7 @@ on_both_databases! {
         assert_eq!(notes, ["🗑️ A reply was deleted for the visitor too."]);
         let copy = discord_line(&b, thread, "refund");
         assert_eq!(copy.content, "**Ada (to the visitor):** Your refund of $12 is on its way *(deleted for the visitor)*");
-        // The transcript keeps the words, marked.
-        b.d.discord.take_calls();
-        b.slack.take_calls();
-        b.d.finish().await;
+        b.done().await;
     }
 
     async fn a_discord_reply_edited_then_deleted_reaches_the_widget_and_the_slack_copy(db) {
@@ -118,9 +115,7 @@ on_both_databases! {
         let copy = b.slack.replies(CHANNEL, &root).into_iter().find(|m| m.text.contains("Refund sent")).unwrap();
         assert_eq!(copy.text, "*Ada (to the visitor):* Refund sent today _(deleted for the visitor)_");
         assert!(d.discord.messages(thread).iter().any(|m| m.content == "🗑️ A reply was deleted for the visitor too."));
-        d.discord.take_calls();
-        b.slack.take_calls();
-        d.finish().await;
+        b.done().await;
     }
 
     async fn deleting_the_bridges_copy_of_a_reply_takes_nothing_back_from_the_visitor(db) {
@@ -137,9 +132,7 @@ on_both_databases! {
         let c = d.conversation("c1").await;
         let line = c["transcript"].as_array().unwrap().iter().find(|l| l["text"] == "Refund approved").unwrap().clone();
         assert!(line.get("deleted_at").is_none(), "{line}");
-        d.discord.take_calls();
-        b.slack.take_calls();
-        d.finish().await;
+        b.done().await;
     }
 
     async fn a_transcript_line_with_an_id_can_be_edited_later(db) {
@@ -158,9 +151,7 @@ on_both_databases! {
         d.settle().await;
         let thread = d.thread_of("c1").await;
         assert_eq!(discord_line(&b, thread, "Visitor:").content, "**Visitor:** Hi there *(edited)*");
-        d.discord.take_calls();
-        b.slack.take_calls();
-        d.finish().await;
+        b.done().await;
     }
 
     async fn a_reply_deleted_before_it_was_taken_in_never_reaches_the_visitor(db) {
@@ -175,9 +166,7 @@ on_both_databases! {
         assert!(message_calls(&d.widget.delivered()).is_empty(), "nothing reached the visitor");
         let c = d.conversation("c1").await;
         assert!(!c["transcript"].as_array().unwrap().iter().any(|l| l["text"] == "sent to the wrong chat"));
-        d.discord.take_calls();
-        b.slack.take_calls();
-        d.finish().await;
+        b.done().await;
     }
 
     async fn a_held_reply_keeps_its_files_until_it_is_sent(db) {
@@ -208,9 +197,7 @@ on_both_databases! {
         let res = reqwest::get(links[0].as_str().unwrap()).await.unwrap();
         assert_eq!(res.status(), StatusCode::OK);
         assert_eq!(res.bytes().await.unwrap().to_vec(), b"%PDF");
-        d.discord.take_calls();
-        b.slack.take_calls();
-        d.finish().await;
+        b.done().await;
     }
 
     async fn an_edit_across_the_note_line_is_refused_privately_and_changes_nothing(db) {
@@ -254,9 +241,7 @@ on_both_databases! {
         assert!(told.iter().any(|t| t.contains("internal note, and an edit keeps it one")), "{told:?}");
         let calls: Vec<String> = message_calls(&d.widget.delivered()).into_iter().map(|c| c.0).collect();
         assert_eq!(calls, ["messages"]);
-        d.discord.take_calls();
-        b.slack.take_calls();
-        d.finish().await;
+        b.done().await;
     }
 
     async fn a_visitor_edit_updates_both_thread_copies(db) {
@@ -293,8 +278,6 @@ on_both_databases! {
         no_id["message"].as_object_mut().unwrap().remove("id");
         let res = d.client.send(&no_id).await;
         assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
-        d.discord.take_calls();
-        b.slack.take_calls();
-        d.finish().await;
+        b.done().await;
     }
 }
